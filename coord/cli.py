@@ -1,0 +1,94 @@
+"""The ``coord`` command line: run the system, migrate, mint development tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from shared.auth import mint_token
+from shared.logging import configure_logging
+from shared.runtime import ServiceUnit, run_units
+from shared.settings import Settings, get_settings
+
+app = typer.Typer(help="Coordination and protection-alert system.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+PortOption = Annotated[int | None, typer.Option(help="HTTP port (health, metrics, API).")]
+
+
+class ServiceName(StrEnum):
+    """The services ``coord run`` can start."""
+
+    INGEST = "ingest"
+    ROUTER = "router"
+    NOTIFIER = "notifier"
+
+
+def _unit(name: ServiceName, settings: Settings, port: int | None) -> ServiceUnit:
+    # Imported here: this module is the one place that knows every service.
+    if name is ServiceName.INGEST:
+        from services.ingest.service import IngestService
+
+        return IngestService(settings, port)
+    if name is ServiceName.ROUTER:
+        from services.router.service import RouterService
+
+        return RouterService(settings, port)
+    from services.notifier.service import NotifierService
+
+    return NotifierService(settings, port)
+
+
+@app.command()
+def up(port: PortOption = None) -> None:
+    """Run all three services in this one process (the API on --port)."""
+    settings = get_settings()
+    configure_logging(settings)
+    units = [
+        _unit(ServiceName.INGEST, settings, port),
+        _unit(ServiceName.ROUTER, settings, None),
+        _unit(ServiceName.NOTIFIER, settings, None),
+    ]
+    asyncio.run(run_units(units, settings.host))
+
+
+@app.command()
+def run(service: ServiceName, port: PortOption = None) -> None:
+    """Run one service in this process; run several side by side as replicas."""
+    settings = get_settings()
+    configure_logging(settings)
+    asyncio.run(run_units([_unit(service, settings, port)], settings.host))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database (COORD_DATABASE_URL) to the latest schema."""
+    from coord.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at revision {revision}")
+
+
+@app.command()
+def token(
+    person_id: str,
+    ttl: Annotated[int, typer.Option(help="Validity in seconds.")] = 8 * 3600,
+) -> None:
+    """Print a development JWT for PERSON_ID (signed with COORD_JWT_SECRET)."""
+    secret = get_settings().jwt_secret.get_secret_value()
+    typer.echo(mint_token(person_id, secret, timedelta(seconds=ttl)))
+
+
+@app.command("webhook-sink")
+def webhook_sink(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9101,
+) -> None:
+    """Print the webhooks this machine receives and check their signatures (dev tool)."""
+    from coord.webhook_sink import serve
+
+    serve(get_settings(), port)

@@ -1,0 +1,59 @@
+"""Ingest as a runnable unit: the public API, and the consumer keeping its views."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.ingest.api import ApiContext, include_routes
+from services.ingest.limits import BodySizeLimit
+from services.ingest.projections import apply_event
+from services.ingest.tables import OUTBOX
+from shared.bus import INGEST_VIEWS_QUEUE
+from shared.directory import load_directory
+from shared.envelope import Envelope
+from shared.health import health_routes
+from shared.runtime import Infrastructure
+from shared.settings import Settings
+
+
+class IngestService:
+    """Ingest unit for ``shared.runtime.run_units``."""
+
+    name = "ingest"
+
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
+        self.settings = settings
+        self.port = port or settings.ingest_port
+        self.infrastructure: Infrastructure | None = None
+        self.app = FastAPI(
+            title="coord",
+            version="1",
+            description="Coordination and protection-alert system: public HTTP API v1.",
+        )
+        self.app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+        self.app.include_router(health_routes(self._readiness))
+        include_routes(self.app)
+
+    async def _readiness(self) -> dict[str, str]:
+        if self.infrastructure is None:
+            return {"service": "starting"}
+        return await self.infrastructure.readiness()
+
+    async def start(self) -> None:
+        """Connect, serve the API, and keep the views from ``ingest.views``."""
+        directory = load_directory(self.settings.directory)
+        self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX)
+        self.app.state.api = ApiContext(
+            directory, self.infrastructure.sessions, self.settings.jwt_secret.get_secret_value()
+        )
+        await self.infrastructure.bus.consume(INGEST_VIEWS_QUEUE, self._on_event)
+
+    async def _on_event(self, envelope: Envelope) -> None:
+        assert self.infrastructure is not None  # noqa: S101 - consuming starts after open
+        async with self.infrastructure.sessions() as session, session.begin():
+            await apply_event(session, envelope)
+
+    async def stop(self) -> None:
+        """Release the broker and the database."""
+        if self.infrastructure is not None:
+            await self.infrastructure.close()

@@ -1,0 +1,63 @@
+"""Tables ingest owns: idempotency keys and the alert read side."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base, UTCDateTime
+from shared.outbox import outbox_table
+
+OUTBOX = outbox_table("ingest")
+
+
+class IdempotencyKeyRecord(Base):
+    """A client's ``Idempotency-Key``: what it was first used for."""
+
+    __tablename__ = "ingest_idempotency_keys"
+
+    person_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    alert_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlertViewRecord(Base):
+    """The alert as the API shows it, kept up to date from the events."""
+
+    __tablename__ = "ingest_alert_views"
+
+    alert_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    status_rank: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[str] = mapped_column(String(20))
+    urgency: Mapped[str] = mapped_column(String(20))
+    certainty: Mapped[str] = mapped_column(String(20))
+    sector: Mapped[str] = mapped_column(String(100), index=True)
+    location: Mapped[dict[str, Any]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(20))
+    classification: Mapped[str] = mapped_column(String(30))
+    raised_by: Mapped[str] = mapped_column(String(200))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    policy_id: Mapped[str | None] = mapped_column(String(100))
+    level: Mapped[int | None] = mapped_column(Integer)
+    targets: Mapped[list[str]] = mapped_column(JSON)
+
+
+class TimelineRecord(Base):
+    """One event of an alert's timeline (keyed by event id, so replays are no-ops)."""
+
+    __tablename__ = "ingest_alert_timeline"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(36), index=True)
+    type: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,70 @@
+"""The notifier as a runnable unit: consumes ``notifier.inbox`` and delivers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+import httpx
+from fastapi import FastAPI
+
+from services.notifier.deliveries import DeliveryContext, deliver_notification
+from services.notifier.tables import OUTBOX
+from services.notifier.webhook import RetryPolicy
+from shared.bus import NOTIFIER_QUEUE
+from shared.health import health_routes
+from shared.runtime import Infrastructure
+from shared.settings import Settings
+
+
+def delivery_lease(settings: Settings) -> timedelta:
+    """Longest a delivery may take with every retry: after it, a claim may be taken over."""
+    per_attempt = settings.webhook_timeout + settings.webhook_backoff_max
+    return timedelta(seconds=settings.webhook_attempts * per_attempt + 5)
+
+
+class NotifierService:
+    """Notifier unit for ``shared.runtime.run_units``."""
+
+    name = "notifier"
+
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
+        self.settings = settings
+        self.port = port or settings.notifier_port
+        self.infrastructure: Infrastructure | None = None
+        self.http: httpx.AsyncClient | None = None
+        self.app = FastAPI(title="coord notifier", docs_url=None, redoc_url=None)
+        self.app.include_router(health_routes(self._readiness))
+
+    async def _readiness(self) -> dict[str, str]:
+        if self.infrastructure is None:
+            return {"service": "starting"}
+        return await self.infrastructure.readiness()
+
+    async def start(self) -> None:
+        """Connect, then consume ``notifier.inbox``."""
+        settings = self.settings
+        self.infrastructure = await Infrastructure.open(settings, self.name, OUTBOX)
+        self.http = httpx.AsyncClient(
+            timeout=settings.webhook_timeout,
+            limits=httpx.Limits(max_connections=settings.prefetch),
+        )
+        context = DeliveryContext(
+            sessions=self.infrastructure.sessions,
+            http=self.http,
+            webhook_secret=settings.webhook_secret.get_secret_value(),
+            retry=RetryPolicy(
+                attempts=settings.webhook_attempts,
+                backoff_initial=settings.webhook_backoff_initial,
+                backoff_max=settings.webhook_backoff_max,
+            ),
+            lease=delivery_lease(settings),
+        )
+        await self.infrastructure.bus.consume(NOTIFIER_QUEUE, partial(deliver_notification, context))
+
+    async def stop(self) -> None:
+        """Release the HTTP client, the broker and the database."""
+        if self.infrastructure is not None:
+            await self.infrastructure.close()
+        if self.http is not None:
+            await self.http.aclose()

@@ -1,0 +1,33 @@
+"""Tables the notifier owns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base, UTCDateTime
+from shared.outbox import outbox_table
+
+OUTBOX = outbox_table("notifier")
+
+
+class DeliveryRecord(Base):
+    """One notification's delivery: claimed by one worker at a time, then final.
+
+    This is the notifier's idempotent inbox: keyed by notification id, it makes
+    a duplicate request (the router's outbox may publish twice) a no-op.
+    """
+
+    __tablename__ = "notifier_deliveries"
+
+    notification_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(36), index=True)
+    person_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(20))  # in_progress | delivered | failed
+    claimed_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,43 @@
+"""The router as a runnable unit: consumes commands, owns alert state and the event log."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.router.handlers import RouterHandler
+from services.router.tables import OUTBOX
+from shared.bus import ROUTER_QUEUE
+from shared.directory import load_directory
+from shared.health import health_routes
+from shared.runtime import Infrastructure
+from shared.settings import Settings
+
+
+class RouterService:
+    """Router unit for ``shared.runtime.run_units``."""
+
+    name = "router"
+
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
+        self.settings = settings
+        self.port = port or settings.router_port
+        self.infrastructure: Infrastructure | None = None
+        self.app = FastAPI(title="coord router", docs_url=None, redoc_url=None)
+        self.app.include_router(health_routes(self._readiness))
+
+    async def _readiness(self) -> dict[str, str]:
+        if self.infrastructure is None:
+            return {"service": "starting"}
+        return await self.infrastructure.readiness()
+
+    async def start(self) -> None:
+        """Connect, then consume ``router.inbox``."""
+        directory = load_directory(self.settings.directory)
+        self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX)
+        handler = RouterHandler(self.infrastructure.sessions, directory)
+        await self.infrastructure.bus.consume(ROUTER_QUEUE, handler)
+
+    async def stop(self) -> None:
+        """Release the broker and the database."""
+        if self.infrastructure is not None:
+            await self.infrastructure.close()

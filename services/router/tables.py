@@ -1,0 +1,53 @@
+"""Tables the router owns (and alone writes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base, UTCDateTime
+from shared.inbox import inbox_table
+from shared.outbox import outbox_table
+
+OUTBOX = outbox_table("router")
+INBOX = inbox_table("router")
+
+
+class AlertRecord(Base):
+    """The router's state of an alert: the system of record."""
+
+    __tablename__ = "router_alerts"
+
+    alert_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    policy_id: Mapped[str | None] = mapped_column(String(100))
+    level: Mapped[int] = mapped_column(Integer)
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    sector: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[str] = mapped_column(String(20))
+    raised_by: Mapped[str] = mapped_column(String(200))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    triggered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EventRecord(Base):
+    """The append-only event log: every event the router consumed or produced, in order."""
+
+    __tablename__ = "router_event_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    schema_version: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    producer: Mapped[str] = mapped_column(String(50))
+    actor: Mapped[str] = mapped_column(String(200))
+    correlation_id: Mapped[str] = mapped_column(String(36), index=True)
+    causation_id: Mapped[str | None] = mapped_column(String(36))
+    classification: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,220 @@
+"""The message bus on RabbitMQ through aio-pika.
+
+- one durable topic exchange, ``coord.events``; the routing key is the event type;
+- quorum queues with a delivery limit, dead-lettering to ``<queue>.dead``;
+- persistent messages, publisher confirms awaited together (pipelined);
+- manual acks through ``message.process()``; a failing handler's message is
+  requeued after a short back-off, until the delivery limit dead-letters it.
+
+Every service declares the whole topology at start, so an event published
+before its consumer first ran is queued, not dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+)
+from pydantic import ValidationError
+
+from shared.envelope import Envelope
+from shared.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED
+
+EVENTS_EXCHANGE = "coord.events"
+DEAD_LETTER_EXCHANGE = "coord.dead"
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A service's work queue and the event types bound to it."""
+
+    name: str
+    bindings: tuple[str, ...]
+
+    @property
+    def dead_letter_name(self) -> str:
+        """Where messages go after the delivery limit."""
+        return f"{self.name}.dead"
+
+
+ROUTER_QUEUE = QueueSpec(
+    "router.inbox", ("alert.raised", "notification.delivered", "notification.failed")
+)
+NOTIFIER_QUEUE = QueueSpec("notifier.inbox", ("notification.requested",))
+INGEST_VIEWS_QUEUE = QueueSpec("ingest.views", ("alert.#", "notification.#"))
+TOPOLOGY: tuple[QueueSpec, ...] = (ROUTER_QUEUE, NOTIFIER_QUEUE, INGEST_VIEWS_QUEUE)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A serialised envelope ready to publish (as stored in an outbox)."""
+
+    message_id: str
+    routing_key: str
+    body: bytes
+
+
+def to_outgoing(envelope: Envelope) -> OutgoingMessage:
+    """Serialise an envelope for the bus."""
+    return OutgoingMessage(
+        message_id=str(envelope.id),
+        routing_key=envelope.type,
+        body=envelope.model_dump_json().encode(),
+    )
+
+
+class Bus:
+    """One robust connection: a confirming publisher channel and consumer channels."""
+
+    def __init__(self, url: str, *, prefetch: int, delivery_limit: int) -> None:
+        self._url = url
+        self._prefetch = prefetch
+        self._delivery_limit = delivery_limit
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+
+    async def connect(self) -> None:
+        """Connect (retrying until the broker answers) and declare the topology."""
+        self._connection = await aio_pika.connect_robust(self._url)
+        self._publish_channel = await self._connection.channel(publisher_confirms=True)
+        self._exchange = await self._declare_topology(self._publish_channel)
+
+    async def close(self) -> None:
+        """Close the connection and every channel on it."""
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the connection is open (False during a broker outage)."""
+        return self._connection is not None and not self._connection.is_closed
+
+    async def _declare_topology(self, channel: AbstractChannel) -> AbstractExchange:
+        exchange = await channel.declare_exchange(
+            EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        dead = await channel.declare_exchange(
+            DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        for spec in TOPOLOGY:
+            dead_queue = await channel.declare_queue(
+                spec.dead_letter_name, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            await dead_queue.bind(dead, routing_key=spec.name)
+            queue = await channel.declare_queue(
+                spec.name, durable=True, arguments=self._queue_arguments(spec)
+            )
+            for binding in spec.bindings:
+                await queue.bind(exchange, routing_key=binding)
+        return exchange
+
+    def _queue_arguments(self, spec: QueueSpec) -> dict[str, Any]:
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self._delivery_limit,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": spec.name,
+        }
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publish persistent messages and wait until the broker confirmed them all.
+
+        The publishes are sent back to back and their confirms awaited together,
+        so a batch costs about one round trip, not one per message.
+        """
+        if self._exchange is None:
+            raise RuntimeError("bus is not connected")
+        exchange = self._exchange
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        m.body,
+                        message_id=m.message_id,
+                        type=m.routing_key,
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=m.routing_key,
+                )
+                for m in messages
+            )
+        )
+
+    async def consume(self, spec: QueueSpec, handler: Handler) -> None:
+        """Deliver every message of ``spec``'s queue to ``handler``, prefetch at a time."""
+        if self._connection is None:
+            raise RuntimeError("bus is not connected")
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        queue = await channel.declare_queue(
+            spec.name, durable=True, arguments=self._queue_arguments(spec)
+        )
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await _process(spec.name, message, handler)
+
+        await queue.consume(on_message)
+
+
+class _Rejected(Exception):
+    """The message was logged and handed back to the broker for redelivery."""
+
+
+async def _process(queue: str, message: AbstractIncomingMessage, handler: Handler) -> None:
+    try:
+        await _process_once(queue, message, handler)
+    except _Rejected:
+        pass
+
+
+async def _process_once(queue: str, message: AbstractIncomingMessage, handler: Handler) -> None:
+    async with message.process(requeue=True, ignore_processed=True):
+        started = time.perf_counter()
+        try:
+            envelope = Envelope.model_validate_json(message.body)
+        except ValidationError as error:
+            MESSAGES_CONSUMED.labels(queue=queue, outcome="malformed").inc()
+            log.warning(
+                "message.malformed", queue=queue, message_id=message.message_id, error=str(error)
+            )
+            await _back_off(message)
+            raise _Rejected from error
+        with structlog.contextvars.bound_contextvars(
+            correlation_id=str(envelope.correlation_id),
+            message_id=str(envelope.id),
+            message_type=envelope.type,
+        ):
+            try:
+                await handler(envelope)
+            except Exception as error:
+                MESSAGES_CONSUMED.labels(queue=queue, outcome="failed").inc()
+                log.exception("message.failed", queue=queue)
+                await _back_off(message)
+                raise _Rejected from error
+        MESSAGES_CONSUMED.labels(queue=queue, outcome="ok").inc()
+        HANDLER_SECONDS.labels(queue=queue).observe(time.perf_counter() - started)
+
+
+async def _back_off(message: AbstractIncomingMessage) -> None:
+    # Without a pause a transient fault (say the database restarting) would burn
+    # through the delivery limit in milliseconds and dead-letter a good message.
+    deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
+    await asyncio.sleep(min(0.1 * 2**deliveries, 5.0))

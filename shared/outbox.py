@@ -1,0 +1,135 @@
+"""Transactional outbox and its relay.
+
+A service adds the envelopes it wants to publish to its outbox table in the
+same transaction as the state change that caused them: no event without its
+committed change. The relay then publishes pending rows with confirms and
+deletes them, so an event survives a crash between commit and publish (it is
+published again on restart, possibly twice; consumers are idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from sqlalchemy import Column, Integer, LargeBinary, String, Table, delete, event, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from shared.bus import Bus, OutgoingMessage, to_outgoing
+from shared.db import Base, UTCDateTime
+from shared.envelope import Envelope, utc_now
+from shared.metrics import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
+
+log = structlog.get_logger(__name__)
+
+_PENDING_KEY = "coord.outbox.pending"
+
+
+def outbox_table(service: str) -> Table:
+    """The outbox table owned by ``service``."""
+    return Table(
+        f"{service}_outbox",
+        Base.metadata,
+        Column("position", Integer, primary_key=True, autoincrement=True),
+        Column("message_id", String(36), nullable=False, unique=True),
+        Column("routing_key", String(100), nullable=False),
+        Column("body", LargeBinary, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+    )
+
+
+async def add_to_outbox(session: AsyncSession, outbox: Table, *envelopes: Envelope) -> None:
+    """Stage envelopes for publication when ``session``'s transaction commits."""
+    if not envelopes:
+        return
+    now = utc_now()
+    rows: list[dict[str, Any]] = []
+    for envelope in envelopes:
+        message = to_outgoing(envelope)
+        rows.append(
+            {
+                "message_id": message.message_id,
+                "routing_key": message.routing_key,
+                "body": message.body,
+                "created_at": now,
+            }
+        )
+    await session.execute(insert(outbox), rows)
+    session.sync_session.info.setdefault(_PENDING_KEY, set()).add(outbox.name)
+
+
+class OutboxRelay:
+    """Publishes an outbox's rows; woken at once by a commit that added rows."""
+
+    def __init__(
+        self,
+        service: str,
+        outbox: Table,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        *,
+        batch_size: int,
+        poll_interval: float,
+    ) -> None:
+        self._service = service
+        self._outbox = outbox
+        self._sessions = sessions
+        self._bus = bus
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        event.listen(Session, "after_commit", self._after_commit)
+
+    def close(self) -> None:
+        """Stop listening to commits."""
+        event.remove(Session, "after_commit", self._after_commit)
+
+    def _after_commit(self, session: Session) -> None:
+        pending = session.info.pop(_PENDING_KEY, set())
+        if self._outbox.name in pending:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled; polls too, for rows left by a crashed process."""
+        while True:
+            try:
+                while await self.publish_pending():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Broker or database down: the rows stay, the next round retries.
+                OUTBOX_PUBLISH_FAILURES.labels(service=self._service).inc()
+                log.warning("outbox.publish_failed", service=self._service, exc_info=True)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; the number published."""
+        table = self._outbox
+        async with self._sessions() as session, session.begin():
+            # SKIP LOCKED lets replicas on PostgreSQL share the outbox without
+            # waiting on each other; SQLite ignores it (one writer at a time).
+            rows = (
+                await session.execute(
+                    select(table.c.position, table.c.message_id, table.c.routing_key, table.c.body)
+                    .order_by(table.c.position)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._bus.publish(
+                [OutgoingMessage(r.message_id, r.routing_key, bytes(r.body)) for r in rows]
+            )
+            await session.execute(
+                delete(table).where(table.c.position.in_([r.position for r in rows]))
+            )
+        OUTBOX_PUBLISHED.labels(service=self._service).inc(len(rows))
+        return len(rows)

@@ -1,0 +1,146 @@
+"""Running services: their shared infrastructure, HTTP servers and shutdown.
+
+``coord up`` runs the three service units in one process, ``coord run NAME``
+runs one; both go through ``run_units``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from shared.bus import Bus
+from shared.db import create_engine, ping, session_factory
+from shared.health import check
+from shared.outbox import OutboxRelay
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceUnit(Protocol):
+    """What ``run_units`` needs of a service."""
+
+    name: str
+    port: int
+    app: FastAPI
+
+    async def start(self) -> None:
+        """Connect to its dependencies and start consuming."""
+
+    async def stop(self) -> None:
+        """Stop consuming and release its dependencies."""
+
+
+@dataclass
+class Infrastructure:
+    """A service's database, bus and outbox relay."""
+
+    service: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: Bus
+    relay: OutboxRelay
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, settings: Settings, service: str, outbox: Table) -> Infrastructure:
+        """Connect to the database and the broker (waiting for the broker), start the relay."""
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        bus = Bus(
+            settings.amqp_url, prefetch=settings.prefetch, delivery_limit=settings.delivery_limit
+        )
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((ConnectionError, OSError)),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            before_sleep=lambda state: log.warning(
+                "broker.unreachable", service=service, attempt=state.attempt_number
+            ),
+        ):
+            with attempt:
+                await bus.connect()
+        relay = OutboxRelay(
+            service,
+            outbox,
+            sessions,
+            bus,
+            batch_size=settings.outbox_batch_size,
+            poll_interval=settings.outbox_poll_interval,
+        )
+        infrastructure = cls(service, engine, sessions, bus, relay)
+        infrastructure.spawn(relay.run())
+        return infrastructure
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a background coroutine until ``close``."""
+        self._tasks.append(asyncio.create_task(coroutine))
+
+    async def readiness(self) -> dict[str, str]:
+        """Whether the database and the broker answer."""
+
+        async def broker() -> None:
+            if not self.bus.is_connected:
+                raise ConnectionError("broker connection is closed")
+
+        return {"database": await check(lambda: ping(self.engine)), "broker": await check(broker)}
+
+    async def close(self) -> None:
+        """Stop background work, then close the bus and the database."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.relay.close()
+        await self.bus.close()
+        await self.engine.dispose()
+
+
+class _Server(uvicorn.Server):
+    # Several servers share one process; run_units owns the signal handling.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def run_units(units: Sequence[ServiceUnit], host: str) -> None:
+    """Start the units and their HTTP servers; stop all cleanly on SIGTERM/SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    started: list[ServiceUnit] = []
+    servers: list[_Server] = []
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for unit in units:
+            await unit.start()
+            started.append(unit)
+        for unit in units:
+            config = uvicorn.Config(
+                unit.app, host=host, port=unit.port, log_config=None, access_log=False
+            )
+            server = _Server(config)
+            servers.append(server)
+            tasks.append(asyncio.create_task(server.serve()))
+            log.info("service.listening", service=unit.name, url=f"http://{host}:{unit.port}")
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+    finally:
+        log.info("service.stopping", services=[u.name for u in started])
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for unit in reversed(started):
+            await unit.stop()

@@ -1,0 +1,52 @@
+"""Settings of every service, read from the environment (prefix ``COORD_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults only: any real deployment sets these from its secret store.
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105 - marked development default
+DEV_WEBHOOK_SECRET = "dev-only-insecure-webhook-secret-change-me"  # noqa: S105 - marked development default
+
+
+class Settings(BaseSettings):
+    """All configuration; see the configuration table in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="COORD_", extra="ignore")
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    database_url: str = "sqlite+aiosqlite:///./coord.db"
+    directory: Path = Path("deploy/directory.yaml")
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+
+    host: str = "127.0.0.1"
+    ingest_port: int = 8000
+    router_port: int = 8001
+    notifier_port: int = 8002
+
+    log_level: str = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    prefetch: int = Field(default=64, ge=1)
+    delivery_limit: int = Field(default=10, ge=1)
+    outbox_poll_interval: float = Field(default=0.5, gt=0)
+    outbox_batch_size: int = Field(default=256, ge=1)
+
+    webhook_attempts: int = Field(default=5, ge=1)
+    webhook_backoff_initial: float = Field(default=0.5, ge=0)
+    webhook_backoff_max: float = Field(default=10.0, ge=0)
+    webhook_timeout: float = Field(default=5.0, gt=0)
+
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
