@@ -1,0 +1,1 @@
+"""The ``coord`` command: the composition root that runs and administers the services."""

@@ -27,7 +27,8 @@ def serve(settings: Settings, port: int) -> None:
         console.print(
             f"[bold]{request.url.path}[/bold] "
             f"{'[green]signature ok[/green]' if valid else '[red]BAD SIGNATURE[/red]'} "
-            f"{page.get('severity', '?')} {page.get('category', '?')} in {page.get('sector', '?')}: "
+            f"{page.get('severity', '?')} {page.get('category', '?')} "
+            f"in {page.get('sector', '?')}: "
             f"{page.get('title', '')} (alert {page.get('alert_id', '?')})"
         )
         return JSONResponse({"received": True}, status_code=200 if valid else 401)

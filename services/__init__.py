@@ -1,0 +1,1 @@
+"""The three services; each imports ``shared`` and never another service."""

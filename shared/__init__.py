@@ -1,0 +1,1 @@
+"""Code every service shares: contracts, bus, database, settings, logging."""

@@ -13,6 +13,7 @@ before its consumer first ran is queued, not dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -179,10 +180,8 @@ class _Rejected(Exception):
 
 
 async def _process(queue: str, message: AbstractIncomingMessage, handler: Handler) -> None:
-    try:
+    with contextlib.suppress(_Rejected):
         await _process_once(queue, message, handler)
-    except _Rejected:
-        pass
 
 
 async def _process_once(queue: str, message: AbstractIncomingMessage, handler: Handler) -> None:
@@ -216,5 +215,6 @@ async def _process_once(queue: str, message: AbstractIncomingMessage, handler: H
 async def _back_off(message: AbstractIncomingMessage) -> None:
     # Without a pause a transient fault (say the database restarting) would burn
     # through the delivery limit in milliseconds and dead-letter a good message.
-    deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
+    count = (message.headers or {}).get("x-delivery-count", 0)
+    deliveries = count if isinstance(count, int) else 0
     await asyncio.sleep(min(0.1 * 2**deliveries, 5.0))

@@ -39,10 +39,10 @@ def health_routes(readiness: ReadinessCheck) -> APIRouter:
     return router
 
 
-async def check(probe: Callable[[], Awaitable[None]], timeout: float = 2.0) -> str:
+async def check(probe: Callable[[], Awaitable[None]], within: float = 2.0) -> str:
     """``"ok"`` when ``probe`` finishes in time, otherwise the reason it did not."""
     try:
-        await asyncio.wait_for(probe(), timeout)
+        await asyncio.wait_for(probe(), within)
     except TimeoutError:
         return "timeout"
     except Exception as error:  # noqa: BLE001 - readiness reports any failure, it never raises

@@ -7,9 +7,7 @@ from prometheus_client import Counter, Histogram
 MESSAGES_CONSUMED = Counter(
     "coord_messages_consumed_total", "Messages consumed, by queue and outcome", ["queue", "outcome"]
 )
-HANDLER_SECONDS = Histogram(
-    "coord_handler_seconds", "Time to handle one message", ["queue"]
-)
+HANDLER_SECONDS = Histogram("coord_handler_seconds", "Time to handle one message", ["queue"])
 OUTBOX_PUBLISHED = Counter(
     "coord_outbox_published_total", "Outbox messages published and confirmed", ["service"]
 )

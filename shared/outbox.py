@@ -10,6 +10,7 @@ published again on restart, possibly twice; consumers are idempotent).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import structlog
@@ -103,10 +104,8 @@ class OutboxRelay:
                 # Broker or database down: the rows stay, the next round retries.
                 OUTBOX_PUBLISH_FAILURES.labels(service=self._service).inc()
                 log.warning("outbox.publish_failed", service=self._service, exc_info=True)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def publish_pending(self) -> int:

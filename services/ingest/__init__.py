@@ -1,0 +1,1 @@
+"""Ingest: the public HTTP API and its read side."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 from uuid import UUID, uuid4
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from shared.contracts import (
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
 )
-from shared.contracts.alerts import AlertRaisedV1, RaiseAlertV1
+from shared.contracts.alerts import AlertRaisedV1, Location, RaiseAlertV1
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 from shared.metrics import ALERTS_ACCEPTED
@@ -168,7 +169,7 @@ async def get_alert(session: AsyncSession, alert_id: UUID) -> AlertView | None:
         urgency=view.urgency,
         certainty=view.certainty,
         sector=view.sector,
-        location=view.location,  # type: ignore[arg-type]
+        location=Location.model_validate(view.location),
         origin=view.origin,
         classification=view.classification,
         raised_by=view.raised_by,
@@ -183,7 +184,7 @@ async def get_alert(session: AsyncSession, alert_id: UUID) -> AlertView | None:
 
 
 def _delivery(entry: TimelineRecord) -> Delivery | None:
-    statuses = {
+    statuses: dict[str, Literal["delivered", "failed", "unreachable"]] = {
         NOTIFICATION_DELIVERED: "delivered",
         NOTIFICATION_FAILED: "failed",
         ALERT_TARGET_UNREACHABLE: "unreachable",
@@ -196,7 +197,7 @@ def _delivery(entry: TimelineRecord) -> Delivery | None:
         notification_id=detail.get("notification_id"),
         person_id=detail["person_id"],
         channel=detail.get("channel"),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         at=entry.occurred_at,
         error=detail.get("error") or detail.get("reason"),
     )

@@ -19,7 +19,9 @@ from shared.directory import Directory, Person
 class ApiContext:
     """What the routes need, set once the service has started."""
 
-    def __init__(self, directory: Directory, sessions: async_sessionmaker[AsyncSession], jwt_secret: str) -> None:
+    def __init__(
+        self, directory: Directory, sessions: async_sessionmaker[AsyncSession], jwt_secret: str
+    ) -> None:
         self.directory = directory
         self.sessions = sessions
         self.jwt_secret = jwt_secret
@@ -107,9 +109,13 @@ async def raise_alert(
 @router.get(
     "/alerts/{alert_id}",
     response_model=AlertView,
-    responses={404: {"description": "No such alert"}, 200: {"content": {"application/json": {"example": AlertView.example()}}}},
+    dependencies=[Depends(current_person)],
+    responses={
+        404: {"description": "No such alert"},
+        200: {"content": {"application/json": {"example": AlertView.example()}}},
+    },
 )
-async def get_alert(alert_id: UUID, person: CurrentPerson, context: Context) -> AlertView:
+async def get_alert(alert_id: UUID, context: Context) -> AlertView:
     """An alert with its status, who was notified, and its timeline."""
     async with context.sessions() as session:
         view = await alerts.get_alert(session, alert_id)

@@ -15,6 +15,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with its body read, or answer 413."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -1,0 +1,1 @@
+"""Notifier: delivers pages over channels and reports every outcome."""

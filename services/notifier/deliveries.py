@@ -98,7 +98,10 @@ async def claim(
 
 
 async def complete(
-    session: AsyncSession, requested: Envelope, request: NotificationRequestedV1, result: DeliveryResult
+    session: AsyncSession,
+    requested: Envelope,
+    request: NotificationRequestedV1,
+    result: DeliveryResult,
 ) -> None:
     """Record the outcome and stage its event, in one transaction."""
     record = await session.get(DeliveryRecord, str(request.notification_id), with_for_update=True)
@@ -143,7 +146,9 @@ async def deliver_notification(context: DeliveryContext, requested: Envelope) ->
     if request.channel == "webhook":
         result = await deliver_webhook(context.http, request, context.webhook_secret, context.retry)
     else:
-        result = DeliveryResult(delivered=False, attempts=1, error=f"unsupported channel {request.channel}")
+        result = DeliveryResult(
+            delivered=False, attempts=1, error=f"unsupported channel {request.channel}"
+        )
     NOTIFICATIONS.labels(
         channel=request.channel, outcome="delivered" if result.delivered else "failed"
     ).inc()

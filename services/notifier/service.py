@@ -60,7 +60,9 @@ class NotifierService:
             ),
             lease=delivery_lease(settings),
         )
-        await self.infrastructure.bus.consume(NOTIFIER_QUEUE, partial(deliver_notification, context))
+        await self.infrastructure.bus.consume(
+            NOTIFIER_QUEUE, partial(deliver_notification, context)
+        )
 
     async def stop(self) -> None:
         """Release the HTTP client, the broker and the database."""

@@ -1,0 +1,1 @@
+"""Router: the system of record: routing, alert state and the event log."""
