@@ -25,6 +25,10 @@ from shared.metrics import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 
 log = structlog.get_logger(__name__)
 
+# The relay holds its transaction (and on SQLite the write lock) while the
+# broker confirms; a half-dead connection must not hold it for long.
+PUBLISH_TIMEOUT_SECONDS = 10.0
+
 _PENDING_KEY = "coord.outbox.pending"
 
 
@@ -124,8 +128,11 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self._bus.publish(
-                [OutgoingMessage(r.message_id, r.routing_key, bytes(r.body)) for r in rows]
+            await asyncio.wait_for(
+                self._bus.publish(
+                    [OutgoingMessage(r.message_id, r.routing_key, bytes(r.body)) for r in rows]
+                ),
+                PUBLISH_TIMEOUT_SECONDS,
             )
             await session.execute(
                 delete(table).where(table.c.position.in_([r.position for r in rows]))

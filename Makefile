@@ -1,0 +1,76 @@
+# Developer entry points. Every target is idempotent: a second run reuses what
+# the first one installed or started.
+#
+#   make install   uv + .venv from uv.lock (deploy/scripts/ensure-python.sh)
+#   make infra     RabbitMQ (+management) and PostgreSQL on 127.0.0.1
+#   make run       all three services in one process on http://127.0.0.1:8000
+#   make test      install + infra, then pytest ($(PYTEST_ARGS) passed through)
+#   make lint      ruff check, ruff format --check, mypy
+#   make fmt       ruff check --fix, ruff format
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# The ensure-* scripts may call apt-get: never run them side by side.
+.NOTPARALLEL:
+
+VENV_BIN := .venv/bin
+SCRIPTS := deploy/scripts
+PYTEST_ARGS ?=
+
+# Default environment for `make run` (override on the command line or in the environment).
+COORD_DIRECTORY ?= deploy/directory.yaml
+export COORD_DIRECTORY
+
+# Printed by `make run` before the services start. `$$` is a literal `$` for the shell.
+define RUN_HINT
+
+coord is starting: API docs at http://127.0.0.1:8000/docs
+
+Try it from another terminal (jo.operator is the JOC duty officer of deploy/directory.yaml):
+
+  TOKEN=$$(.venv/bin/coord token jo.operator)
+  curl -sS -X POST http://127.0.0.1:8000/v1/alerts \
+    -H "Authorization: Bearer $$TOKEN" \
+    -H 'Content-Type: application/json' \
+    -H 'Idempotency-Key: demo-mavivi-1' \
+    -d '{"title": "Abduction reported near Mavivi", "description": "Two farmers taken by armed men on the road to Mavivi", "category": "abduction", "severity": "severe", "urgency": "immediate", "certainty": "observed", "sector": "beni", "location": {"name": "Mavivi"}, "origin": "community"}'
+
+Then GET http://127.0.0.1:8000/v1/alerts/<id> with the same header to follow it.
+To see webhooks, run `.venv/bin/coord webhook-sink` (127.0.0.1:9101) in a third terminal.
+
+endef
+export RUN_HINT
+
+.PHONY: help install infra rabbitmq postgres run test lint fmt
+
+help:
+	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
+
+install:
+	bash $(SCRIPTS)/ensure-python.sh
+
+rabbitmq:
+	bash $(SCRIPTS)/ensure-rabbitmq.sh
+
+postgres:
+	bash $(SCRIPTS)/ensure-postgres.sh
+
+infra: rabbitmq postgres
+
+run: install rabbitmq
+	$(VENV_BIN)/coord db upgrade
+	@printf '%s\n' "$$RUN_HINT"
+	exec $(VENV_BIN)/coord up
+
+test: install infra
+	$(VENV_BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/ruff format --check .
+	$(VENV_BIN)/mypy
+
+fmt: install
+	$(VENV_BIN)/ruff check --fix .
+	$(VENV_BIN)/ruff format .
