@@ -12,6 +12,7 @@ from shared.bus import INGEST_VIEWS_QUEUE
 from shared.directory import load_directory
 from shared.envelope import Envelope
 from shared.health import health_routes
+from shared.request_context import RequestContext
 from shared.runtime import Infrastructure
 from shared.settings import Settings
 
@@ -31,6 +32,7 @@ class IngestService:
             description="Coordination and protection-alert system: public HTTP API v1.",
         )
         self.app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+        self.app.add_middleware(RequestContext)  # outermost: 413s are logged too
         self.app.include_router(health_routes(self._readiness))
         include_routes(self.app)
 
