@@ -98,16 +98,23 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled; polls too, for rows left by a crashed process."""
+        failing = False
         while True:
             try:
                 while await self.publish_pending():
                     pass
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # Broker or database down: the rows stay, the next round retries.
+            except Exception as error:  # noqa: BLE001 - any failure: the rows stay, retry
+                # Broker or database down. Said once per outage, not on every poll.
                 OUTBOX_PUBLISH_FAILURES.labels(service=self._service).inc()
-                log.warning("outbox.publish_failed", service=self._service, exc_info=True)
+                if not failing:
+                    log.warning("outbox.publish_failing", service=self._service, error=repr(error))
+                failing = True
+            else:
+                if failing:
+                    log.info("outbox.publish_recovered", service=self._service)
+                failing = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
             self._wake.clear()
