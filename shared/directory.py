@@ -125,6 +125,15 @@ class Directory(_Strict):
         for route in self.routes:
             if route.policy not in policy_ids:
                 raise ValueError(f"route names unknown policy {route.policy!r}")
+        person_ids = {p.id for p in self.people}
+        for policy in self.escalation_policies:
+            for number, level in enumerate(policy.levels, start=1):
+                for target in level.targets:
+                    if target.person is not None and target.person not in person_ids:
+                        raise ValueError(
+                            f"policy {policy.id!r} level {number} names unknown person "
+                            f"{target.person!r}"
+                        )
         return self
 
     def person(self, person_id: str) -> Person | None:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Classification(StrEnum):
@@ -31,7 +31,7 @@ class Envelope(BaseModel):
     id: UUID = Field(default_factory=uuid4)
     type: str = Field(min_length=1, max_length=100)
     schema_version: int = Field(default=1, ge=1)
-    occurred_at: datetime = Field(default_factory=utc_now)
+    occurred_at: AwareDatetime = Field(default_factory=utc_now)
     producer: str = Field(min_length=1, max_length=50)
     actor: str = Field(min_length=1, max_length=200)
     correlation_id: UUID

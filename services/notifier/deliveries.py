@@ -2,9 +2,10 @@
 
 A notification is claimed in the database before any attempt, with a lease
 long enough for every retry. A duplicate request finds the claim: if the
-delivery ended it is dropped; if another live worker holds it, we wait for the
-lease and hand the message back, so a worker that died mid-delivery is taken
-over, and one that is alive is never doubled.
+delivery ended it is dropped; if another worker holds it, we watch the claim
+until that delivery ends (then drop ours) or its lease runs out (the holder
+died: we take over). So a live delivery is never doubled and a dead one is
+never lost.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ class Claim(Enum):
     HELD_ELSEWHERE = "held_elsewhere"
 
 
-class DeliveryInProgress(Exception):
-    """Another worker holds this notification; the message goes back to the queue."""
+# How often a duplicate looks again at a claim another worker holds.
+CLAIM_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -135,14 +136,16 @@ async def complete(
 async def deliver_notification(context: DeliveryContext, requested: Envelope) -> None:
     """Deliver one requested notification at most once per claim, and report it."""
     request = NotificationRequestedV1.model_validate(requested.payload)
-    async with context.sessions() as session, session.begin():
-        state, until = await claim(session, request, context.lease)
-    if state is Claim.FINISHED:
-        log.info("notification.duplicate_ignored", notification_id=str(request.notification_id))
-        return
-    if state is Claim.HELD_ELSEWHERE:
-        await asyncio.sleep(max((until - utc_now()).total_seconds(), 0))
-        raise DeliveryInProgress(str(request.notification_id))
+    while True:
+        async with context.sessions() as session, session.begin():
+            state, until = await claim(session, request, context.lease)
+        if state is Claim.OURS:
+            break
+        if state is Claim.FINISHED:
+            log.info("notification.duplicate_ignored", notification_id=str(request.notification_id))
+            return
+        remaining = (until - utc_now()).total_seconds()
+        await asyncio.sleep(min(max(remaining, 0.0), CLAIM_POLL_SECONDS))
     if request.channel == "webhook":
         result = await deliver_webhook(context.http, request, context.webhook_secret, context.retry)
     else:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router.event_log import append_events
 from services.router.routing import (
     AlertFacts,
-    first_level_targets,
+    first_level_pages,
     select_policies,
     usable_contact,
 )
@@ -21,9 +21,15 @@ from services.router.tables import OUTBOX, AlertRecord
 from shared.contracts import (
     ALERT_TARGET_UNREACHABLE,
     ALERT_TRIGGERED,
+    ALERT_UNROUTED,
     NOTIFICATION_REQUESTED,
 )
-from shared.contracts.alerts import AlertRaisedV1, AlertTriggeredV1, TargetUnreachableV1
+from shared.contracts.alerts import (
+    AlertRaisedV1,
+    AlertTriggeredV1,
+    AlertUnroutedV1,
+    TargetUnreachableV1,
+)
 from shared.contracts.notifications import AlertSummary, NotificationRequestedV1
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
@@ -60,22 +66,37 @@ def plan_first_level(directory: Directory, raised: Envelope) -> list[Envelope]:
         classification=alert.classification.value,
     )
     policy_ids = select_policies(directory.routes, facts)
-    targets = first_level_targets(directory, policy_ids, alert.sector)
-    policy_id = policy_ids[0] if policy_ids else None
+    pages = first_level_pages(directory, policy_ids, alert.sector)
     events = [
         raised.caused(
             ALERT_TRIGGERED,
             AlertTriggeredV1(
                 alert_id=alert.alert_id,
-                policy_id=policy_id,
+                policy_id=policy_ids[0] if policy_ids else None,
+                policy_ids=policy_ids,
                 level=1,
-                targets=[p.id for p in targets],
+                targets=[page.person.id for page in pages],
             ),
             producer=PRODUCER,
         )
     ]
+    if not pages:
+        # Never a silent skip: an alert nobody is paged for is an event the JOC sees.
+        reason = (
+            f"level 1 of {', '.join(policy_ids)} names nobody in sector {alert.sector!r}"
+            if policy_ids
+            else "no route matches this alert"
+        )
+        events.append(
+            raised.caused(
+                ALERT_UNROUTED,
+                AlertUnroutedV1(alert_id=alert.alert_id, reason=reason),
+                producer=PRODUCER,
+            )
+        )
     summary = summarise(alert)
-    for person in targets:
+    for page in pages:
+        person = page.person
         contact = usable_contact(person)
         if contact is None:
             # Never a silent skip: the JOC sees who could not be reached.
@@ -100,7 +121,7 @@ def plan_first_level(directory: Directory, raised: Envelope) -> list[Envelope]:
                     person_id=person.id,
                     channel=contact.channel,
                     address=contact.address,
-                    policy_id=policy_id,
+                    policy_id=page.policy_id,
                     level=1,
                     alert=summary,
                 ),

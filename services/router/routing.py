@@ -69,14 +69,22 @@ def resolve_targets(directory: Directory, level: PolicyLevel, sector: str) -> li
     return list(people.values())
 
 
-def first_level_targets(directory: Directory, policy_ids: list[str], sector: str) -> list[Person]:
-    """Everyone paged at level 1 of the selected policies."""
-    people: dict[str, Person] = {}
+@dataclass(frozen=True)
+class Page:
+    """One person to page, and the policy that asks for it (kept for the audit)."""
+
+    person: Person
+    policy_id: str
+
+
+def first_level_pages(directory: Directory, policy_ids: list[str], sector: str) -> list[Page]:
+    """Everyone paged at level 1 of the selected policies, each once (first policy wins)."""
+    pages: dict[str, Page] = {}
     for policy_id in policy_ids:
         level = directory.policy(policy_id).levels[0]
         for person in resolve_targets(directory, level, sector):
-            people.setdefault(person.id, person)
-    return list(people.values())
+            pages.setdefault(person.id, Page(person, policy_id))
+    return list(pages.values())
 
 
 def usable_contact(person: Person) -> Contact | None:

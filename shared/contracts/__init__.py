@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from shared.contracts.alerts import AlertRaisedV1, AlertTriggeredV1, TargetUnreachableV1
+from shared.contracts.alerts import (
+    AlertRaisedV1,
+    AlertTriggeredV1,
+    AlertUnroutedV1,
+    TargetUnreachableV1,
+)
 from shared.contracts.notifications import (
     NotificationDeliveredV1,
     NotificationFailedV1,
@@ -18,6 +23,7 @@ from shared.contracts.notifications import (
 ALERT_RAISED = "alert.raised"
 ALERT_TRIGGERED = "alert.triggered"
 ALERT_TARGET_UNREACHABLE = "alert.target_unreachable"
+ALERT_UNROUTED = "alert.unrouted"
 NOTIFICATION_REQUESTED = "notification.requested"
 NOTIFICATION_DELIVERED = "notification.delivered"
 NOTIFICATION_FAILED = "notification.failed"
@@ -26,6 +32,7 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_RAISED, 1): AlertRaisedV1,
     (ALERT_TRIGGERED, 1): AlertTriggeredV1,
     (ALERT_TARGET_UNREACHABLE, 1): TargetUnreachableV1,
+    (ALERT_UNROUTED, 1): AlertUnroutedV1,
     (NOTIFICATION_REQUESTED, 1): NotificationRequestedV1,
     (NOTIFICATION_DELIVERED, 1): NotificationDeliveredV1,
     (NOTIFICATION_FAILED, 1): NotificationFailedV1,

@@ -6,11 +6,10 @@ the directory file's routes.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.envelope import Classification
 
@@ -128,7 +127,7 @@ class AlertRaisedV1(RaiseAlertV1):
 
     alert_id: UUID
     raised_by: str
-    raised_at: datetime
+    raised_at: AwareDatetime
 
 
 class AlertTriggeredV1(BaseModel):
@@ -137,9 +136,19 @@ class AlertTriggeredV1(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alert_id: UUID
-    policy_id: str | None
+    policy_id: str | None = Field(description="The first selected policy")
+    policy_ids: list[str] = Field(default_factory=list, description="Every selected policy")
     level: int = Field(ge=1)
     targets: list[str]
+
+
+class AlertUnroutedV1(BaseModel):
+    """Event ``alert.unrouted``: nobody could be paged; the JOC must act by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alert_id: UUID
+    reason: str
 
 
 class TargetUnreachableV1(BaseModel):

@@ -1,0 +1,233 @@
+"""The notifier's claim logic on a real database: one POST per notification, whatever
+the redeliveries and concurrency. HTTP is an httpx MockTransport (the claim is under test)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from services.notifier.deliveries import (
+    Claim,
+    DeliveryContext,
+    claim,
+    deliver_notification,
+)
+from services.notifier.tables import OUTBOX, DeliveryRecord
+from services.notifier.webhook import RetryPolicy
+from services.router.alerts import plan_first_level
+from shared.contracts.notifications import NotificationRequestedV1
+from shared.envelope import Envelope
+from shared.signing import verify
+from tests.integration.conftest import Database
+from tests.unit.helpers import example_directory, raised_envelope
+
+pytestmark = pytest.mark.integration
+
+SECRET = "integration-webhook-secret-0123456789abcdef0123456789"  # noqa: S105
+ATTEMPTS = 3
+
+
+class Receiver:
+    """Answers every POST with ``status`` after ``delay`` seconds, and records it."""
+
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+        self.status = status
+        self.delay = delay
+        self.posts: list[httpx.Request] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.posts.append(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return httpx.Response(self.status)
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+@pytest.fixture
+async def context(db: Database, receiver: Receiver) -> AsyncIterator[DeliveryContext]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http:
+        yield DeliveryContext(
+            sessions=db.sessions,
+            http=http,
+            webhook_secret=SECRET,
+            retry=RetryPolicy(attempts=ATTEMPTS, backoff_initial=0, backoff_max=0),
+            lease=timedelta(seconds=1.5),
+        )
+
+
+def requested_envelope() -> Envelope:
+    """A ``notification.requested`` for awa.hfo as the router plans it."""
+    events = plan_first_level(example_directory(), raised_envelope())
+    [requested] = [e for e in events if e.type == "notification.requested"]
+    return requested
+
+
+async def outbox(db: Database) -> list[Envelope]:
+    async with db.sessions() as session:
+        rows = (await session.execute(select(OUTBOX).order_by(OUTBOX.c.position))).all()
+    return [Envelope.model_validate_json(bytes(r.body)) for r in rows]
+
+
+async def delivery(db: Database, notification_id: Any) -> DeliveryRecord:
+    async with db.sessions() as session:
+        record = await session.get(DeliveryRecord, str(notification_id))
+    assert record is not None
+    return record
+
+
+async def test_redelivered_request_posts_once(
+    db: Database, context: DeliveryContext, receiver: Receiver
+) -> None:
+    requested = requested_envelope()
+    await deliver_notification(context, requested)
+    await deliver_notification(context, requested)
+
+    assert len(receiver.posts) == 1
+    [post] = receiver.posts
+    assert str(post.url) == "http://127.0.0.1:9101/awa"
+    assert verify(post.content, post.headers["x-coord-signature"], SECRET)
+    [outcome] = await outbox(db)
+    assert outcome.type == "notification.delivered"
+    assert outcome.causation_id == requested.id
+    assert outcome.correlation_id == requested.correlation_id
+    assert outcome.payload["person_id"] == "awa.hfo"
+    assert outcome.payload["attempts"] == 1
+    record = await delivery(db, requested.payload["notification_id"])
+    assert (record.state, record.attempts, record.error) == ("delivered", 1, None)
+
+
+async def test_failing_receiver_ends_in_notification_failed(
+    db: Database, context: DeliveryContext, receiver: Receiver
+) -> None:
+    receiver.status = 500
+    requested = requested_envelope()
+    await deliver_notification(context, requested)
+
+    assert len(receiver.posts) == ATTEMPTS
+    [outcome] = await outbox(db)
+    assert outcome.type == "notification.failed"
+    assert outcome.payload["attempts"] == ATTEMPTS
+    assert outcome.payload["error"] == "WebhookRejected: HTTP 500"
+    assert outcome.payload["notification_id"] == requested.payload["notification_id"]
+    record = await delivery(db, requested.payload["notification_id"])
+    assert (record.state, record.error) == ("failed", "WebhookRejected: HTTP 500")
+
+    # a failed notification is final: a redelivered request does not post again
+    await deliver_notification(context, requested)
+    assert len(receiver.posts) == ATTEMPTS
+    assert len(await outbox(db)) == 1
+
+
+async def test_concurrent_deliveries_of_one_notification_post_once(
+    db: Database, context: DeliveryContext, receiver: Receiver
+) -> None:
+    receiver.delay = 0.5  # the first delivery is still in flight when the copy arrives
+    requested = requested_envelope()
+    results = await asyncio.gather(
+        deliver_notification(context, requested),
+        deliver_notification(context, requested),
+        return_exceptions=True,
+    )
+    assert len(receiver.posts) == 1
+    # one delivered it; the other watched the live claim until it finished
+    assert results == [None, None]
+    assert [e.type for e in await outbox(db)] == ["notification.delivered"]
+
+    # a later redelivery finds the notification finished
+    await deliver_notification(context, requested)
+    assert len(receiver.posts) == 1
+
+
+async def test_unsupported_channel_fails_without_posting(
+    db: Database, context: DeliveryContext, receiver: Receiver
+) -> None:
+    requested = requested_envelope()
+    payload = {**requested.payload, "channel": "carrier_pigeon"}
+    pigeon = requested.model_copy(update={"payload": payload})
+    await deliver_notification(context, pigeon)
+    assert receiver.posts == []
+    [outcome] = await outbox(db)
+    assert outcome.type == "notification.failed"
+    assert "carrier_pigeon" in outcome.payload["error"]
+
+
+def request_model() -> NotificationRequestedV1:
+    return NotificationRequestedV1.model_validate(requested_envelope().payload)
+
+
+async def test_claim_is_held_while_the_lease_lives_and_ours_after(db: Database) -> None:
+    request = request_model()
+    lease = timedelta(milliseconds=300)
+
+    async with db.sessions() as session, session.begin():
+        first, until = await claim(session, request, lease)
+    assert first is Claim.OURS
+
+    async with db.sessions() as session, session.begin():
+        second, held_until = await claim(session, request, lease)
+    assert second is Claim.HELD_ELSEWHERE
+    assert held_until == until
+
+    await asyncio.sleep(0.4)  # the holder died: its lease ran out
+    async with db.sessions() as session, session.begin():
+        third, new_until = await claim(session, request, lease)
+    assert third is Claim.OURS
+    assert new_until > until
+
+    async with db.sessions() as session, session.begin():
+        fourth, _ = await claim(session, request, lease)
+    assert fourth is Claim.HELD_ELSEWHERE  # the taker-over now holds it
+
+
+async def test_claim_of_a_finished_notification(db: Database) -> None:
+    request = request_model()
+    async with db.sessions() as session, session.begin():
+        assert (await claim(session, request, timedelta(seconds=5)))[0] is Claim.OURS
+        record = await session.get(DeliveryRecord, str(request.notification_id))
+        assert record is not None
+        record.state = "delivered"
+    async with db.sessions() as session, session.begin():
+        assert (await claim(session, request, timedelta(seconds=5)))[0] is Claim.FINISHED
+
+
+async def test_concurrent_claims_only_one_wins(db: Database) -> None:
+    request = request_model()
+
+    async def try_claim() -> Claim:
+        async with db.sessions() as session, session.begin():
+            state, _ = await claim(session, request, timedelta(seconds=30))
+            await asyncio.sleep(0.1)
+            return state
+
+    states = await asyncio.gather(*(try_claim() for _ in range(4)))
+    assert sorted(s.value for s in states) == ["held_elsewhere"] * 3 + ["ours"]
+
+
+async def test_a_claim_whose_holder_died_is_taken_over_when_its_lease_ends(
+    db: Database, context: DeliveryContext, receiver: Receiver
+) -> None:
+    request = request_model()
+    async with db.sessions() as session, session.begin():
+        # a worker claimed it and died before posting
+        await claim(session, request, timedelta(milliseconds=500))
+    requested = requested_envelope().model_copy(
+        update={"payload": request.model_dump(mode="json"), "id": uuid4()}
+    )
+    await deliver_notification(context, requested)
+    assert len(receiver.posts) == 1
+    record = await delivery(db, str(request.notification_id))
+    assert record.state == "delivered"
+    # and it is final: another copy does not post again
+    await deliver_notification(context, requested)
+    assert len(receiver.posts) == 1

@@ -1,0 +1,86 @@
+"""Builders shared by the unit and integration suites (no fixtures, no I/O beyond files)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import yaml
+
+from shared.contracts import ALERT_RAISED
+from shared.directory import Directory, load_directory
+from shared.envelope import Envelope
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# The reference directory of the design (../shared/examples/directory.yaml). The repo
+# carries a verbatim copy (comments aside) as deploy/directory.yaml: used when the
+# design folder is not next to the checkout (e.g. a CI machine with the repo alone).
+_EXAMPLE = REPO_ROOT.parent / "shared" / "examples" / "directory.yaml"
+EXAMPLE_DIRECTORY = _EXAMPLE if _EXAMPLE.is_file() else REPO_ROOT / "deploy" / "directory.yaml"
+
+
+def example_directory() -> Directory:
+    """The reference directory, validated by ``load_directory``."""
+    return load_directory(EXAMPLE_DIRECTORY)
+
+
+def directory_with_sms_target() -> Directory:
+    """The reference directory plus a route paging amani.cla (sms only) and lucas.ho."""
+    data = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
+    data["escalation_policies"].append(
+        {
+            "id": "can-relay",
+            "levels": [
+                {"targets": [{"person": "amani.cla"}, {"role": "head_of_office"}], "delay": "5m"}
+            ],
+        }
+    )
+    data["routes"].insert(0, {"match": {"category": ["displacement"]}, "policy": "can-relay"})
+    return Directory.model_validate(data)
+
+
+def alert_request(**overrides: Any) -> dict[str, Any]:
+    """A valid ``POST /v1/alerts`` body (JSON-ready)."""
+    body: dict[str, Any] = {
+        "title": "Abduction reported near Mavivi",
+        "description": "Two farmers taken by armed men on the road to Mavivi",
+        "category": "abduction",
+        "severity": "severe",
+        "urgency": "immediate",
+        "certainty": "observed",
+        "sector": "beni",
+        "location": {"name": "Mavivi", "lat": 0.55, "lon": 29.47},
+        "origin": "community",
+        "classification": "confidential",
+    }
+    body.update(overrides)
+    return body
+
+
+SOURCE = {"name": "Kambale Mumbere (CAN focal point)", "contact": "+243999000111"}
+
+
+def raised_envelope(
+    *, alert_id: UUID | None = None, raised_by: str = "jo.operator", **overrides: Any
+) -> Envelope:
+    """An ``alert.raised`` envelope as ingest produces it."""
+    alert_id = alert_id or uuid4()
+    raised_at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    payload = {
+        **alert_request(**overrides),
+        "alert_id": str(alert_id),
+        "raised_by": raised_by,
+        "raised_at": raised_at.isoformat(),
+    }
+    return Envelope(
+        type=ALERT_RAISED,
+        producer="ingest",
+        actor=raised_by,
+        correlation_id=alert_id,
+        classification=payload["classification"],
+        occurred_at=raised_at,
+        payload=payload,
+    )

@@ -1,0 +1,282 @@
+"""The envelope and the payload contracts (unknown fields rejected at the edge)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from shared.contracts import (
+    EVENT_TYPES,
+    UnknownEventType,
+    payload_model,
+)
+from shared.contracts.alerts import (
+    AlertRaisedV1,
+    AlertTriggeredV1,
+    Category,
+    Certainty,
+    Component,
+    RaiseAlertV1,
+    Severity,
+    TargetUnreachableV1,
+    Urgency,
+)
+from shared.contracts.notifications import (
+    NotificationDeliveredV1,
+    NotificationFailedV1,
+    NotificationRequestedV1,
+)
+from shared.envelope import Classification, Envelope
+from tests.unit.helpers import SOURCE, alert_request, raised_envelope
+
+
+def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    with pytest.raises(ValidationError) as error:
+        RaiseAlertV1.model_validate(body)
+    return error.value.errors()
+
+
+def test_valid_alert_and_defaults() -> None:
+    body = alert_request()
+    del body["classification"], body["description"]
+    alert = RaiseAlertV1.model_validate(body)
+    assert alert.classification is Classification.UNCLASSIFIED
+    assert alert.description == ""
+    assert alert.source is None
+    assert alert.dedup_key is None
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "error_type"),
+    [
+        pytest.param(alert_request(colour="red"), ("colour",), "extra_forbidden", id="top-level"),
+        pytest.param(
+            alert_request(location={"name": "Mavivi", "altitude": 900}),
+            ("location", "altitude"),
+            "extra_forbidden",
+            id="in-location",
+        ),
+        pytest.param(
+            alert_request(source={**SOURCE, "phone": "x"}),
+            ("source", "phone"),
+            "extra_forbidden",
+            id="in-source",
+        ),
+        pytest.param(
+            alert_request(alert_id=str(uuid4())), ("alert_id",), "extra_forbidden", id="alert-id"
+        ),
+        pytest.param(
+            {k: v for k, v in alert_request().items() if k != "title"},
+            ("title",),
+            "missing",
+            id="missing-title",
+        ),
+        pytest.param(alert_request(title=""), ("title",), "string_too_short", id="empty-title"),
+        pytest.param(
+            alert_request(location={"name": "x", "lat": 91}),
+            ("location", "lat"),
+            "less_than_equal",
+            id="latitude-range",
+        ),
+    ],
+)
+def test_raise_alert_rejections(
+    body: dict[str, Any], loc: tuple[str, ...], error_type: str
+) -> None:
+    errors = errors_of(body)
+    assert [(e["loc"], e["type"]) for e in errors] == [(loc, error_type)]
+
+
+@pytest.mark.parametrize(
+    ("enum", "values"),
+    [
+        pytest.param(
+            Category,
+            [
+                "attack_on_civilians",
+                "threat_of_attack",
+                "abduction",
+                "sexual_violence",
+                "displacement",
+                "armed_group_movement",
+                "looting",
+                "other",
+            ],
+            id="category",
+        ),
+        pytest.param(Severity, ["extreme", "severe", "moderate", "minor", "unknown"], id="sev"),
+        pytest.param(Urgency, ["immediate", "expected", "future", "past", "unknown"], id="urg"),
+        pytest.param(
+            Certainty, ["observed", "likely", "possible", "unlikely", "unknown"], id="certainty"
+        ),
+        pytest.param(Component, ["civilian", "military", "police", "community"], id="origin"),
+        pytest.param(
+            Classification,
+            ["unclassified", "confidential", "strictly_confidential"],
+            id="classification",
+        ),
+    ],
+)
+def test_enum_vocabularies_match_the_contract(enum: type[StrEnum], values: list[str]) -> None:
+    assert [member.value for member in enum] == values
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("category", "riot", id="category"),
+        pytest.param("severity", "catastrophic", id="severity"),
+        pytest.param("severity", "SEVERE", id="severity-case"),
+        pytest.param("urgency", "now", id="urgency"),
+        pytest.param("certainty", "sure", id="certainty"),
+        pytest.param("origin", "ngo", id="origin"),
+        pytest.param("classification", "secret", id="classification"),
+    ],
+)
+def test_values_outside_the_vocabularies_are_rejected(field: str, value: str) -> None:
+    errors = errors_of(alert_request(**{field: value}))
+    assert [(e["loc"], e["type"]) for e in errors] == [((field,), "enum")]
+
+
+def test_alert_raised_is_an_alert_plus_who_and_when() -> None:
+    payload = raised_envelope(source=SOURCE).payload
+    raised = AlertRaisedV1.model_validate(payload)
+    assert raised.raised_by == "jo.operator"
+    assert raised.source is not None
+    assert raised.source.contact == SOURCE["contact"]
+    with pytest.raises(ValidationError):
+        AlertRaisedV1.model_validate({**payload, "unexpected": 1})
+
+
+def make_envelope(**overrides: Any) -> Envelope:
+    fields: dict[str, Any] = {
+        "type": "alert.raised",
+        "producer": "ingest",
+        "actor": "jo.operator",
+        "correlation_id": uuid4(),
+        "classification": "confidential",
+        "payload": {"x": 1},
+    }
+    fields.update(overrides)
+    return Envelope(**fields)
+
+
+def test_envelope_defaults_and_json_round_trip() -> None:
+    envelope = make_envelope()
+    assert isinstance(envelope.id, UUID)
+    assert envelope.schema_version == 1
+    assert envelope.occurred_at.utcoffset() is not None
+    assert envelope.causation_id is None
+    assert Envelope.model_validate_json(envelope.model_dump_json()) == envelope
+
+
+@pytest.mark.parametrize(
+    ("overrides", "loc"),
+    [
+        pytest.param({"extra": "x"}, ("extra",), id="unknown-field"),
+        pytest.param({"type": ""}, ("type",), id="empty-type"),
+        pytest.param({"schema_version": 0}, ("schema_version",), id="version-0"),
+        pytest.param({"classification": "secret"}, ("classification",), id="classification"),
+        pytest.param({"correlation_id": "not-a-uuid"}, ("correlation_id",), id="correlation"),
+    ],
+)
+def test_envelope_rejections(overrides: dict[str, Any], loc: tuple[str, ...]) -> None:
+    with pytest.raises(ValidationError) as error:
+        make_envelope(**overrides)
+    assert [e["loc"] for e in error.value.errors()] == [loc]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        pytest.param(lambda t: make_envelope(occurred_at=t), id="envelope-occurred_at"),
+        pytest.param(
+            lambda t: AlertRaisedV1.model_validate(
+                {**raised_envelope().payload, "raised_at": t.isoformat()}
+            ),
+            id="alert-raised-raised_at",
+        ),
+    ],
+)
+def test_timestamps_without_a_time_zone_are_rejected(model: Any) -> None:
+    # DESIGN 3: occurred_at is UTC. A naive time is accepted here today, then every
+    # consumer that stores it fails (shared.db.UTCDateTime refuses naive datetimes): the
+    # router retries the message until it is dead-lettered and the alert is never routed.
+    assert model(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)) is not None
+    with pytest.raises(ValidationError):
+        model(datetime(2026, 11, 23, 10, 0))  # noqa: DTZ001 - the naive time under test
+
+
+def test_caused_keeps_the_thread_and_points_at_its_cause() -> None:
+    cause = make_envelope()
+    alert_id = uuid4()
+    effect = cause.caused(
+        "alert.triggered",
+        AlertTriggeredV1(
+            alert_id=alert_id,
+            policy_id="poc-urgent",
+            policy_ids=["poc-urgent"],
+            level=1,
+            targets=["awa.hfo"],
+        ),
+        producer="router",
+    )
+    assert effect.correlation_id == cause.correlation_id
+    assert effect.causation_id == cause.id
+    assert effect.id != cause.id
+    assert effect.type == "alert.triggered"
+    assert effect.classification is Classification.CONFIDENTIAL
+    assert effect.producer == "router"
+    assert effect.actor == "router"
+    assert effect.payload == {
+        "alert_id": str(alert_id),
+        "policy_id": "poc-urgent",
+        "policy_ids": ["poc-urgent"],
+        "level": 1,
+        "targets": ["awa.hfo"],
+    }
+    by_person = cause.caused(
+        "alert.triggered",
+        AlertTriggeredV1(alert_id=alert_id, policy_id=None, level=1, targets=[]),
+        producer="router",
+        actor="awa.hfo",
+    )
+    assert by_person.actor == "awa.hfo"
+
+
+@pytest.mark.parametrize(
+    ("type_", "model"),
+    [
+        pytest.param("alert.raised", AlertRaisedV1, id="alert.raised"),
+        pytest.param("alert.triggered", AlertTriggeredV1, id="alert.triggered"),
+        pytest.param("alert.target_unreachable", TargetUnreachableV1, id="unreachable"),
+        pytest.param("notification.requested", NotificationRequestedV1, id="requested"),
+        pytest.param("notification.delivered", NotificationDeliveredV1, id="delivered"),
+        pytest.param("notification.failed", NotificationFailedV1, id="failed"),
+    ],
+)
+def test_payload_model_of_known_types(type_: str, model: type[BaseModel]) -> None:
+    assert payload_model(type_, 1) is model
+
+
+@pytest.mark.parametrize(
+    ("type_", "version"),
+    [
+        pytest.param("alert.exploded", 1, id="unknown-type"),
+        pytest.param("alert.raised", 2, id="unknown-version"),
+        pytest.param("", 1, id="empty"),
+    ],
+)
+def test_payload_model_of_unknown_types(type_: str, version: int) -> None:
+    with pytest.raises(UnknownEventType, match="unknown event type"):
+        payload_model(type_, version)
+
+
+def test_every_payload_model_forbids_unknown_fields() -> None:
+    for model in EVENT_TYPES.values():
+        assert model.model_config.get("extra") == "forbid", model.__name__

@@ -1,0 +1,170 @@
+"""Parsing and validation of the directory and policy file."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from shared.directory import Directory, EscalationPolicy, PolicyLevel, load_directory
+from shared.envelope import Classification
+from tests.unit.helpers import EXAMPLE_DIRECTORY
+
+
+@pytest.fixture
+def data() -> dict[str, Any]:
+    return yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
+
+
+def test_reference_directory_loads() -> None:
+    directory = load_directory(EXAMPLE_DIRECTORY)
+    assert directory.sectors == ["north", "south", "beni"]
+    assert [p.id for p in directory.escalation_policies] == [
+        "poc-urgent",
+        "poc-joint",
+        "poc-default",
+    ]
+    urgent = directory.policy("poc-urgent")
+    assert [lvl.delay for lvl in urgent.levels] == [
+        timedelta(minutes=10),
+        timedelta(minutes=15),
+        timedelta(minutes=15),
+    ]
+    assert urgent.repeat == 1
+    assert urgent.ack_timeout == timedelta(hours=1)
+    assert directory.policy("poc-joint").levels[0].quorum == "per_component"
+    assert directory.routes[-1].match.model_dump(exclude_none=True) == {}
+    awa = directory.person("awa.hfo")
+    assert awa is not None
+    assert awa.clearance is Classification.STRICTLY_CONFIDENTIAL
+    assert directory.person("nobody") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("90s", timedelta(seconds=90), id="90s"),
+        pytest.param("15m", timedelta(minutes=15), id="15m"),
+        pytest.param("2h", timedelta(hours=2), id="2h"),
+        pytest.param("1d", timedelta(days=1), id="1d"),
+        pytest.param("1.5h", timedelta(minutes=90), id="1.5h"),
+        pytest.param("PT15M", timedelta(minutes=15), id="iso-PT15M"),
+        pytest.param("PT1H30M", timedelta(minutes=90), id="iso-PT1H30M"),
+        pytest.param(45, timedelta(seconds=45), id="number-of-seconds"),
+    ],
+)
+def test_durations(text: str | int, expected: timedelta) -> None:
+    parsed = PolicyLevel.model_validate({"targets": [{"role": "dsrsg"}], "delay": text})
+    assert parsed.delay == expected
+
+
+@pytest.mark.parametrize("text", ["15 minutes", "m15", "15x", "", "soon"])
+def test_bad_durations_are_rejected(text: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        PolicyLevel.model_validate({"targets": [{"role": "dsrsg"}], "delay": text})
+    assert error.value.errors()[0]["loc"] == ("delay",)
+
+
+def _route_to_unknown_policy(d: dict[str, Any]) -> None:
+    d["routes"].append({"match": {}, "policy": "poc-typo"})
+
+
+def _level_without_targets(d: dict[str, Any]) -> None:
+    d["escalation_policies"][0]["levels"][0]["targets"] = []
+
+
+def _target_with_role_and_person(d: dict[str, Any]) -> None:
+    d["escalation_policies"][0]["levels"][0]["targets"] = [
+        {"role": "head_of_field_office", "person": "awa.hfo"}
+    ]
+
+
+def _target_with_neither(d: dict[str, Any]) -> None:
+    d["escalation_policies"][0]["levels"][0]["targets"] = [{"scope": "mission"}]
+
+
+def _repeat_ten(d: dict[str, Any]) -> None:
+    d["escalation_policies"][0]["repeat"] = 10
+
+
+def _negative_repeat(d: dict[str, Any]) -> None:
+    d["escalation_policies"][0]["repeat"] = -1
+
+
+def _policy_without_levels(d: dict[str, Any]) -> None:
+    d["escalation_policies"][0]["levels"] = []
+
+
+def _bad_scope(d: dict[str, Any]) -> None:
+    d["escalation_policies"][0]["levels"][0]["targets"] = [
+        {"role": "head_of_field_office", "scope": "planet"}
+    ]
+
+
+def _bad_quorum(d: dict[str, Any]) -> None:
+    d["escalation_policies"][1]["levels"][0]["quorum"] = "majority"
+
+
+def _bad_clearance(d: dict[str, Any]) -> None:
+    d["people"][0]["clearance"] = "top_secret"
+
+
+def _unknown_field_in_route(d: dict[str, Any]) -> None:
+    d["routes"][0]["mtach"] = {"category": ["abduction"]}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        pytest.param(_route_to_unknown_policy, "unknown policy 'poc-typo'", id="unknown-policy"),
+        pytest.param(_level_without_targets, "at least 1 item", id="level-without-targets"),
+        pytest.param(
+            _target_with_role_and_person, "exactly one of role or person", id="role-and-person"
+        ),
+        pytest.param(_target_with_neither, "exactly one of role or person", id="neither"),
+        pytest.param(_repeat_ten, "less than or equal to 9", id="repeat-over-9"),
+        pytest.param(_negative_repeat, "greater than or equal to 0", id="repeat-negative"),
+        pytest.param(_policy_without_levels, "at least 1 item", id="policy-without-levels"),
+        pytest.param(_bad_scope, "pattern", id="bad-scope"),
+        pytest.param(_bad_quorum, "pattern", id="bad-quorum"),
+        pytest.param(_bad_clearance, "clearance", id="bad-clearance"),
+        pytest.param(_unknown_field_in_route, "mtach", id="unknown-field-typo"),
+    ],
+)
+def test_invalid_directories_are_rejected(data: dict[str, Any], mutate: Any, message: str) -> None:
+    broken = copy.deepcopy(data)
+    mutate(broken)
+    with pytest.raises(ValidationError) as error:
+        Directory.model_validate(broken)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("repeat", [0, 9])
+def test_repeat_bounds_accepted(repeat: int) -> None:
+    policy = EscalationPolicy.model_validate(
+        {"id": "p", "levels": [{"targets": [{"role": "r"}], "delay": "1m"}], "repeat": repeat}
+    )
+    assert policy.repeat == repeat
+
+
+def test_target_naming_a_person_missing_from_the_directory_is_rejected(
+    data: dict[str, Any],
+) -> None:
+    # A typo in a person target would otherwise page nobody at that level, silently
+    # (DESIGN 4: "a target with no working channel is an event ..., never a silent skip").
+    data["escalation_policies"][0]["levels"][0]["targets"] = [{"person": "awa.hfoo"}]
+    with pytest.raises(ValidationError, match=r"awa\.hfoo"):
+        Directory.model_validate(data)
+
+
+def test_load_directory_reports_the_file_problem(tmp_path: Path, data: dict[str, Any]) -> None:
+    data["escalation_policies"][0]["repeat"] = 12
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ValidationError, match="repeat"):
+        load_directory(path)
