@@ -54,7 +54,16 @@ class QueueSpec:
 
 
 ROUTER_QUEUE = QueueSpec(
-    "router.inbox", ("alert.raised", "notification.delivered", "notification.failed")
+    "router.inbox",
+    (
+        "alert.raised",
+        "alert.acknowledge",
+        "alert.resolve",
+        "alert.add_note",
+        "notification.delivered",
+        "notification.failed",
+        "notification.channel_failed",
+    ),
 )
 NOTIFIER_QUEUE = QueueSpec("notifier.inbox", ("notification.requested",))
 INGEST_VIEWS_QUEUE = QueueSpec("ingest.views", ("alert.#", "notification.#"))

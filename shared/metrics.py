@@ -18,3 +18,8 @@ NOTIFICATIONS = Counter(
     "coord_notifications_total", "Notification outcomes", ["channel", "outcome"]
 )
 ALERTS_ACCEPTED = Counter("coord_alerts_accepted_total", "Alerts accepted over HTTP")
+TIMER_LATENESS = Histogram(
+    "coord_timer_lateness_seconds",
+    "How late escalation timers fire after their due time",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60),
+)

@@ -37,11 +37,20 @@ class Settings(BaseSettings):
     delivery_limit: int = Field(default=10, ge=1)
     outbox_poll_interval: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=256, ge=1)
+    timer_poll_interval: float = Field(default=0.25, gt=0)
 
     webhook_attempts: int = Field(default=5, ge=1)
     webhook_backoff_initial: float = Field(default=0.5, ge=0)
     webhook_backoff_max: float = Field(default=10.0, ge=0)
     webhook_timeout: float = Field(default=5.0, gt=0)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "coord@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout: float = Field(default=10.0, gt=0)
 
     max_body_bytes: int = Field(default=65536, ge=1024)
 

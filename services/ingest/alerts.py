@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Literal
 from uuid import UUID, uuid4
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.ingest.schemas import AlertView, Delivery, TimelineEntry
 from services.ingest.tables import OUTBOX, AlertViewRecord, IdempotencyKeyRecord, TimelineRecord
 from shared.contracts import (
     ALERT_RAISED,
-    ALERT_TARGET_UNREACHABLE,
-    NOTIFICATION_DELIVERED,
-    NOTIFICATION_FAILED,
 )
-from shared.contracts.alerts import AlertRaisedV1, Location, RaiseAlertV1
+from shared.contracts.alerts import AlertRaisedV1, RaiseAlertV1
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 from shared.metrics import ALERTS_ACCEPTED
 from shared.outbox import add_to_outbox
 
 PRODUCER = "ingest"
-RAISED_RANK = 0
 
 
 class UnknownSector(ValueError):
@@ -126,7 +119,6 @@ def _new_view(raised: AlertRaisedV1) -> AlertViewRecord:
     return AlertViewRecord(
         alert_id=str(raised.alert_id),
         status="raised",
-        status_rank=RAISED_RANK,
         title=raised.title,
         description=raised.description,
         category=raised.category.value,
@@ -142,62 +134,4 @@ def _new_view(raised: AlertRaisedV1) -> AlertViewRecord:
         policy_id=None,
         level=None,
         targets=[],
-    )
-
-
-async def get_alert(session: AsyncSession, alert_id: UUID) -> AlertView | None:
-    """The alert's view with its deliveries and timeline, or None if unknown."""
-    view = await session.get(AlertViewRecord, str(alert_id))
-    if view is None:
-        return None
-    timeline = (
-        await session.scalars(
-            select(TimelineRecord)
-            .where(TimelineRecord.alert_id == str(alert_id))
-            .order_by(TimelineRecord.occurred_at, TimelineRecord.event_id)
-        )
-    ).all()
-    deliveries = [d for d in map(_delivery, timeline) if d is not None]
-    notified = list(dict.fromkeys(d.person_id for d in deliveries if d.status == "delivered"))
-    return AlertView(
-        id=UUID(view.alert_id),
-        status=view.status,
-        title=view.title,
-        description=view.description,
-        category=view.category,
-        severity=view.severity,
-        urgency=view.urgency,
-        certainty=view.certainty,
-        sector=view.sector,
-        location=Location.model_validate(view.location),
-        origin=view.origin,
-        classification=view.classification,
-        raised_by=view.raised_by,
-        raised_at=view.raised_at,
-        policy_id=view.policy_id,
-        level=view.level,
-        targets=view.targets,
-        notified=notified,
-        deliveries=deliveries,
-        timeline=[TimelineEntry(type=t.type, at=t.occurred_at, **t.detail) for t in timeline],
-    )
-
-
-def _delivery(entry: TimelineRecord) -> Delivery | None:
-    statuses: dict[str, Literal["delivered", "failed", "unreachable"]] = {
-        NOTIFICATION_DELIVERED: "delivered",
-        NOTIFICATION_FAILED: "failed",
-        ALERT_TARGET_UNREACHABLE: "unreachable",
-    }
-    status = statuses.get(entry.type)
-    if status is None:
-        return None
-    detail = entry.detail
-    return Delivery(
-        notification_id=detail.get("notification_id"),
-        person_id=detail["person_id"],
-        channel=detail.get("channel"),
-        status=status,
-        at=entry.occurred_at,
-        error=detail.get("error") or detail.get("reason"),
     )

@@ -1,69 +1,19 @@
-"""The public HTTP API v1: thin routes over the alert service."""
+"""The public HTTP API v1: thin routes over the alert services."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.ingest import alerts
-from services.ingest.schemas import AlertView
-from shared.auth import InvalidToken, subject_of
-from shared.contracts.alerts import RaiseAlertV1
-from shared.directory import Directory, Person
-
-
-class ApiContext:
-    """What the routes need, set once the service has started."""
-
-    def __init__(
-        self, directory: Directory, sessions: async_sessionmaker[AsyncSession], jwt_secret: str
-    ) -> None:
-        self.directory = directory
-        self.sessions = sessions
-        self.jwt_secret = jwt_secret
-
-
-def _context(request: Request) -> ApiContext:
-    context: ApiContext | None = getattr(request.app.state, "api", None)
-    if context is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "service is starting")
-    return context
-
-
-Context = Annotated[ApiContext, Depends(_context)]
-
-
-def _unauthorized(reason: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
-def current_person(
-    context: Context,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Person:
-    """The directory person the bearer token speaks for; 401 otherwise."""
-    if not authorization:
-        raise _unauthorized("missing Authorization header with a bearer token")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("Authorization header must be 'Bearer <token>'")
-    try:
-        person_id = subject_of(token.strip(), context.jwt_secret)
-    except InvalidToken as error:
-        raise _unauthorized(str(error)) from None
-    person = context.directory.person(person_id)
-    if person is None:
-        raise _unauthorized(f"token subject {person_id!r} is not a person of the directory")
-    return person
-
-
-CurrentPerson = Annotated[Person, Depends(current_person)]
+from services.ingest import alerts, commands, queries
+from services.ingest.deps import Context, CurrentPerson, current_person
+from services.ingest.schemas import AlertPage, AlertView, NoteBody, ResolveBody
+from shared.contracts.alerts import Category, RaiseAlertV1
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -100,7 +50,7 @@ async def raise_alert(
     if not accepted.created:
         response.status_code = status.HTTP_200_OK
     async with context.sessions() as session:
-        view = await alerts.get_alert(session, accepted.alert_id)
+        view = await queries.get_alert(session, accepted.alert_id)
     if view is None:  # pragma: no cover - the view is written with the alert
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "alert view missing")
     return view
@@ -118,10 +68,111 @@ async def raise_alert(
 async def get_alert(alert_id: UUID, context: Context) -> AlertView:
     """An alert with its status, who was notified, and its timeline."""
     async with context.sessions() as session:
-        view = await alerts.get_alert(session, alert_id)
+        view = await queries.get_alert(session, alert_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
     return view
+
+
+async def _current_view(context: Context, alert_id: UUID) -> AlertView:
+    async with context.sessions() as session:
+        view = await queries.get_alert(session, alert_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    return view
+
+
+_COMMAND_RESPONSES: dict[int | str, dict[str, str]] = {
+    403: {"description": "Not allowed to act on this alert"},
+    404: {"description": "No such alert"},
+    409: {"description": "The alert's state does not allow it (resolved, merged, not routed)"},
+}
+
+
+async def _run_command(context: Context, alert_id: UUID, command: Awaitable[None]) -> AlertView:
+    try:
+        await command
+    except commands.AlertNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except commands.NotAllowed as error:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
+    except commands.WrongState as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return await _current_view(context, alert_id)
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AlertView,
+    responses=_COMMAND_RESPONSES,
+)
+async def acknowledge_alert(alert_id: UUID, person: CurrentPerson, context: Context) -> AlertView:
+    """Acknowledge: stops escalation (on a quorum level, once every component has)."""
+    return await _run_command(
+        context, alert_id, commands.acknowledge(context.sessions, alert_id, person)
+    )
+
+
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AlertView,
+    responses=_COMMAND_RESPONSES,
+)
+async def resolve_alert(
+    alert_id: UUID,
+    person: CurrentPerson,
+    context: Context,
+    body: ResolveBody | None = None,
+) -> AlertView:
+    """Resolve: final; escalation stops and everyone paged is told."""
+    note = body.note if body else ""
+    return await _run_command(
+        context, alert_id, commands.resolve(context.sessions, alert_id, person, note)
+    )
+
+
+@router.post(
+    "/alerts/{alert_id}/notes",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AlertView,
+    responses=_COMMAND_RESPONSES,
+)
+async def add_note(
+    alert_id: UUID, body: NoteBody, person: CurrentPerson, context: Context
+) -> AlertView:
+    """Add a note to the alert's timeline."""
+    return await _run_command(
+        context, alert_id, commands.add_note(context.sessions, alert_id, person, body.text)
+    )
+
+
+@router.get("/alerts", response_model=AlertPage, dependencies=[Depends(current_person)])
+async def list_alerts(
+    context: Context,
+    *,
+    status_: Annotated[
+        str | None,
+        Query(alias="status", pattern="^(raised|triggered|acknowledged|resolved|merged)$"),
+    ] = None,
+    sector: Annotated[str | None, Query(max_length=100)] = None,
+    category: Category | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> AlertPage:
+    """Alerts newest first, filtered; follow ``next_cursor`` for more."""
+    where = queries.AlertFilter(
+        status=status_, sector=sector, category=category.value if category else None, since=since
+    )
+    async with context.sessions() as session:
+        try:
+            return await queries.list_alerts(session, where, limit, cursor)
+        except queries.BadCursor as error:
+            raise RequestValidationError(
+                [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
+            ) from None
 
 
 def include_routes(app: FastAPI) -> None:

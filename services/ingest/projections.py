@@ -5,17 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.tables import AlertViewRecord, TimelineRecord
-from shared.contracts import ALERT_TRIGGERED
+from shared.contracts import ALERT_STATE_CHANGED, ALERT_TRIGGERED
 from shared.contracts.alerts import AlertTriggeredV1
+from shared.contracts.escalation import AlertStateV1
 from shared.db import insert_ignoring_duplicates
 from shared.envelope import Envelope
 
-# Later lifecycle states rank higher, so an event handled late never moves an
-# alert back (consumers handle messages concurrently).
-STATUS_RANK = {"raised": 0, "triggered": 1}
-
 # Payload fields never copied into a timeline: contact addresses, the alert body.
-_PRIVATE_FIELDS = frozenset({"address", "alert", "source"})
+_PRIVATE_FIELDS = frozenset({"address", "contacts", "alert", "source"})
 
 
 async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
@@ -23,6 +20,9 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
     view = await session.get(AlertViewRecord, str(envelope.correlation_id), with_for_update=True)
     if view is None:
         return  # not an alert this ingest accepted (e.g. another thread type)
+    if envelope.type == ALERT_STATE_CHANGED:
+        apply_state(view, AlertStateV1.model_validate(envelope.payload))
+        return
     detail = {k: v for k, v in envelope.payload.items() if k not in _PRIVATE_FIELDS}
     detail.pop("alert_id", None)
     inserted = await insert_ignoring_duplicates(
@@ -36,12 +36,27 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
             "detail": {"actor": envelope.actor, **detail},
         },
     )
-    if not inserted or envelope.type != ALERT_TRIGGERED:
-        return
-    triggered = AlertTriggeredV1.model_validate(envelope.payload)
-    if STATUS_RANK["triggered"] >= view.status_rank:
-        view.status = "triggered"
-        view.status_rank = STATUS_RANK["triggered"]
+    if inserted and envelope.type == ALERT_TRIGGERED and view.version == 0:
+        # Before the first state arrives, show who level 1 pages.
+        triggered = AlertTriggeredV1.model_validate(envelope.payload)
         view.policy_id = triggered.policy_id
         view.level = triggered.level
         view.targets = triggered.targets
+
+
+def apply_state(view: AlertViewRecord, state: AlertStateV1) -> None:
+    """Take the router's state when it is newer than what the view shows."""
+    if state.version <= view.version:
+        return  # an older state handled late (consumers run concurrently)
+    view.version = state.version
+    view.status = state.status
+    view.policy_id = state.policy_id
+    view.level = state.level
+    view.loop = state.loop
+    view.exhausted = state.exhausted
+    view.next_escalation_at = state.next_escalation_at
+    view.targets = state.targets
+    view.chain = state.chain
+    view.acknowledgements = [a.model_dump(mode="json") for a in state.acknowledgements]
+    view.dedup_count = state.dedup_count
+    view.merged_into = str(state.merged_into) if state.merged_into else None

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.alerts import Location
+from shared.contracts.escalation import AcknowledgementView
 
 
 class TimelineEntry(BaseModel):
@@ -49,8 +50,16 @@ class AlertView(BaseModel):
     raised_by: str
     raised_at: datetime
     policy_id: str | None
-    level: int | None
-    targets: list[str]
+    level: int | None = Field(description="The highest level paged so far")
+    current_level: int | None = Field(description="Same as level (kept for clients)")
+    loop: int
+    exhausted: bool
+    next_escalation_at: datetime | None
+    targets: list[str] = Field(description="Everyone paged so far")
+    chain: list[str] = Field(description="Everyone who may acknowledge")
+    acknowledgements: list[AcknowledgementView]
+    dedup_count: int
+    merged_into: UUID | None
     notified: list[str]
     deliveries: list[Delivery]
     timeline: list[TimelineEntry]
@@ -75,8 +84,59 @@ class AlertView(BaseModel):
             "raised_at": "2026-11-23T10:00:00Z",
             "policy_id": "poc-urgent",
             "level": 1,
+            "current_level": 1,
+            "loop": 0,
+            "exhausted": False,
+            "next_escalation_at": "2026-11-23T10:10:00Z",
             "targets": ["awa.hfo"],
+            "chain": ["awa.hfo", "lucas.ho", "grace.dsrsg"],
+            "acknowledgements": [],
+            "dedup_count": 1,
+            "merged_into": None,
             "notified": ["awa.hfo"],
             "deliveries": [],
             "timeline": [{"type": "alert.raised", "at": "2026-11-23T10:00:00Z"}],
         }
+
+
+class AlertListItem(BaseModel):
+    """One alert in a list."""
+
+    id: UUID
+    status: str
+    title: str
+    category: str
+    severity: str
+    sector: str
+    raised_by: str
+    raised_at: datetime
+    level: int | None
+    exhausted: bool
+    dedup_count: int
+
+
+class AlertPage(BaseModel):
+    """A page of alerts, newest first; pass ``next_cursor`` back for the next page."""
+
+    items: list[AlertListItem]
+    next_cursor: str | None
+
+
+class NoteBody(BaseModel):
+    """The body of ``POST /v1/alerts/{id}/notes``."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"text": "Patrol sent"}]}
+    )
+
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class ResolveBody(BaseModel):
+    """The body of ``POST /v1/alerts/{id}/resolve`` (optional)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "Abductees released"}]}
+    )
+
+    note: str = Field(default="", max_length=5000)

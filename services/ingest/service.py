@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.ingest.api import ApiContext, include_routes
+from services.ingest.api import include_routes
+from services.ingest.deps import ApiContext
 from services.ingest.limits import BodySizeLimit
 from services.ingest.projections import apply_event
 from services.ingest.tables import OUTBOX

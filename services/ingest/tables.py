@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, UTCDateTime
@@ -33,7 +33,6 @@ class AlertViewRecord(Base):
 
     alert_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     status: Mapped[str] = mapped_column(String(20))
-    status_rank: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(50))
@@ -45,10 +44,18 @@ class AlertViewRecord(Base):
     origin: Mapped[str] = mapped_column(String(20))
     classification: Mapped[str] = mapped_column(String(30))
     raised_by: Mapped[str] = mapped_column(String(200))
-    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     policy_id: Mapped[str | None] = mapped_column(String(100))
     level: Mapped[int | None] = mapped_column(Integer)
     targets: Mapped[list[str]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=0)  # of the router's state applied
+    loop: Mapped[int] = mapped_column(Integer, default=0)
+    exhausted: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledgements: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    chain: Mapped[list[str]] = mapped_column(JSON, default=list)
+    dedup_count: Mapped[int] = mapped_column(Integer, default=1)
+    merged_into: Mapped[str | None] = mapped_column(String(36))
 
 
 class TimelineRecord(Base):

@@ -1,46 +1,45 @@
-"""The router's alert service: route a raised alert and page its first level.
-
-Full escalation (later levels, acknowledgement, timers) builds on this.
-"""
+"""The router's alert service: open a raised alert (or merge a duplicate) and page level 1."""
 
 from __future__ import annotations
 
-from uuid import uuid4
+from collections.abc import Mapping
+from dataclasses import replace
+from uuid import UUID
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.event_log import append_events
-from services.router.routing import (
-    AlertFacts,
-    first_level_pages,
-    select_policies,
-    usable_contact,
+from services.router.alert_store import snapshot_to_json
+from services.router.escalation import (
+    EscalationState,
+    Page,
+    PolicySnapshot,
+    Transition,
+    trigger,
 )
-from services.router.tables import OUTBOX, AlertRecord
+from services.router.event_log import append_events
+from services.router.routing import AlertFacts, select_policies, snapshot_policy
+from services.router.tables import OUTBOX, AlertRecord, OpenDedupKey
+from services.router.transitions import EventFactory, apply_transition, state_event
 from shared.contracts import (
-    ALERT_TARGET_UNREACHABLE,
+    ALERT_DEDUPLICATED,
+    ALERT_MERGED,
     ALERT_TRIGGERED,
     ALERT_UNROUTED,
-    NOTIFICATION_REQUESTED,
 )
-from shared.contracts.alerts import (
-    AlertRaisedV1,
-    AlertTriggeredV1,
-    AlertUnroutedV1,
-    TargetUnreachableV1,
-)
-from shared.contracts.notifications import AlertSummary, NotificationRequestedV1
+from shared.contracts.alerts import AlertRaisedV1
+from shared.contracts.notifications import AlertSummary
+from shared.db import insert_ignoring_duplicates
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 from shared.outbox import add_to_outbox
 
-PRODUCER = "router"
 log = structlog.get_logger(__name__)
 
 
 def summarise(alert: AlertRaisedV1) -> AlertSummary:
-    """What a page may say about the alert: never its source."""
+    """What a notification may say about the alert: never its source."""
     return AlertSummary(
         title=alert.title,
         category=alert.category.value,
@@ -55,9 +54,10 @@ def summarise(alert: AlertRaisedV1) -> AlertSummary:
     )
 
 
-def plan_first_level(directory: Directory, raised: Envelope) -> list[Envelope]:
-    """The events that triggering a raised alert produces, without side effects."""
-    alert = AlertRaisedV1.model_validate(raised.payload)
+def plan_trigger(
+    directory: Directory, alert: AlertRaisedV1
+) -> tuple[PolicySnapshot | None, Transition]:
+    """Route the alert and decide its first transition, without side effects."""
     facts = AlertFacts(
         category=alert.category.value,
         severity=alert.severity.value,
@@ -66,94 +66,104 @@ def plan_first_level(directory: Directory, raised: Envelope) -> list[Envelope]:
         classification=alert.classification.value,
     )
     policy_ids = select_policies(directory.routes, facts)
-    pages = first_level_pages(directory, policy_ids, alert.sector)
-    events = [
-        raised.caused(
+    snapshot = snapshot_policy(directory, policy_ids, alert.sector)
+    # No policy: the alert is open (the JOC can still resolve it) but never escalates.
+    transition = trigger(snapshot, utc_now()) if snapshot else Transition(state=EscalationState())
+    level_one = list(snapshot.levels[0].targets) if snapshot else []
+    events: list[tuple[str, Mapping[str, object]]] = [
+        (
             ALERT_TRIGGERED,
-            AlertTriggeredV1(
-                alert_id=alert.alert_id,
-                policy_id=policy_ids[0] if policy_ids else None,
-                policy_ids=policy_ids,
-                level=1,
-                targets=[page.person.id for page in pages],
-            ),
-            producer=PRODUCER,
+            {
+                "policy_id": snapshot.policy_id if snapshot else None,
+                "policy_ids": policy_ids,
+                "level": 1,
+                "targets": level_one,
+            },
         )
     ]
-    if not pages:
-        # Never a silent skip: an alert nobody is paged for is an event the JOC sees.
+    pages = transition.pages
+    if not level_one:
+        # Never a silent skip: an alert nobody is paged for is an event the JOC is told of.
         reason = (
             f"level 1 of {', '.join(policy_ids)} names nobody in sector {alert.sector!r}"
             if policy_ids
             else "no route matches this alert"
         )
-        events.append(
-            raised.caused(
-                ALERT_UNROUTED,
-                AlertUnroutedV1(alert_id=alert.alert_id, reason=reason),
-                producer=PRODUCER,
-            )
-        )
-    summary = summarise(alert)
-    for page in pages:
-        person = page.person
-        contact = usable_contact(person)
-        if contact is None:
-            # Never a silent skip: the JOC sees who could not be reached.
-            events.append(
-                raised.caused(
-                    ALERT_TARGET_UNREACHABLE,
-                    TargetUnreachableV1(
-                        alert_id=alert.alert_id,
-                        person_id=person.id,
-                        reason="no contact on a supported channel",
-                    ),
-                    producer=PRODUCER,
-                )
-            )
-            continue
-        events.append(
-            raised.caused(
-                NOTIFICATION_REQUESTED,
-                NotificationRequestedV1(
-                    notification_id=uuid4(),
-                    alert_id=alert.alert_id,
-                    person_id=person.id,
-                    channel=contact.channel,
-                    address=contact.address,
-                    policy_id=page.policy_id,
-                    level=1,
-                    alert=summary,
-                ),
-                producer=PRODUCER,
-            )
-        )
-    return events
+        events.append((ALERT_UNROUTED, {"reason": reason}))
+        pages = (*pages, Page(people=(), kind="unrouted", level=1, message=reason))
+    return snapshot, replace(transition, events=tuple(events) + transition.events, pages=pages)
 
 
 async def trigger_alert(session: AsyncSession, directory: Directory, raised: Envelope) -> None:
-    """Record a raised alert, route it and request its first-level notifications."""
+    """Open a raised alert, or merge it into the open alert with its dedup key."""
     alert = AlertRaisedV1.model_validate(raised.payload)
-    produced = plan_first_level(directory, raised)
-    triggered = AlertTriggeredV1.model_validate(produced[0].payload)
-    session.add(
-        AlertRecord(
-            alert_id=str(alert.alert_id),
-            status="triggered",
-            policy_id=triggered.policy_id,
-            level=triggered.level,
-            targets=triggered.targets,
-            sector=alert.sector,
-            category=alert.category.value,
-            severity=alert.severity.value,
-            raised_by=alert.raised_by,
-            raised_at=alert.raised_at,
-            triggered_at=utc_now(),
-        )
+    snapshot, transition = plan_trigger(directory, alert)
+    record = AlertRecord(
+        alert_id=str(alert.alert_id),
+        status=transition.state.status,
+        policy_id=snapshot.policy_id if snapshot else None,
+        level=1,
+        targets=[],
+        sector=alert.sector,
+        category=alert.category.value,
+        severity=alert.severity.value,
+        raised_by=alert.raised_by,
+        raised_at=alert.raised_at,
+        triggered_at=utc_now(),
+        snapshot=snapshot_to_json(snapshot) if snapshot else {},
+        summary=summarise(alert).model_dump(mode="json"),
+        cycle=1,
+        loop=0,
+        exhausted=False,
+        acknowledgements=[],
+        dedup_key=alert.dedup_key,
+        dedup_count=1,
+        version=0,
     )
-    await append_events(session, raised, *produced)
+    await append_events(session, raised)
+    if alert.dedup_key and not await insert_ignoring_duplicates(
+        session,
+        OpenDedupKey.__table__,  # type: ignore[arg-type]
+        {"dedup_key": alert.dedup_key, "alert_id": record.alert_id},
+    ):
+        await _merge(session, record, alert.dedup_key, raised)
+        return
+    session.add(record)
+    await apply_transition(session, record, transition, directory, EventFactory(record, raised))
+    log.info("alert.triggered", policy=record.policy_id, targets=record.targets)
+
+
+async def _merge(session: AsyncSession, duplicate: AlertRecord, key: str, raised: Envelope) -> None:
+    open_id = (
+        await session.scalars(select(OpenDedupKey.alert_id).where(OpenDedupKey.dedup_key == key))
+    ).one()
+    open_alert = await session.get(AlertRecord, open_id, with_for_update=True)
+    if open_alert is None:  # pragma: no cover - the key row and the alert are written together
+        raise LookupError(f"open alert {open_id} of dedup key {key!r} is missing")
+    open_alert.dedup_count += 1
+    open_alert.version += 1
+    duplicate.status = "merged"
+    duplicate.merged_into = open_id
+    duplicate.version = 1
+    session.add(duplicate)
+    on_open = EventFactory(open_alert, raised)
+    on_duplicate = EventFactory(duplicate, raised)
+    produced = [
+        on_open.make(
+            ALERT_MERGED,
+            {
+                "duplicate_alert_id": UUID(duplicate.alert_id),
+                "dedup_key": key,
+                "count": open_alert.dedup_count,
+            },
+        ),
+        state_event(open_alert, on_open),
+        on_duplicate.make(ALERT_DEDUPLICATED, {"merged_into": UUID(open_id), "dedup_key": key}),
+        state_event(duplicate, on_duplicate),
+    ]
+    await append_events(session, *produced)
     await add_to_outbox(session, OUTBOX, *produced)
-    log.info("alert.triggered", policy=triggered.policy_id, targets=triggered.targets)
+    log.info("alert.merged", into=open_id, count=open_alert.dedup_count)
 
 
 async def record_event(session: AsyncSession, envelope: Envelope) -> None:

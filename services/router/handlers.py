@@ -2,35 +2,59 @@
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.router import alerts
+from services.router import alerts, commands, outcomes
 from services.router.tables import INBOX
-from shared.contracts import ALERT_RAISED, NOTIFICATION_DELIVERED, NOTIFICATION_FAILED
+from shared.contracts import (
+    ALERT_ACKNOWLEDGE,
+    ALERT_ADD_NOTE,
+    ALERT_RAISED,
+    ALERT_RESOLVE,
+    NOTIFICATION_CHANNEL_FAILED,
+    NOTIFICATION_DELIVERED,
+    NOTIFICATION_FAILED,
+)
 from shared.directory import Directory
 from shared.envelope import Envelope
 from shared.inbox import process_once
 
 log = structlog.get_logger(__name__)
 
+Effect = Callable[[AsyncSession, Directory, Envelope], Awaitable[None]]
+
+EFFECTS: dict[str, Effect] = {
+    ALERT_RAISED: alerts.trigger_alert,
+    ALERT_ACKNOWLEDGE: commands.acknowledge_alert,
+    ALERT_RESOLVE: commands.resolve_alert,
+    ALERT_ADD_NOTE: commands.add_note,
+    NOTIFICATION_DELIVERED: outcomes.record_outcome,
+    NOTIFICATION_CHANNEL_FAILED: outcomes.record_outcome,
+    NOTIFICATION_FAILED: outcomes.record_failure,
+}
+
 
 class RouterHandler:
     """Consumes ``router.inbox``."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], directory: Directory) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], directory: Callable[[], Directory]
+    ) -> None:
         self._sessions = sessions
         self._directory = directory
 
     async def __call__(self, envelope: Envelope) -> None:
         """Handle one message; a redelivered one has no second effect."""
-        if envelope.type == ALERT_RAISED:
-            effect = partial(alerts.trigger_alert, directory=self._directory, raised=envelope)
-        elif envelope.type in (NOTIFICATION_DELIVERED, NOTIFICATION_FAILED):
-            effect = partial(alerts.record_event, envelope=envelope)
-        else:
+        effect = EFFECTS.get(envelope.type)
+        if effect is None:
             raise ValueError(f"router cannot handle {envelope.type!r}")
-        if not await process_once(self._sessions, INBOX, envelope, effect):
+        directory = self._directory()
+
+        async def run(session: AsyncSession) -> None:
+            await effect(session, directory, envelope)
+
+        if not await process_once(self._sessions, INBOX, envelope, run):
             log.info("message.duplicate_ignored")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.router.escalation import LevelSnapshot, PolicySnapshot
 from shared.directory import Contact, Directory, Person, PolicyLevel, Route, RouteMatch
 
-# Channels the notifier can deliver today, in order of preference.
-SUPPORTED_CHANNELS = ("webhook",)
+# Channels the notifier can deliver today.
+SUPPORTED_CHANNELS = ("webhook", "email")
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,44 @@ def first_level_pages(directory: Directory, policy_ids: list[str], sector: str) 
     return list(pages.values())
 
 
-def usable_contact(person: Person) -> Contact | None:
-    """The person's preferred contact on a channel we can deliver, if any."""
-    for channel in SUPPORTED_CHANNELS:
-        for contact in person.contacts:
-            if contact.channel == channel:
-                return contact
-    return None
+def contact_points(person: Person) -> list[Contact]:
+    """The person's contacts on channels we can deliver, in the directory's order."""
+    return [c for c in person.contacts if c.channel in SUPPORTED_CHANNELS]
+
+
+def snapshot_policy(
+    directory: Directory, policy_ids: list[str], sector: str
+) -> PolicySnapshot | None:
+    """The first selected policy with its targets resolved in ``sector``; None if no policy.
+
+    Level-1 targets of further policies (routes with ``continue``) join level 1.
+    """
+    if not policy_ids:
+        return None
+    policy = directory.policy(policy_ids[0])
+    levels = []
+    for number, level in enumerate(policy.levels, start=1):
+        people = resolve_targets(directory, level, sector)
+        if number == 1:
+            extra = first_level_pages(directory, policy_ids[1:], sector)
+            people += [page.person for page in extra if page.person not in people]
+        levels.append(
+            LevelSnapshot(
+                targets=tuple(p.id for p in people),
+                components={p.id: p.component for p in people},
+                delay_seconds=level.delay.total_seconds(),
+                quorum=level.quorum == "per_component",
+            )
+        )
+    return PolicySnapshot(
+        policy_id=policy.id,
+        policy_ids=tuple(policy_ids),
+        levels=tuple(levels),
+        repeat=policy.repeat,
+        ack_timeout_seconds=policy.ack_timeout.total_seconds() if policy.ack_timeout else None,
+    )
+
+
+def joc_operators(directory: Directory, sector: str) -> list[Person]:
+    """The JOC duty officers responsible for ``sector``: told when escalation fails."""
+    return [p for p in directory.people if "joc_operator" in p.roles and p.covers(sector)]

@@ -1,4 +1,4 @@
-"""The router as a runnable unit: consumes commands, owns alert state and the event log."""
+"""The router as a runnable unit: consumes commands, fires timers, owns alert state and the log."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.router.handlers import RouterHandler
 from services.router.tables import OUTBOX
+from services.router.timers import TimerLoop
 from shared.bus import ROUTER_QUEUE
 from shared.directory import load_directory
 from shared.health import health_routes
@@ -34,8 +35,14 @@ class RouterService:
         """Connect, then consume ``router.inbox``."""
         directory = load_directory(self.settings.directory)
         self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX)
-        handler = RouterHandler(self.infrastructure.sessions, directory)
-        await self.infrastructure.bus.consume(ROUTER_QUEUE, handler)
+        sessions = self.infrastructure.sessions
+        await self.infrastructure.bus.consume(
+            ROUTER_QUEUE, RouterHandler(sessions, lambda: directory)
+        )
+        timers = TimerLoop(
+            sessions, lambda: directory, poll_interval=self.settings.timer_poll_interval
+        )
+        self.infrastructure.spawn(timers.run())
 
     async def stop(self) -> None:
         """Release the broker and the database."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, UTCDateTime
@@ -17,7 +17,12 @@ INBOX = inbox_table("router")
 
 
 class AlertRecord(Base):
-    """The router's state of an alert: the system of record."""
+    """The router's state of an alert: the system of record.
+
+    The escalation timer lives on the row (``timer_kind``, ``timer_due_at``): an
+    alert has at most one pending timer, replaced on every transition, so a
+    timer can never outlive the state it was set for.
+    """
 
     __tablename__ = "router_alerts"
 
@@ -25,13 +30,34 @@ class AlertRecord(Base):
     status: Mapped[str] = mapped_column(String(20))
     policy_id: Mapped[str | None] = mapped_column(String(100))
     level: Mapped[int] = mapped_column(Integer)
-    targets: Mapped[list[str]] = mapped_column(JSON)
+    targets: Mapped[list[str]] = mapped_column(JSON)  # everyone paged so far
     sector: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(50))
     severity: Mapped[str] = mapped_column(String(20))
     raised_by: Mapped[str] = mapped_column(String(200))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
     triggered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    loop: Mapped[int] = mapped_column(Integer, default=0)
+    exhausted: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledgements: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    timer_kind: Mapped[str | None] = mapped_column(String(20))
+    timer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(200))
+    dedup_count: Mapped[int] = mapped_column(Integer, default=1)
+    merged_into: Mapped[str | None] = mapped_column(String(36))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class OpenDedupKey(Base):
+    """A dedup key of an open alert: unique, so two racing duplicates cannot both open."""
+
+    __tablename__ = "router_open_dedup_keys"
+
+    dedup_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(36))
 
 
 class EventRecord(Base):

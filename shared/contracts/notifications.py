@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class NotificationKind(StrEnum):
+    """Why a person is told something."""
+
+    PAGE = "page"  # you are paged: acknowledge
+    ACKNOWLEDGED = "acknowledged"  # someone acknowledged an alert you were paged for
+    RESOLVED = "resolved"  # an alert you were paged for is resolved
+    ESCALATION_EXHAUSTED = "escalation_exhausted"  # to the JOC: nobody acknowledged
+    TARGET_UNREACHABLE = "target_unreachable"  # to the JOC: a target has no working channel
+    UNROUTED = "unrouted"  # to the JOC: nobody could be paged at all
+
+
+class ContactPoint(BaseModel):
+    """One channel and address to try, in order of preference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str
+    address: str
 
 
 class AlertSummary(BaseModel):
@@ -25,22 +46,50 @@ class AlertSummary(BaseModel):
 
 
 class NotificationRequestedV1(BaseModel):
-    """Event ``notification.requested``: deliver one page to one person on one channel."""
+    """Event ``notification.requested``: tell one person, trying their channels in order."""
 
     model_config = ConfigDict(extra="forbid")
 
     notification_id: UUID
     alert_id: UUID
     person_id: str
-    channel: str
-    address: str
+    kind: NotificationKind = NotificationKind.PAGE
+    contacts: list[ContactPoint] = Field(min_length=1)
     policy_id: str | None
     level: int = Field(ge=1)
+    message: str = Field(default="", description="A line for the person, e.g. who acknowledged")
     alert: AlertSummary
 
 
 class NotificationDeliveredV1(BaseModel):
-    """Event ``notification.delivered``."""
+    """Event ``notification.delivered``: one channel took it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notification_id: UUID
+    alert_id: UUID
+    person_id: str
+    kind: NotificationKind = NotificationKind.PAGE
+    channel: str
+    attempts: int = Field(ge=1)
+
+
+class NotificationFailedV1(BaseModel):
+    """Event ``notification.failed``: every channel failed; ``error`` says why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notification_id: UUID
+    alert_id: UUID
+    person_id: str
+    kind: NotificationKind = NotificationKind.PAGE
+    channel: str = Field(description="The last channel tried")
+    attempts: int = Field(ge=1)
+    error: str
+
+
+class ChannelFailedV1(BaseModel):
+    """Event ``notification.channel_failed``: one channel failed; the next is tried."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -49,9 +98,5 @@ class NotificationDeliveredV1(BaseModel):
     person_id: str
     channel: str
     attempts: int = Field(ge=1)
-
-
-class NotificationFailedV1(NotificationDeliveredV1):
-    """Event ``notification.failed``: every attempt failed; ``error`` says why."""
-
     error: str
+    next_channel: str | None

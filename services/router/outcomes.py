@@ -1,0 +1,37 @@
+"""Delivery outcomes reported by the notifier: logged, and failures told to the JOC."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.escalation import Page
+from services.router.event_log import append_events
+from services.router.tables import AlertRecord
+from services.router.transitions import EventFactory, notifications, stage
+from shared.contracts.notifications import NotificationFailedV1, NotificationKind
+from shared.directory import Directory
+from shared.envelope import Envelope
+
+
+async def record_outcome(session: AsyncSession, directory: Directory, envelope: Envelope) -> None:  # noqa: ARG001 - one signature for every router effect
+    """Put a delivery outcome on the log."""
+    await append_events(session, envelope)
+
+
+async def record_failure(session: AsyncSession, directory: Directory, envelope: Envelope) -> None:
+    """Log a failed notification; a page nobody received is told to the JOC."""
+    await append_events(session, envelope)
+    failed = NotificationFailedV1.model_validate(envelope.payload)
+    if failed.kind is not NotificationKind.PAGE:
+        return  # telling the JOC about a failed FYI (or a failed JOC notice) would loop
+    record = await session.get(AlertRecord, str(failed.alert_id))
+    if record is None:
+        return
+    page = Page(
+        people=(),
+        kind=NotificationKind.TARGET_UNREACHABLE.value,
+        level=record.level,
+        message=f"{failed.person_id} could not be reached: {failed.error}",
+    )
+    events = EventFactory(record, envelope)
+    await stage(session, notifications(record, directory, (page,), events))

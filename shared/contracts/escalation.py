@@ -1,0 +1,157 @@
+"""Alert lifecycle contracts, version 1: commands to the router and its events.
+
+Commands (imperative, from ingest): ``alert.acknowledge``, ``alert.resolve``,
+``alert.add_note``. The router is the authority: it re-checks each command
+against the alert's policy snapshot and answers with an event, or with
+``alert.command_rejected``.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AcknowledgeAlertV1(_Contract):
+    """Command ``alert.acknowledge``."""
+
+    alert_id: UUID
+    person_id: str
+
+
+class ResolveAlertV1(_Contract):
+    """Command ``alert.resolve``."""
+
+    alert_id: UUID
+    person_id: str
+    note: str = Field(default="", max_length=5000)
+
+
+class AddNoteV1(_Contract):
+    """Command ``alert.add_note``."""
+
+    alert_id: UUID
+    person_id: str
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class AlertEscalatedV1(_Contract):
+    """Event ``alert.escalated``: nobody acknowledged in time; the next level is paged too."""
+
+    alert_id: UUID
+    level: int = Field(ge=1)
+    loop: int = Field(ge=0)
+    targets: list[str]
+    next_escalation_at: AwareDatetime | None
+
+
+class AcknowledgementRecordedV1(_Contract):
+    """Event ``alert.acknowledgement_recorded``: one ack of a quorum level; more are needed."""
+
+    alert_id: UUID
+    person_id: str
+    component: str
+    missing_components: list[str]
+
+
+class AlertAcknowledgedV1(_Contract):
+    """Event ``alert.acknowledged``: escalation stops."""
+
+    alert_id: UUID
+    person_id: str
+    acknowledged_by: list[str]
+    ack_timeout_at: AwareDatetime | None
+
+
+class AlertRetriggeredV1(_Contract):
+    """Event ``alert.retriggered``: acknowledged but not resolved within the ack timeout."""
+
+    alert_id: UUID
+    level: int = Field(ge=1)
+    targets: list[str]
+    next_escalation_at: AwareDatetime | None
+
+
+class EscalationExhaustedV1(_Contract):
+    """Event ``alert.escalation_exhausted``: every level and loop passed unacknowledged."""
+
+    alert_id: UUID
+    loops: int = Field(ge=1)
+
+
+class AlertResolvedV1(_Contract):
+    """Event ``alert.resolved``: final."""
+
+    alert_id: UUID
+    person_id: str
+    note: str = ""
+
+
+class NoteAddedV1(_Contract):
+    """Event ``alert.note_added``."""
+
+    alert_id: UUID
+    person_id: str
+    text: str
+
+
+class AlertMergedV1(_Contract):
+    """Event ``alert.merged`` on the open alert: a duplicate was folded into it."""
+
+    alert_id: UUID
+    duplicate_alert_id: UUID
+    dedup_key: str
+    count: int = Field(ge=2)
+
+
+class AlertDeduplicatedV1(_Contract):
+    """Event ``alert.deduplicated`` on the duplicate: it lives on as ``merged_into``."""
+
+    alert_id: UUID
+    merged_into: UUID
+    dedup_key: str
+
+
+class CommandRejectedV1(_Contract):
+    """Event ``alert.command_rejected``: the router refused a command, and why."""
+
+    alert_id: UUID
+    command: str
+    person_id: str
+    reason: str
+
+
+class AcknowledgementView(_Contract):
+    """One acknowledgement, as readers see it."""
+
+    person_id: str
+    component: str
+    at: AwareDatetime
+
+
+class AlertStateV1(_Contract):
+    """Event ``alert.state_changed``: the whole state after a transition.
+
+    ``version`` grows with every transition of the alert, so a reader keeps the
+    newest state whatever order the events reach it in.
+    """
+
+    alert_id: UUID
+    version: int = Field(ge=1)
+    status: str
+    policy_id: str | None
+    level: int | None
+    loop: int
+    cycle: int
+    exhausted: bool
+    next_escalation_at: AwareDatetime | None
+    targets: list[str]
+    chain: list[str]
+    acknowledgements: list[AcknowledgementView]
+    dedup_count: int = Field(ge=1)
+    merged_into: UUID | None
