@@ -8,9 +8,11 @@ from functools import partial
 import httpx
 from fastapi import FastAPI
 
+from services.notifier.channels import ChannelContext
 from services.notifier.deliveries import DeliveryContext, deliver_notification
+from services.notifier.email import SmtpConfig
+from services.notifier.retry import RetryPolicy
 from services.notifier.tables import OUTBOX
-from services.notifier.webhook import RetryPolicy
 from shared.bus import NOTIFIER_QUEUE
 from shared.health import health_routes
 from shared.runtime import Infrastructure
@@ -18,8 +20,12 @@ from shared.settings import Settings
 
 
 def delivery_lease(settings: Settings) -> timedelta:
-    """Longest a delivery may take with every retry: after it, a claim may be taken over."""
-    per_attempt = settings.webhook_timeout + settings.webhook_backoff_max
+    """Longest one contact may take with every retry (a claim's lease is this per contact).
+
+    After it, a claim may be taken over.
+    """
+    slowest = max(settings.webhook_timeout, settings.smtp_timeout)
+    per_attempt = slowest + settings.webhook_backoff_max
     return timedelta(seconds=settings.webhook_attempts * per_attempt + 5)
 
 
@@ -51,12 +57,15 @@ class NotifierService:
         )
         context = DeliveryContext(
             sessions=self.infrastructure.sessions,
-            http=self.http,
-            webhook_secret=settings.webhook_secret.get_secret_value(),
-            retry=RetryPolicy(
-                attempts=settings.webhook_attempts,
-                backoff_initial=settings.webhook_backoff_initial,
-                backoff_max=settings.webhook_backoff_max,
+            channels=ChannelContext(
+                http=self.http,
+                webhook_secret=settings.webhook_secret.get_secret_value(),
+                smtp=SmtpConfig.from_settings(settings),
+                retry=RetryPolicy(
+                    attempts=settings.webhook_attempts,
+                    backoff_initial=settings.webhook_backoff_initial,
+                    backoff_max=settings.webhook_backoff_max,
+                ),
             ),
             lease=delivery_lease(settings),
         )

@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import httpx
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
 
+from services.notifier.retry import DeliveryResult, RetryPolicy, with_retries
 from shared.contracts.notifications import NotificationRequestedV1
 from shared.signing import SIGNATURE_HEADER, sign
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try one delivery."""
-
-    attempts: int
-    backoff_initial: float
-    backoff_max: float
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """What happened to one delivery."""
-
-    delivered: bool
-    attempts: int
-    error: str | None = None
 
 
 class WebhookRejected(Exception):
@@ -40,6 +21,8 @@ def webhook_body(request: NotificationRequestedV1) -> bytes:
         "notification_id": str(request.notification_id),
         "alert_id": str(request.alert_id),
         "person_id": request.person_id,
+        "kind": request.kind.value,
+        "message": request.message,
         "policy_id": request.policy_id,
         "level": request.level,
         **request.alert.model_dump(mode="json"),
@@ -47,39 +30,30 @@ def webhook_body(request: NotificationRequestedV1) -> bytes:
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-async def deliver_webhook(
-    client: httpx.AsyncClient,
-    request: NotificationRequestedV1,
-    secret: str,
-    retry: RetryPolicy,
-) -> DeliveryResult:
-    """POST the notification; retry failures, and say how it ended."""
-    body = webhook_body(request)
-    headers = {
+def webhook_headers(request: NotificationRequestedV1, body: bytes, secret: str) -> dict[str, str]:
+    """The headers of the POST: signature, stable delivery id, and the event kind."""
+    return {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(body, secret),
         "X-Coord-Delivery": str(request.notification_id),
-        "X-Coord-Event": "alert.notification",
+        "X-Coord-Event": f"alert.{request.kind.value}",
     }
-    attempts = 0
-    try:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(retry.attempts),
-            wait=wait_exponential(multiplier=retry.backoff_initial, max=retry.backoff_max),
-        ):
-            with attempt:
-                attempts += 1
-                response = await client.post(request.address, content=body, headers=headers)
-                if not response.is_success:
-                    raise WebhookRejected(f"HTTP {response.status_code}")
-    except RetryError as error:
-        cause = error.last_attempt.exception()
-        return DeliveryResult(delivered=False, attempts=attempts, error=_describe(cause))
-    return DeliveryResult(delivered=True, attempts=attempts)
 
 
-def _describe(error: BaseException | None) -> str:
-    if error is None:
-        return "unknown error"
-    text = str(error) or type(error).__name__
-    return f"{type(error).__name__}: {text}"[:500]
+async def deliver_webhook(
+    client: httpx.AsyncClient,
+    request: NotificationRequestedV1,
+    url: str,
+    secret: str,
+    retry: RetryPolicy,
+) -> DeliveryResult:
+    """POST the notification to ``url``; retry failures, and say how it ended."""
+    body = webhook_body(request)
+    headers = webhook_headers(request, body, secret)
+
+    async def post() -> None:
+        response = await client.post(url, content=body, headers=headers)
+        if not response.is_success:
+            raise WebhookRejected(f"HTTP {response.status_code}")
+
+    return await with_retries(retry, post, redact=url)

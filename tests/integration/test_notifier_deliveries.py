@@ -6,27 +6,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
-from sqlalchemy import select
 
+from services.notifier.channels import ChannelContext
 from services.notifier.deliveries import (
     Claim,
     DeliveryContext,
     claim,
     deliver_notification,
 )
-from services.notifier.tables import OUTBOX, DeliveryRecord
-from services.notifier.webhook import RetryPolicy
-from services.router.alerts import plan_first_level
+from services.notifier.email import SmtpConfig
+from services.notifier.retry import RetryPolicy
+from services.notifier.tables import DeliveryRecord
 from shared.contracts.notifications import NotificationRequestedV1
-from shared.envelope import Envelope
 from shared.signing import verify
 from tests.integration.conftest import Database
-from tests.unit.helpers import example_directory, raised_envelope
+from tests.integration.notifier_support import (
+    WEBHOOK_URL,
+    delivery,
+    outbox,
+    requested_envelope,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -59,31 +62,15 @@ async def context(db: Database, receiver: Receiver) -> AsyncIterator[DeliveryCon
     async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http:
         yield DeliveryContext(
             sessions=db.sessions,
-            http=http,
-            webhook_secret=SECRET,
-            retry=RetryPolicy(attempts=ATTEMPTS, backoff_initial=0, backoff_max=0),
+            channels=ChannelContext(
+                http=http,
+                webhook_secret=SECRET,
+                # never reached: these tests deliver on webhooks only
+                smtp=SmtpConfig(host="127.0.0.1", port=9, sender="coord@localhost", timeout=1),
+                retry=RetryPolicy(attempts=ATTEMPTS, backoff_initial=0, backoff_max=0),
+            ),
             lease=timedelta(seconds=1.5),
         )
-
-
-def requested_envelope() -> Envelope:
-    """A ``notification.requested`` for awa.hfo as the router plans it."""
-    events = plan_first_level(example_directory(), raised_envelope())
-    [requested] = [e for e in events if e.type == "notification.requested"]
-    return requested
-
-
-async def outbox(db: Database) -> list[Envelope]:
-    async with db.sessions() as session:
-        rows = (await session.execute(select(OUTBOX).order_by(OUTBOX.c.position))).all()
-    return [Envelope.model_validate_json(bytes(r.body)) for r in rows]
-
-
-async def delivery(db: Database, notification_id: Any) -> DeliveryRecord:
-    async with db.sessions() as session:
-        record = await session.get(DeliveryRecord, str(notification_id))
-    assert record is not None
-    return record
 
 
 async def test_redelivered_request_posts_once(
@@ -95,7 +82,8 @@ async def test_redelivered_request_posts_once(
 
     assert len(receiver.posts) == 1
     [post] = receiver.posts
-    assert str(post.url) == "http://127.0.0.1:9101/awa"
+    assert str(post.url) == WEBHOOK_URL
+    assert post.headers["x-coord-event"] == "alert.page"
     assert verify(post.content, post.headers["x-coord-signature"], SECRET)
     [outcome] = await outbox(db)
     assert outcome.type == "notification.delivered"
@@ -103,8 +91,15 @@ async def test_redelivered_request_posts_once(
     assert outcome.correlation_id == requested.correlation_id
     assert outcome.payload["person_id"] == "awa.hfo"
     assert outcome.payload["attempts"] == 1
+    assert outcome.payload["channel"] == "webhook"
+    assert outcome.payload["kind"] == "page"
     record = await delivery(db, requested.payload["notification_id"])
-    assert (record.state, record.attempts, record.error) == ("delivered", 1, None)
+    assert (record.state, record.channel, record.attempts, record.error) == (
+        "delivered",
+        "webhook",
+        1,
+        None,
+    )
 
 
 async def test_failing_receiver_ends_in_notification_failed(
@@ -115,18 +110,23 @@ async def test_failing_receiver_ends_in_notification_failed(
     await deliver_notification(context, requested)
 
     assert len(receiver.posts) == ATTEMPTS
-    [outcome] = await outbox(db)
+    channel_failed, outcome = await outbox(db)
+    assert channel_failed.type == "notification.channel_failed"
+    assert channel_failed.payload["channel"] == "webhook"
+    assert channel_failed.payload["next_channel"] is None  # the only contact
+    assert channel_failed.payload["error"] == "WebhookRejected: HTTP 500"
     assert outcome.type == "notification.failed"
     assert outcome.payload["attempts"] == ATTEMPTS
-    assert outcome.payload["error"] == "WebhookRejected: HTTP 500"
+    assert outcome.payload["channel"] == "webhook"
+    assert outcome.payload["error"] == "webhook: WebhookRejected: HTTP 500"
     assert outcome.payload["notification_id"] == requested.payload["notification_id"]
     record = await delivery(db, requested.payload["notification_id"])
-    assert (record.state, record.error) == ("failed", "WebhookRejected: HTTP 500")
+    assert (record.state, record.error) == ("failed", "webhook: WebhookRejected: HTTP 500")
 
     # a failed notification is final: a redelivered request does not post again
     await deliver_notification(context, requested)
     assert len(receiver.posts) == ATTEMPTS
-    assert len(await outbox(db)) == 1
+    assert len(await outbox(db)) == 2
 
 
 async def test_concurrent_deliveries_of_one_notification_post_once(
@@ -152,14 +152,15 @@ async def test_concurrent_deliveries_of_one_notification_post_once(
 async def test_unsupported_channel_fails_without_posting(
     db: Database, context: DeliveryContext, receiver: Receiver
 ) -> None:
-    requested = requested_envelope()
-    payload = {**requested.payload, "channel": "carrier_pigeon"}
-    pigeon = requested.model_copy(update={"payload": payload})
+    pigeon = requested_envelope(("carrier_pigeon", "loft 7"))
     await deliver_notification(context, pigeon)
     assert receiver.posts == []
-    [outcome] = await outbox(db)
+    channel_failed, outcome = await outbox(db)
+    assert channel_failed.type == "notification.channel_failed"
+    assert channel_failed.payload["attempts"] == 1
     assert outcome.type == "notification.failed"
-    assert "carrier_pigeon" in outcome.payload["error"]
+    assert outcome.payload["error"] == "carrier_pigeon: channel carrier_pigeon is not configured"
+    assert outcome.payload["channel"] == "carrier_pigeon"
 
 
 def request_model() -> NotificationRequestedV1:
@@ -231,3 +232,24 @@ async def test_a_claim_whose_holder_died_is_taken_over_when_its_lease_ends(
     # and it is final: another copy does not post again
     await deliver_notification(context, requested)
     assert len(receiver.posts) == 1
+
+
+async def test_a_holder_that_outlived_its_lease_does_not_report_twice(
+    db: Database, context: DeliveryContext, receiver: Receiver
+) -> None:
+    receiver.delay = 0.8  # each POST outlasts the lease: a second worker takes over
+    short = DeliveryContext(
+        sessions=context.sessions, channels=context.channels, lease=timedelta(seconds=0.3)
+    )
+    requested = requested_envelope()
+
+    async def late_copy() -> None:
+        await asyncio.sleep(0.45)
+        await deliver_notification(short, requested)
+
+    await asyncio.gather(deliver_notification(short, requested), late_copy())
+    assert len(receiver.posts) == 2  # the price of a lease too short for the delivery
+    # but the outcome is recorded once: the slower worker finds it final
+    assert [e.type for e in await outbox(db)] == ["notification.delivered"]
+    record = await delivery(db, requested.payload["notification_id"])
+    assert (record.state, record.attempts) == ("delivered", 1)

@@ -1,0 +1,60 @@
+"""Channel dispatch: the channels this notifier can deliver on, by name.
+
+A channel is an async function taking the shared clients, the request and the
+contact's address, and saying how its delivery (with its own retries) ended.
+A channel not in ``CHANNELS`` (e.g. ``sms``: no gateway yet) fails at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from services.notifier.email import SmtpConfig, deliver_email
+from services.notifier.retry import DeliveryResult, RetryPolicy
+from services.notifier.webhook import deliver_webhook
+from shared.contracts.notifications import ContactPoint, NotificationRequestedV1
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What the channels share: an HTTP client, the webhook secret, SMTP, the retry policy."""
+
+    http: httpx.AsyncClient
+    webhook_secret: str
+    smtp: SmtpConfig
+    retry: RetryPolicy
+
+
+Channel = Callable[[ChannelContext, NotificationRequestedV1, str], Awaitable[DeliveryResult]]
+
+
+async def _webhook(
+    context: ChannelContext, request: NotificationRequestedV1, address: str
+) -> DeliveryResult:
+    return await deliver_webhook(
+        context.http, request, address, context.webhook_secret, context.retry
+    )
+
+
+async def _email(
+    context: ChannelContext, request: NotificationRequestedV1, address: str
+) -> DeliveryResult:
+    return await deliver_email(context.smtp, request, address, context.retry)
+
+
+CHANNELS: Mapping[str, Channel] = {"webhook": _webhook, "email": _email}
+
+
+async def deliver_on(
+    context: ChannelContext, request: NotificationRequestedV1, contact: ContactPoint
+) -> DeliveryResult:
+    """Deliver ``request`` on one contact; an unknown channel fails without retries."""
+    channel = CHANNELS.get(contact.channel)
+    if channel is None:
+        return DeliveryResult(
+            delivered=False, attempts=1, error=f"channel {contact.channel} is not configured"
+        )
+    return await channel(context, request, contact.address)
