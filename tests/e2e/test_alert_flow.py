@@ -111,7 +111,7 @@ async def test_alert_reaches_the_head_of_field_office_and_nobody_else(
     assert receipt.method == "POST"
     assert (receipt.header("content-type") or "").startswith("application/json")
     assert receipt.header("x-coord-signature") == sign(receipt.body), "bad HMAC signature"
-    assert receipt.header("x-coord-event") == "alert.notification"
+    assert receipt.header("x-coord-event") == "alert.page"
     payload = receipt.json()
     assert payload.keys() >= WEBHOOK_FIELDS, f"missing fields: {WEBHOOK_FIELDS - payload.keys()}"
     assert payload["alert_id"] == alert_id
