@@ -183,6 +183,27 @@ class Bus:
 
         await queue.consume(on_message)
 
+    async def subscribe(self, bindings: Sequence[str], handler: Handler) -> None:
+        """Give ``handler`` a live copy of every matching event, for this process only.
+
+        A server-named, exclusive queue that disappears with the connection (the
+        robust connection re-declares it after a reconnect). For live views such
+        as the in-app stream: what is missed while disconnected is not replayed.
+        """
+        if self._connection is None or self._exchange is None:
+            raise RuntimeError("bus is not connected")
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        for binding in bindings:
+            await queue.bind(exchange, routing_key=binding)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await _process(queue.name, message, handler)
+
+        await queue.consume(on_message)
+
 
 class _Rejected(Exception):
     """The message was logged and handed back to the broker for redelivery."""

@@ -9,10 +9,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 
 from services.ingest import alerts, commands, queries
 from services.ingest.deps import Context, CurrentPerson, current_person
 from services.ingest.schemas import AlertPage, AlertView, NoteBody, ResolveBody
+from services.ingest.stream import frames
 from shared.contracts.alerts import Category, RaiseAlertV1
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -173,6 +175,22 @@ async def list_alerts(
             raise RequestValidationError(
                 [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
             ) from None
+
+
+@router.get(
+    "/stream",
+    tags=["stream"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(person: CurrentPerson, context: Context) -> StreamingResponse:
+    """Live events of the alerts the caller may see, and the caller's own pages (SSE)."""
+    subscriber = context.stream.subscribe(person)
+    return StreamingResponse(
+        frames(context.stream, subscriber),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def include_routes(app: FastAPI) -> None:

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.ingest.stream import StreamHub
 from shared.auth import InvalidToken, subject_of
 from shared.directory import Directory, Person
 
 
+@dataclass(frozen=True)
 class ApiContext:
     """What the routes need, set once the service has started."""
 
-    def __init__(
-        self, directory: Directory, sessions: async_sessionmaker[AsyncSession], jwt_secret: str
-    ) -> None:
-        self.directory = directory
-        self.sessions = sessions
-        self.jwt_secret = jwt_secret
+    directory: Directory
+    sessions: async_sessionmaker[AsyncSession]
+    jwt_secret: str
+    stream: StreamHub
 
 
 def _context(request: Request) -> ApiContext:

@@ -8,6 +8,7 @@ from services.ingest.api import include_routes
 from services.ingest.deps import ApiContext
 from services.ingest.limits import BodySizeLimit
 from services.ingest.projections import apply_event
+from services.ingest.stream import STREAM_BINDINGS, StreamHub
 from services.ingest.tables import OUTBOX
 from shared.bus import INGEST_VIEWS_QUEUE
 from shared.directory import load_directory
@@ -46,10 +47,13 @@ class IngestService:
         """Connect, serve the API, and keep the views from ``ingest.views``."""
         directory = load_directory(self.settings.directory)
         self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX)
+        sessions = self.infrastructure.sessions
+        stream = StreamHub(sessions)
         self.app.state.api = ApiContext(
-            directory, self.infrastructure.sessions, self.settings.jwt_secret.get_secret_value()
+            directory, sessions, self.settings.jwt_secret.get_secret_value(), stream
         )
         await self.infrastructure.bus.consume(INGEST_VIEWS_QUEUE, self._on_event)
+        await self.infrastructure.bus.subscribe(STREAM_BINDINGS, stream.on_event)
 
     async def _on_event(self, envelope: Envelope) -> None:
         assert self.infrastructure is not None  # noqa: S101 - consuming starts after open
