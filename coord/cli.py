@@ -1,4 +1,4 @@
-"""The ``coord`` command line: run the system, migrate, mint development tokens."""
+"""The ``coord`` command line: run the system, migrate, mint tokens, manage the directory."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from coord.directory_commands import directory_app, policy_app
 from shared.auth import mint_token
 from shared.logging import configure_logging
 from shared.runtime import ServiceUnit, run_units
@@ -17,6 +18,8 @@ from shared.settings import Settings, get_settings
 app = typer.Typer(help="Coordination and protection-alert system.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(directory_app, name="directory")
+app.add_typer(policy_app, name="policy")
 
 PortOption = Annotated[int | None, typer.Option(help="HTTP port (health, metrics, API).")]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import services.ingest.tables
 import services.notifier.tables
 import services.router.tables  # noqa: F401 - imported for their table declarations
+import shared.directory_store  # noqa: F401 - router_directory_versions (read by every service)
 from shared.db import Base
 
 metadata = Base.metadata

@@ -63,6 +63,7 @@ ROUTER_QUEUE = QueueSpec(
         "notification.delivered",
         "notification.failed",
         "notification.channel_failed",
+        "directory.load",
     ),
 )
 NOTIFIER_QUEUE = QueueSpec("notifier.inbox", ("notification.requested",))

@@ -2,17 +2,36 @@
 
 Loaded from the YAML format of ``examples/directory.yaml``. Durations are
 "90s", "15m", "2h" or ISO 8601 ("PT15M").
+
+Validation comes in two stages, so that ``coord directory check`` can name
+every problem of a file rather than the first:
+
+1. the schema: fields, types, enums, ranges, within one item
+   (``validate_schema`` stops here);
+2. references across items: a route's policy exists, a person target exists,
+   ids are unique, a policy has a level (``reference_errors``).
+
+``Directory.model_validate`` and ``load_directory`` do both and refuse a file
+with any error: that is what the services load.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from shared.envelope import Classification
 
@@ -20,12 +39,27 @@ MISSION_WIDE = "*"
 _SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+NO_LEVEL = "a policy needs at least one level"
+
+# Validation context key: False = the schema only, no references across items.
+_CHECK_REFERENCES: Final = "check_references"
+
+
+def _checks_references(info: ValidationInfo) -> bool:
+    context = info.context
+    return not (isinstance(context, dict) and context.get(_CHECK_REFERENCES) is False)
+
+
+_ISO_OR_NUMBER = re.compile(r"^\s*(-?P.*|-?\d+(\.\d+)?)\s*$")
+
 
 def _parse_duration(value: Any) -> Any:
     if isinstance(value, str):
         match = _SHORT_DURATION.match(value)
         if match:
             return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+        if not _ISO_OR_NUMBER.match(value):
+            raise ValueError("a duration is like 90s, 15m, 2h, 1d or ISO 8601 (PT15M)")
     return value  # ISO 8601 and numbers of seconds: pydantic parses them
 
 
@@ -84,10 +118,18 @@ class PolicyLevel(_Strict):
 class EscalationPolicy(_Strict):
     """Ordered levels, repeated up to ``repeat`` more times."""
 
-    id: str
-    levels: list[PolicyLevel] = Field(min_length=1)
+    id: str = Field(min_length=1)
+    levels: list[PolicyLevel] = []
     repeat: int = Field(default=0, ge=0, le=9)
     ack_timeout: Duration | None = None
+
+    @model_validator(mode="after")
+    def _has_a_level(self, info: ValidationInfo) -> EscalationPolicy:
+        # Stage 2 (see the module docstring): ``validate_schema`` lets it through
+        # so that the check names it as "policy ... has no level".
+        if not self.levels and _checks_references(info):
+            raise ValueError(NO_LEVEL)
+        return self
 
 
 class RouteMatch(_Strict):
@@ -120,20 +162,13 @@ class Directory(_Strict):
     routes: list[Route] = []
 
     @model_validator(mode="after")
-    def _references_exist(self) -> Directory:
-        policy_ids = {p.id for p in self.escalation_policies}
-        for route in self.routes:
-            if route.policy not in policy_ids:
-                raise ValueError(f"route names unknown policy {route.policy!r}")
-        person_ids = {p.id for p in self.people}
-        for policy in self.escalation_policies:
-            for number, level in enumerate(policy.levels, start=1):
-                for target in level.targets:
-                    if target.person is not None and target.person not in person_ids:
-                        raise ValueError(
-                            f"policy {policy.id!r} level {number} names unknown person "
-                            f"{target.person!r}"
-                        )
+    def _references_exist(self, info: ValidationInfo) -> Directory:
+        if _checks_references(info):
+            errors = reference_errors(self)
+            if errors:
+                raise ValueError(
+                    "; ".join(f"{format_location(where)}: {what}" for where, what in errors)
+                )
         return self
 
     def person(self, person_id: str) -> Person | None:
@@ -143,6 +178,78 @@ class Directory(_Strict):
     def policy(self, policy_id: str) -> EscalationPolicy:
         """The policy with this id (routes are validated to name existing ones)."""
         return next(p for p in self.escalation_policies if p.id == policy_id)
+
+    def content(self) -> dict[str, Any]:
+        """The directory as JSON-ready data that ``Directory.model_validate`` reads back.
+
+        Durations become ISO 8601 ("PT10M"); unset optional fields are left out.
+        """
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+Location = tuple[str | int, ...]
+
+
+def format_location(location: Location) -> str:
+    """A path into the file as people read it: ``routes[3].policy``."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "(top level)"
+
+
+def reference_errors(
+    directory: Directory,
+    *,
+    known_people: Collection[str] = (),
+    known_policies: Collection[str] = (),
+) -> list[tuple[Location, str]]:
+    """Stage 2: what refers to something missing, as (location, message), in file order.
+
+    ``known_people`` / ``known_policies``: ids of items left out of ``directory``
+    (say, for a schema error): they exist, so naming them is not an error here.
+    """
+    errors: list[tuple[Location, str]] = []
+    person_ids: set[str] = set()
+    for index, person in enumerate(directory.people):
+        if person.id in person_ids:
+            errors.append((("people", index, "id"), f"duplicate person id {person.id!r}"))
+        person_ids.add(person.id)
+    person_ids.update(known_people)
+    policy_ids: set[str] = set()
+    for index, policy in enumerate(directory.escalation_policies):
+        where: Location = ("escalation_policies", index)
+        if policy.id in policy_ids:
+            errors.append(((*where, "id"), f"duplicate policy id {policy.id!r}"))
+        policy_ids.add(policy.id)
+        if not policy.levels:
+            errors.append(((*where, "levels"), f"policy {policy.id!r} has no level"))
+        for number, level in enumerate(policy.levels, start=1):
+            for t, target in enumerate(level.targets):
+                if target.person is not None and target.person not in person_ids:
+                    errors.append(
+                        (
+                            (*where, "levels", number - 1, "targets", t, "person"),
+                            f"policy {policy.id!r} level {number} names unknown person "
+                            f"{target.person!r}",
+                        )
+                    )
+    policy_ids.update(known_policies)
+    for index, route in enumerate(directory.routes):
+        if route.policy not in policy_ids:
+            errors.append(
+                (("routes", index, "policy"), f"route names unknown policy {route.policy!r}")
+            )
+    return errors
+
+
+def validate_schema(data: Any) -> Directory:
+    """Stage 1 only: the schema, without references across items (for the check).
+
+    The result may route to missing policies and so on: services use
+    ``Directory.model_validate`` or ``load_directory`` instead.
+    """
+    return Directory.model_validate(data, context={_CHECK_REFERENCES: False})
 
 
 def load_directory(path: Path) -> Directory:

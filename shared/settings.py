@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     database_url: str = "sqlite+aiosqlite:///./coord.db"
     directory: Path = Path("deploy/directory.yaml")
+    directory_refresh: float = Field(default=2.0, gt=0)  # seconds between live-directory checks
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
 

@@ -11,16 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.ingest.stream import StreamHub
 from shared.auth import InvalidToken, subject_of
 from shared.directory import Directory, Person
+from shared.directory_store import DirectorySource
 
 
 @dataclass(frozen=True)
 class ApiContext:
     """What the routes need, set once the service has started."""
 
-    directory: Directory
+    directories: DirectorySource
     sessions: async_sessionmaker[AsyncSession]
     jwt_secret: str
     stream: StreamHub
+
+    @property
+    def directory(self) -> Directory:
+        """The directory in force now (it follows ``coord directory load``)."""
+        return self.directories.current
 
 
 def _context(request: Request) -> ApiContext:

@@ -11,7 +11,7 @@ from services.ingest.projections import apply_event
 from services.ingest.stream import STREAM_BINDINGS, StreamHub
 from services.ingest.tables import OUTBOX
 from shared.bus import INGEST_VIEWS_QUEUE
-from shared.directory import load_directory
+from shared.directory_store import DirectorySource
 from shared.envelope import Envelope
 from shared.health import health_routes
 from shared.request_context import RequestContext
@@ -45,12 +45,15 @@ class IngestService:
 
     async def start(self) -> None:
         """Connect, serve the API, and keep the views from ``ingest.views``."""
-        directory = load_directory(self.settings.directory)
         self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX)
         sessions = self.infrastructure.sessions
+        directories = await DirectorySource.open(
+            sessions, self.settings.directory, refresh_interval=self.settings.directory_refresh
+        )
+        self.infrastructure.spawn(directories.run())
         stream = StreamHub(sessions)
         self.app.state.api = ApiContext(
-            directory, sessions, self.settings.jwt_secret.get_secret_value(), stream
+            directories, sessions, self.settings.jwt_secret.get_secret_value(), stream
         )
         await self.infrastructure.bus.consume(INGEST_VIEWS_QUEUE, self._on_event)
         await self.infrastructure.bus.subscribe(STREAM_BINDINGS, stream.on_event)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.router import alerts, commands, outcomes
+from services.router import alerts, commands, directory_versions, outcomes
 from services.router.tables import INBOX
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,
@@ -19,6 +19,7 @@ from shared.contracts import (
     NOTIFICATION_FAILED,
 )
 from shared.directory import Directory
+from shared.directory_store import DIRECTORY_LOAD
 from shared.envelope import Envelope
 from shared.inbox import process_once
 
@@ -34,6 +35,7 @@ EFFECTS: dict[str, Effect] = {
     NOTIFICATION_DELIVERED: outcomes.record_outcome,
     NOTIFICATION_CHANNEL_FAILED: outcomes.record_outcome,
     NOTIFICATION_FAILED: outcomes.record_failure,
+    DIRECTORY_LOAD: directory_versions.on_directory_load,
 }
 
 

@@ -8,7 +8,7 @@ from services.router.handlers import RouterHandler
 from services.router.tables import OUTBOX
 from services.router.timers import TimerLoop
 from shared.bus import ROUTER_QUEUE
-from shared.directory import load_directory
+from shared.directory_store import DirectorySource
 from shared.health import health_routes
 from shared.runtime import Infrastructure
 from shared.settings import Settings
@@ -33,14 +33,17 @@ class RouterService:
 
     async def start(self) -> None:
         """Connect, then consume ``router.inbox``."""
-        directory = load_directory(self.settings.directory)
         self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX)
         sessions = self.infrastructure.sessions
+        directories = await DirectorySource.open(
+            sessions, self.settings.directory, refresh_interval=self.settings.directory_refresh
+        )
+        self.infrastructure.spawn(directories.run())
         await self.infrastructure.bus.consume(
-            ROUTER_QUEUE, RouterHandler(sessions, lambda: directory)
+            ROUTER_QUEUE, RouterHandler(sessions, directories.get)
         )
         timers = TimerLoop(
-            sessions, lambda: directory, poll_interval=self.settings.timer_poll_interval
+            sessions, directories.get, poll_interval=self.settings.timer_poll_interval
         )
         self.infrastructure.spawn(timers.run())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,15 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from shared.directory import Directory, EscalationPolicy, PolicyLevel, load_directory
+from shared.directory import (
+    Directory,
+    EscalationPolicy,
+    PolicyLevel,
+    format_location,
+    load_directory,
+    reference_errors,
+    validate_schema,
+)
 from shared.envelope import Classification
 from tests.unit.helpers import EXAMPLE_DIRECTORY
 
@@ -118,6 +127,14 @@ def _unknown_field_in_route(d: dict[str, Any]) -> None:
     d["routes"][0]["mtach"] = {"category": ["abduction"]}
 
 
+def _duplicate_person(d: dict[str, Any]) -> None:
+    d["people"].append(copy.deepcopy(d["people"][2]))
+
+
+def _duplicate_policy(d: dict[str, Any]) -> None:
+    d["escalation_policies"].append(copy.deepcopy(d["escalation_policies"][1]))
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
@@ -129,11 +146,13 @@ def _unknown_field_in_route(d: dict[str, Any]) -> None:
         pytest.param(_target_with_neither, "exactly one of role or person", id="neither"),
         pytest.param(_repeat_ten, "less than or equal to 9", id="repeat-over-9"),
         pytest.param(_negative_repeat, "greater than or equal to 0", id="repeat-negative"),
-        pytest.param(_policy_without_levels, "at least 1 item", id="policy-without-levels"),
+        pytest.param(_policy_without_levels, "at least one level", id="policy-without-levels"),
         pytest.param(_bad_scope, "pattern", id="bad-scope"),
         pytest.param(_bad_quorum, "pattern", id="bad-quorum"),
         pytest.param(_bad_clearance, "clearance", id="bad-clearance"),
         pytest.param(_unknown_field_in_route, "mtach", id="unknown-field-typo"),
+        pytest.param(_duplicate_person, "duplicate person id 'awa.hfo'", id="duplicate-person"),
+        pytest.param(_duplicate_policy, "duplicate policy id 'poc-joint'", id="duplicate-policy"),
     ],
 )
 def test_invalid_directories_are_rejected(data: dict[str, Any], mutate: Any, message: str) -> None:
@@ -168,3 +187,48 @@ def test_load_directory_reports_the_file_problem(tmp_path: Path, data: dict[str,
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(ValidationError, match="repeat"):
         load_directory(path)
+
+
+def test_every_reference_error_is_in_the_message(data: dict[str, Any]) -> None:
+    data["routes"].append({"match": {}, "policy": "poc-typo"})
+    data["escalation_policies"][0]["levels"][0]["targets"].append({"person": "awa.hfoo"})
+    with pytest.raises(ValidationError) as error:
+        Directory.model_validate(data)
+    text = str(error.value)
+    assert "escalation_policies[0].levels[0].targets[1].person: policy 'poc-urgent'" in text
+    assert "routes[3].policy: route names unknown policy 'poc-typo'" in text
+
+
+def test_validate_schema_leaves_references_to_the_check(data: dict[str, Any]) -> None:
+    data["routes"].append({"match": {}, "policy": "poc-typo"})
+    data["escalation_policies"][2]["levels"] = []
+    directory = validate_schema(data)
+    assert reference_errors(directory) == [
+        (("escalation_policies", 2, "levels"), "policy 'poc-default' has no level"),
+        (("routes", 3, "policy"), "route names unknown policy 'poc-typo'"),
+    ]
+    assert reference_errors(directory, known_policies={"poc-typo"}) == [
+        (("escalation_policies", 2, "levels"), "policy 'poc-default' has no level"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("location", "text"),
+    [
+        pytest.param((), "(top level)", id="top"),
+        pytest.param(("mission",), "mission", id="field"),
+        pytest.param(("routes", 3, "policy"), "routes[3].policy", id="nested"),
+        pytest.param(("sectors", 0), "sectors[0]", id="item"),
+    ],
+)
+def test_format_location(location: tuple[str | int, ...], text: str) -> None:
+    assert format_location(location) == text
+
+
+def test_content_reads_back_to_the_same_directory() -> None:
+    directory = load_directory(EXAMPLE_DIRECTORY)
+    content = directory.content()
+    assert json.loads(json.dumps(content)) == content
+    assert content["escalation_policies"][0]["levels"][0]["delay"] == "PT10M"
+    assert "continue" in content["routes"][0]
+    assert Directory.model_validate(content) == directory

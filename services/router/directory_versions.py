@@ -1,0 +1,92 @@
+"""Loading a new directory: the router stores each ``directory.load`` as the next version.
+
+The router is the only writer of ``router_directory_versions`` (declared in
+``shared.directory_store``, since every service reads it through a
+``DirectorySource``). A load is on the event log like any other command: the
+``directory.load`` envelope (with the content) and the ``directory.loaded``
+event (version and SHA-256), which also goes out through the outbox.
+"""
+
+from __future__ import annotations
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.event_log import append_events
+from services.router.tables import OUTBOX
+from shared.directory import Directory
+from shared.directory_store import (
+    DIRECTORY_LOADED,
+    DIRECTORY_REJECTED,
+    DirectoryLoadedV1,
+    DirectoryRejectedV1,
+    DirectoryVersion,
+    LoadDirectoryV1,
+    content_sha256,
+)
+from shared.envelope import Envelope, utc_now
+from shared.outbox import add_to_outbox
+
+PRODUCER = "router"
+_MAX_REASON = 2000
+
+log = structlog.get_logger(__name__)
+
+
+async def record_directory(session: AsyncSession, envelope: Envelope) -> None:
+    """Store a ``directory.load`` command as the next version, in the caller's transaction.
+
+    The content is validated again (schema and references) and must match its
+    SHA-256; otherwise nothing is stored and ``directory.rejected`` says why
+    (the command is deterministic: retrying it would fail the same way).
+    """
+    try:
+        command = LoadDirectoryV1.model_validate(envelope.payload)
+        Directory.model_validate(command.content)
+    except ValidationError as error:
+        sha = envelope.payload.get("sha256")
+        await _reject(session, envelope, sha if isinstance(sha, str) else "", str(error))
+        return
+    if content_sha256(command.content) != command.sha256:
+        await _reject(session, envelope, command.sha256, "sha256 does not match the content")
+        return
+    row = DirectoryVersion(
+        content=command.content,
+        sha256=command.sha256,
+        loaded_by=command.loaded_by,
+        loaded_at=utc_now(),
+        command_id=str(envelope.id),
+    )
+    session.add(row)
+    await session.flush()  # assigns the version number
+    loaded = envelope.caused(
+        DIRECTORY_LOADED,
+        DirectoryLoadedV1(version=row.version, sha256=command.sha256),
+        producer=PRODUCER,
+    )
+    await append_events(session, envelope, loaded)
+    await add_to_outbox(session, OUTBOX, loaded)
+    log.info(
+        "directory.loaded", version=row.version, sha256=command.sha256, loaded_by=command.loaded_by
+    )
+
+
+async def on_directory_load(
+    session: AsyncSession,
+    directory: Directory,  # noqa: ARG001 - one signature for every router effect
+    envelope: Envelope,
+) -> None:
+    """``record_directory`` with the signature of ``services.router.handlers.EFFECTS``."""
+    await record_directory(session, envelope)
+
+
+async def _reject(session: AsyncSession, envelope: Envelope, sha256: str, reason: str) -> None:
+    rejected = envelope.caused(
+        DIRECTORY_REJECTED,
+        DirectoryRejectedV1(sha256=sha256, reason=reason[:_MAX_REASON]),
+        producer=PRODUCER,
+    )
+    await append_events(session, envelope, rejected)
+    await add_to_outbox(session, OUTBOX, rejected)
+    log.warning("directory.rejected", sha256=sha256, reason=reason[:_MAX_REASON])

@@ -1,0 +1,338 @@
+"""Loading a directory live: the router stores versions, services follow, the CLI checks and loads.
+
+Real databases (both backends, migrated) and a real RabbitMQ vhost. The router's
+dispatch of ``directory.load`` is stood in for by a consumer calling
+``record_directory`` (the handler wiring is tested with the router's handler).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+import yaml
+from sqlalchemy import select
+
+from services.router.directory_versions import on_directory_load, record_directory
+from services.router.handlers import EFFECTS, RouterHandler
+from services.router.tables import OUTBOX, EventRecord
+from shared.bus import EVENTS_EXCHANGE
+from shared.db import create_engine, session_factory
+from shared.directory import Directory, load_directory
+from shared.directory_store import (
+    DIRECTORY_LOAD,
+    DIRECTORY_LOADED,
+    DIRECTORY_REJECTED,
+    DirectorySource,
+    DirectoryVersion,
+    content_sha256,
+    latest_directory,
+    load_command,
+    stored_directory,
+)
+from shared.envelope import Envelope, utc_now
+from tests.integration.conftest import Database
+from tests.integration.test_cli import run_coord
+from tests.unit.helpers import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
+
+pytestmark = pytest.mark.integration
+
+
+async def record(db: Database, envelope: Envelope) -> None:
+    async with db.sessions() as session, session.begin():
+        await record_directory(session, envelope)
+
+
+async def versions(db: Database) -> list[DirectoryVersion]:
+    async with db.sessions() as session:
+        query = select(DirectoryVersion).order_by(DirectoryVersion.version)
+        return list((await session.scalars(query)).all())
+
+
+async def event_log(db: Database) -> list[EventRecord]:
+    async with db.sessions() as session:
+        return list((await session.scalars(select(EventRecord).order_by(EventRecord.seq))).all())
+
+
+async def outbox(db: Database) -> list[Envelope]:
+    async with db.sessions() as session:
+        rows = (await session.execute(select(OUTBOX).order_by(OUTBOX.c.position))).all()
+    return [Envelope.model_validate_json(bytes(r.body)) for r in rows]
+
+
+# --------------------------------------------------------------------------- the router's side
+
+
+async def test_record_directory_stores_a_version_and_logs_it(db: Database) -> None:
+    example, demo = load_directory(EXAMPLE_DIRECTORY), load_directory(DEMO_DIRECTORY)
+    first = load_command(example, "admin.one")
+    await record(db, first)
+
+    [row] = await versions(db)
+    assert (row.version, row.loaded_by, row.command_id) == (1, "admin.one", str(first.id))
+    assert row.sha256 == first.payload["sha256"] == content_sha256(example.content())
+    assert Directory.model_validate(row.content) == example
+
+    log = await event_log(db)
+    assert (log[0].type, log[0].event_id) == (DIRECTORY_LOAD, str(first.id))
+    assert log[0].payload["content"] == example.content()
+    assert log[0].actor == "admin.one"
+    assert [e.type for e in log] == [DIRECTORY_LOAD, DIRECTORY_LOADED]
+    assert log[1].payload == {"version": 1, "sha256": row.sha256}
+    assert log[1].causation_id == str(first.id)
+    [published] = await outbox(db)
+    assert (published.type, published.payload) == (DIRECTORY_LOADED, log[1].payload)
+
+    second, again = load_command(demo, "admin.two"), load_command(example, "admin.one")
+    await record(db, second)
+    await record(db, again)  # going back to an earlier content is a new version
+    assert [(v.version, v.sha256) for v in await versions(db)] == [
+        (1, row.sha256),
+        (2, second.payload["sha256"]),
+        (3, row.sha256),
+    ]
+    async with db.sessions() as session:
+        assert await latest_directory(session) == example
+        stored = await stored_directory(session, 2)
+    assert stored is not None
+    assert (stored.directory, stored.loaded_by) == (demo, "admin.two")
+
+
+async def test_the_routers_handler_records_a_load_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The dispatch line of services/router/handlers.py (set here until it is wired there).
+    monkeypatch.setitem(EFFECTS, DIRECTORY_LOAD, on_directory_load)
+    source = DirectorySource.fixed(load_directory(EXAMPLE_DIRECTORY))
+    handler = RouterHandler(db.sessions, source.get)
+    command = load_command(load_directory(DEMO_DIRECTORY), "admin")
+    await handler(command)
+    await handler(command)  # redelivered: no second effect
+    assert [v.version for v in await versions(db)] == [1]
+    assert [e.type for e in await event_log(db)] == [DIRECTORY_LOAD, DIRECTORY_LOADED]
+
+
+def _tampered(command: Envelope) -> Envelope:
+    payload = {**command.payload, "sha256": "0" * 64}
+    return command.model_copy(update={"payload": payload})
+
+
+def _invalid(command: Envelope) -> Envelope:
+    content = {**command.payload["content"]}
+    content["routes"] = [*content["routes"], {"match": {}, "policy": "poc-typo"}]
+    payload = {**command.payload, "content": content, "sha256": content_sha256(content)}
+    return command.model_copy(update={"payload": payload})
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        pytest.param(_tampered, "sha256 does not match the content", id="tampered"),
+        pytest.param(_invalid, "unknown policy 'poc-typo'", id="invalid"),
+    ],
+)
+async def test_the_router_rejects_a_bad_load(db: Database, spoil: Any, reason: str) -> None:
+    command = spoil(load_command(load_directory(DEMO_DIRECTORY), "admin"))
+    await record(db, command)
+    assert await versions(db) == []
+    log = await event_log(db)
+    assert [e.type for e in log] == [DIRECTORY_LOAD, DIRECTORY_REJECTED]
+    assert reason in log[1].payload["reason"]
+    assert [m.type for m in await outbox(db)] == [DIRECTORY_REJECTED]
+
+
+# --------------------------------------------------------------------------- services' side
+
+
+async def test_directory_source_follows_the_loaded_versions(db: Database) -> None:
+    example, demo = load_directory(EXAMPLE_DIRECTORY), load_directory(DEMO_DIRECTORY)
+    source = await DirectorySource.open(db.sessions, EXAMPLE_DIRECTORY, refresh_interval=0.05)
+    assert (source.current, source.version) == (example, None)  # nothing loaded: the file
+    assert not await source.refresh()
+
+    await record(db, load_command(demo, "admin"))
+    assert await source.refresh()
+    assert (source.current, source.get(), source.version) == (demo, demo, 1)
+    assert not await source.refresh()
+
+    task = asyncio.create_task(source.run())
+    try:
+        await record(db, load_command(example, "admin"))
+        deadline = time.monotonic() + 10
+        while source.version != 2:
+            assert time.monotonic() < deadline, "the refresh loop did not swap in version 2"
+            await asyncio.sleep(0.05)
+        assert source.current == example
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    # A service starting now takes the stored version, not its file.
+    restarted = await DirectorySource.open(db.sessions, Path("/nonexistent/directory.yaml"))
+    assert (restarted.current, restarted.version) == (example, 2)
+
+
+async def test_directory_source_skips_a_version_it_cannot_read(db: Database) -> None:
+    source = await DirectorySource.open(db.sessions, EXAMPLE_DIRECTORY)
+    async with db.sessions() as session, session.begin():
+        session.add(
+            DirectoryVersion(
+                content={"mission": "from a newer release", "shape": "unknown"},
+                sha256="f" * 64,
+                loaded_by="future",
+                loaded_at=utc_now(),
+                command_id="00000000-0000-0000-0000-000000000001",
+            )
+        )
+    assert not await source.refresh()
+    assert not await source.refresh()
+    assert (source.current, source.version) == (load_directory(EXAMPLE_DIRECTORY), None)
+
+
+async def test_directory_source_uses_the_file_when_the_store_cannot_answer(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)  # not migrated: no table
+    try:
+        source = await DirectorySource.open(session_factory(engine), DEMO_DIRECTORY)
+        assert (source.current, source.version) == (load_directory(DEMO_DIRECTORY), None)
+    finally:
+        await engine.dispose()
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_check_exit_codes(tmp_path: Path) -> None:
+    ok = run_coord("directory", "check", str(DEMO_DIRECTORY))
+    assert (ok.returncode, ok.stdout) == (0, "ok: 11 people, 3 policies, 3 routes\n"), ok.stderr
+
+    gaps = run_coord("directory", "check", str(EXAMPLE_DIRECTORY))
+    assert gaps.returncode == 1
+    lines = gaps.stdout.splitlines()
+    assert len(lines) == 10
+    assert lines[0].startswith(f"{EXAMPLE_DIRECTORY}:")
+    assert "escalation_policies[0].levels[0]: policy 'poc-urgent' level 1 pages nobody" in lines[0]
+    assert lines[-1] == f"9 problem(s) in {EXAMPLE_DIRECTORY}"
+
+    data = yaml.safe_load(DEMO_DIRECTORY.read_text(encoding="utf-8"))
+    data["people"][0]["clearance"] = "top_secret"
+    data["routes"][0]["policy"] = "poc-typo"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    bad = run_coord("directory", "check", str(broken))
+    assert bad.returncode == 1
+    assert [line.split(": ", 2)[1] for line in bad.stdout.splitlines()[:-1]] == [
+        "people[0].clearance",
+        "routes[0].policy",
+    ]
+
+    missing = run_coord("directory", "check", str(tmp_path / "none.yaml"))
+    assert missing.returncode == 2
+
+
+@pytest.fixture
+async def stand_in_router(amqp_url: str, db: Database) -> AsyncIterator[list[str]]:
+    """Consumes ``directory.load`` from the vhost and calls ``record_directory`` (as the
+    router does once its queue is bound to it). Yields the ids of the commands seen."""
+    seen: list[str] = []
+    connection = await aio_pika.connect(amqp_url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key=DIRECTORY_LOAD)
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async with message.process():
+            envelope = Envelope.model_validate_json(message.body)
+            seen.append(str(envelope.id))
+            await record(db, envelope)
+
+    await queue.consume(on_message)
+    try:
+        yield seen
+    finally:
+        await connection.close()
+
+
+async def test_load_publishes_and_waits_for_the_router(
+    amqp_url: str, db: Database, stand_in_router: list[str]
+) -> None:
+    result = await asyncio.to_thread(
+        run_coord,
+        "directory",
+        "load",
+        str(DEMO_DIRECTORY),
+        COORD_AMQP_URL=amqp_url,
+        COORD_DATABASE_URL=db.url,
+        USER="ops.admin",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [row] = await versions(db)
+    assert result.stdout.startswith(
+        f"loaded: version 1 (11 people, 3 policies, 3 routes), sha256 {row.sha256}, by ops.admin"
+    )
+    assert stand_in_router == [row.command_id]
+    assert Directory.model_validate(row.content) == load_directory(DEMO_DIRECTORY)
+
+    # The example's sector gaps are warnings: it loads, as version 2.
+    result = await asyncio.to_thread(
+        run_coord,
+        "directory",
+        "load",
+        str(EXAMPLE_DIRECTORY),
+        COORD_AMQP_URL=amqp_url,
+        COORD_DATABASE_URL=db.url,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 10
+    assert all(line.startswith("warning: ") for line in lines[:-1])
+    assert lines[-1].startswith("loaded: version 2")
+
+
+async def test_load_refuses_a_file_with_errors(tmp_path: Path, db: Database) -> None:
+    data = yaml.safe_load(DEMO_DIRECTORY.read_text(encoding="utf-8"))
+    data["routes"][0]["policy"] = "poc-typo"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    result = await asyncio.to_thread(
+        run_coord,
+        "directory",
+        "load",
+        str(broken),
+        COORD_AMQP_URL="amqp://guest:guest@127.0.0.1:1/",  # never contacted
+        COORD_DATABASE_URL=db.url,
+    )
+    assert result.returncode == 1
+    assert "routes[0].policy: route names unknown policy 'poc-typo'" in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        f"refused: 1 error(s) in {broken}; nothing was loaded"
+    )
+    assert await versions(db) == []
+
+
+async def test_load_times_out_without_a_router(amqp_url: str, db: Database) -> None:
+    started = time.monotonic()
+    result = await asyncio.to_thread(
+        run_coord,
+        "directory",
+        "load",
+        str(DEMO_DIRECTORY),
+        "--timeout",
+        "1",
+        COORD_AMQP_URL=amqp_url,
+        COORD_DATABASE_URL=db.url,
+    )
+    assert result.returncode == 1
+    assert "timed out after 1s" in result.stdout
+    assert time.monotonic() - started < 30
