@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
 from services.ingest import alerts, commands, queries
 from services.ingest.deps import Context, CurrentPerson, current_person
@@ -160,7 +160,7 @@ async def list_alerts(
     ] = None,
     sector: Annotated[str | None, Query(max_length=100)] = None,
     category: Category | None = None,
-    since: datetime | None = None,
+    since: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> AlertPage:

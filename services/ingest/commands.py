@@ -45,7 +45,9 @@ def check_acknowledge(view: AlertViewRecord, person: Person) -> None:
     """Raise unless ``person`` may acknowledge the alert now."""
     _refuse_closed(view)
     if not view.chain:
-        raise WrongState("the alert is not routed yet; try again in a moment")
+        if view.status == "raised":
+            raise WrongState("the alert is not routed yet; try again in a moment")
+        raise WrongState("no route pages anyone for this alert: the JOC resolves it by hand")
     if not may_acknowledge(person.id, view.chain):
         raise NotAllowed(f"{person.id} is not on this alert's escalation chain")
 

@@ -116,9 +116,13 @@ def encode_cursor(view: AlertViewRecord) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raised_at, alert_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(raised_at), str(UUID(alert_id))
+        position = datetime.fromisoformat(raised_at)
+        alert = str(UUID(alert_id))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadCursor("cursor is not valid; pass back next_cursor unchanged") from None
+        position = None
+    if position is None or position.tzinfo is None:  # not one this API made
+        raise BadCursor("cursor is not valid; pass back next_cursor unchanged")
+    return position, alert
 
 
 async def list_alerts(

@@ -76,7 +76,10 @@ async def resolve_alert(session: AsyncSession, directory: Directory, command: En
     if record is None:
         return
     state = state_of(record)
-    if not may_act_on(directory, record, request.person_id):
+    if record.status == "merged":
+        reason = f"merged into {record.merged_into}"
+        transition = Transition(state=state, rejected=reason, changed=False)
+    elif not may_act_on(directory, record, request.person_id):
         reason = f"{request.person_id} is not on this alert's escalation chain"
         transition = Transition(state=state, rejected=reason, changed=False)
     else:

@@ -114,7 +114,10 @@ def notifications(
                     events.make(
                         ALERT_TARGET_UNREACHABLE,
                         TargetUnreachableV1(
-                            alert_id=events.alert_id, person_id=person_id, reason=reason
+                            alert_id=events.alert_id,
+                            person_id=person_id,
+                            reason=reason,
+                            kind=kind.value,
                         ).model_dump(exclude={"alert_id"}),
                     )
                 )

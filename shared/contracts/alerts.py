@@ -159,3 +159,4 @@ class TargetUnreachableV1(BaseModel):
     alert_id: UUID
     person_id: str
     reason: str
+    kind: str = Field(default="page", description="What the person was to be told")

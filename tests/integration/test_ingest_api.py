@@ -1,20 +1,25 @@
 """The public HTTP API of ingest without a broker: validation, authentication, size limit,
-idempotency, and never a partial write. Runs on SQLite and PostgreSQL."""
+idempotency, never a partial write; commands on alerts (acknowledge, resolve, notes) and
+lists. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
 
-from services.ingest.api import ApiContext
+from services.ingest import queries
+from services.ingest.deps import ApiContext
+from services.ingest.projections import apply_event
 from services.ingest.service import IngestService
+from services.ingest.stream import StreamHub
 from services.ingest.tables import (
     OUTBOX,
     AlertViewRecord,
@@ -22,10 +27,17 @@ from services.ingest.tables import (
     TimelineRecord,
 )
 from shared.auth import mint_token
+from shared.directory_store import DirectorySource
 from shared.envelope import Envelope
 from shared.settings import Settings
 from tests.integration.conftest import Database
-from tests.unit.helpers import EXAMPLE_DIRECTORY, SOURCE, alert_request, example_directory
+from tests.unit.helpers import (
+    EXAMPLE_DIRECTORY,
+    SOURCE,
+    alert_request,
+    example_directory,
+    state_changed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +59,9 @@ async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
         database_url=db.url,
     )
     app = IngestService(settings).app
-    app.state.api = ApiContext(example_directory(), db.sessions, JWT_SECRET)
+    app.state.api = ApiContext(
+        DirectorySource.fixed(example_directory()), db.sessions, JWT_SECRET, StreamHub(db.sessions)
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
         yield client
@@ -80,6 +94,12 @@ async def test_raise_and_read_an_alert(db: Database, client: httpx.AsyncClient) 
     view = response.json()
     assert view["status"] == "raised"
     assert view["raised_by"] == "jo.operator"
+    # not routed yet: no level, chain or escalation until the router's state arrives
+    assert (view["policy_id"], view["level"], view["current_level"]) == (None, None, None)
+    assert (view["loop"], view["exhausted"], view["next_escalation_at"]) == (0, False, None)
+    assert (view["targets"], view["chain"], view["acknowledgements"]) == ([], [], [])
+    assert (view["dedup_count"], view["merged_into"]) == (1, None)
+    assert (view["notified"], view["deliveries"]) == ([], [])
     assert view["title"] == body["title"]
     assert view["location"] == body["location"]
     assert [t["type"] for t in view["timeline"]] == ["alert.raised"]
@@ -399,3 +419,464 @@ async def test_get_existing_alert_without_token_is_401(client: httpx.AsyncClient
     response = await client.get(f"/v1/alerts/{created.json()['id']}")
     assert response.status_code == 401
     assert created.json()["title"] not in response.text
+
+
+async def test_query_of_an_unknown_alert_is_none(db: Database) -> None:
+    async with db.sessions() as session:
+        assert await queries.get_alert(session, uuid4()) is None
+
+
+# --------------------------------------------------------------------------- commands
+
+
+async def set_state(db: Database, alert_id: str, **fields: Any) -> None:
+    """Apply an ``alert.state_changed`` of the router to the alert's view."""
+    async with db.sessions() as session, session.begin():
+        await apply_event(session, state_changed(alert_id, **fields))
+
+
+async def routed_alert(db: Database, client: httpx.AsyncClient, **state: Any) -> str:
+    """An alert raised through the API whose view has the router's state (poc-urgent chain)."""
+    response = await client.post("/v1/alerts", json=alert_request(), headers=bearer())
+    assert response.status_code == 201, response.text
+    alert_id = str(response.json()["id"])
+    await set_state(db, alert_id, **state)
+    return alert_id
+
+
+COMMANDS = [
+    pytest.param("acknowledge", None, id="acknowledge"),
+    pytest.param("resolve", {"note": "done"}, id="resolve"),
+    pytest.param("notes", {"text": "Patrol sent"}, id="notes"),
+]
+
+
+async def command(
+    client: httpx.AsyncClient, alert_id: str, action: str, body: Any, person: str
+) -> httpx.Response:
+    return await client.post(f"/v1/alerts/{alert_id}/{action}", json=body, headers=bearer(person))
+
+
+@pytest.mark.parametrize(("action", "body"), COMMANDS)
+async def test_command_on_an_unknown_alert_is_404(
+    db: Database, client: httpx.AsyncClient, action: str, body: Any
+) -> None:
+    alert_id = str(uuid4())
+    response = await command(client, alert_id, action, body, "awa.hfo")
+    assert response.status_code == 404, response.text
+    assert alert_id in response.json()["detail"]
+    assert await db.count(OUTBOX) == 0
+
+
+@pytest.mark.parametrize(("action", "body"), COMMANDS)
+async def test_command_needs_valid_credentials(
+    db: Database, client: httpx.AsyncClient, action: str, body: Any
+) -> None:
+    alert_id = await routed_alert(db, client)
+    for case in AUTH_CASES:
+        headers, message = case.values
+        response = await client.post(f"/v1/alerts/{alert_id}/{action}", json=body, headers=headers)
+        assert response.status_code == 401, case.id
+        assert message in response.json()["detail"], case.id
+    assert await db.count(OUTBOX) == 1  # the alert.raised alone
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "person"),
+    [
+        pytest.param("acknowledge", None, "col.okafor", id="ack-not-on-chain"),
+        # the JOC may resolve and annotate, but only the chain acknowledges
+        pytest.param("acknowledge", None, "jo.operator", id="ack-joc-not-on-chain"),
+        pytest.param("acknowledge", None, "audit.one", id="ack-auditor"),
+        pytest.param("resolve", {"note": "x"}, "col.okafor", id="resolve-not-on-chain"),
+        pytest.param("resolve", None, "amani.cla", id="resolve-not-joc"),
+        pytest.param("notes", {"text": "x"}, "audit.one", id="notes-auditor"),
+        pytest.param("notes", {"text": "x"}, "insp.diallo", id="notes-not-on-chain"),
+    ],
+)
+async def test_command_by_someone_not_on_the_chain_is_403(
+    db: Database, client: httpx.AsyncClient, action: str, body: Any, person: str
+) -> None:
+    alert_id = await routed_alert(db, client)
+    response = await command(client, alert_id, action, body, person)
+    assert response.status_code == 403, response.text
+    assert person in response.json()["detail"]
+    assert await db.count(OUTBOX) == 1  # nothing staged for the router
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "body"),
+    [
+        pytest.param({"status": "resolved"}, "acknowledge", None, id="ack-resolved"),
+        pytest.param({"status": "resolved"}, "resolve", {"note": "again"}, id="resolve-resolved"),
+        pytest.param({"status": "resolved"}, "resolve", None, id="resolve-resolved-no-body"),
+        pytest.param(
+            {"status": "merged", "merged_into": "2b4e28ba-2fa1-11d2-883f-0016d3cca427"},
+            "acknowledge",
+            None,
+            id="ack-merged",
+        ),
+        pytest.param(
+            {"status": "merged", "merged_into": "2b4e28ba-2fa1-11d2-883f-0016d3cca427"},
+            "resolve",
+            None,
+            id="resolve-merged",
+        ),
+    ],
+)
+async def test_command_on_a_closed_alert_is_409(
+    db: Database, client: httpx.AsyncClient, state: dict[str, Any], action: str, body: Any
+) -> None:
+    alert_id = await routed_alert(db, client, **state)
+    response = await command(client, alert_id, action, body, "awa.hfo")
+    assert response.status_code == 409, response.text
+    assert state["status"] in response.json()["detail"]
+    assert await db.count(OUTBOX) == 1
+
+
+async def test_acknowledging_before_the_router_has_routed_is_409(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    created = await client.post("/v1/alerts", json=alert_request(), headers=bearer())
+    response = await command(client, created.json()["id"], "acknowledge", None, "awa.hfo")
+    assert response.status_code == 409, response.text
+    assert "not routed" in response.json()["detail"]
+    assert await db.count(OUTBOX) == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "person", "state", "command_type", "payload"),
+    [
+        pytest.param(
+            "acknowledge",
+            None,
+            "awa.hfo",
+            {},
+            "alert.acknowledge",
+            {"person_id": "awa.hfo"},
+            id="ack-level-one-target",
+        ),
+        pytest.param(
+            "acknowledge",
+            None,
+            "grace.dsrsg",
+            {},
+            "alert.acknowledge",
+            {"person_id": "grace.dsrsg"},
+            id="ack-later-level-on-the-chain",
+        ),
+        pytest.param(
+            "resolve",
+            {"note": "Abductees released"},
+            "lucas.ho",
+            {"status": "acknowledged"},
+            "alert.resolve",
+            {"person_id": "lucas.ho", "note": "Abductees released"},
+            id="resolve-with-note",
+        ),
+        pytest.param(
+            "resolve",
+            None,
+            "jo.operator",
+            {},
+            "alert.resolve",
+            {"person_id": "jo.operator", "note": ""},
+            id="resolve-by-joc-without-body",
+        ),
+        pytest.param(
+            "notes",
+            {"text": "Patrol sent"},
+            "grace.dsrsg",
+            {},
+            "alert.add_note",
+            {"person_id": "grace.dsrsg", "text": "Patrol sent"},
+            id="note-by-chain",
+        ),
+        pytest.param(
+            "notes",
+            {"text": "Called the CAN"},
+            "jo.operator",
+            {},
+            "alert.add_note",
+            {"person_id": "jo.operator", "text": "Called the CAN"},
+            id="note-by-joc",
+        ),
+        pytest.param(
+            # notes have no 409 in the contract: a resolved alert can still be annotated
+            "notes",
+            {"text": "After action"},
+            "awa.hfo",
+            {"status": "resolved"},
+            "alert.add_note",
+            {"person_id": "awa.hfo", "text": "After action"},
+            id="note-on-resolved",
+        ),
+    ],
+)
+async def test_accepted_command_is_202_and_one_envelope_for_the_router(  # noqa: PLR0917 - one table row
+    db: Database,
+    client: httpx.AsyncClient,
+    action: str,
+    body: Any,
+    person: str,
+    state: dict[str, Any],
+    command_type: str,
+    payload: dict[str, str],
+) -> None:
+    alert_id = await routed_alert(db, client, **state)
+    before = (await client.get(f"/v1/alerts/{alert_id}", headers=bearer())).json()
+
+    response = await command(client, alert_id, action, body, person)
+
+    assert response.status_code == 202, response.text
+    # the router applies it asynchronously: the view answered is the current one
+    assert response.json() == before
+    raised, staged = await outbox_envelopes(db)
+    assert raised.type == "alert.raised"
+    assert staged.type == command_type
+    assert staged.payload == {"alert_id": alert_id, **payload}
+    assert (staged.producer, staged.actor) == ("ingest", person)
+    assert str(staged.correlation_id) == alert_id
+    assert staged.classification.value == "confidential"
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "location", "error_type"),
+    [
+        pytest.param("notes", {"text": ""}, ["body", "text"], "string_too_short", id="empty"),
+        pytest.param("notes", {}, ["body", "text"], "missing", id="no-text"),
+        pytest.param("notes", None, ["body"], "missing", id="no-body"),
+        pytest.param(
+            "notes",
+            {"text": "x", "urgent": True},
+            ["body", "urgent"],
+            "extra_forbidden",
+            id="notes-unknown-field",
+        ),
+        pytest.param(
+            "resolve",
+            {"note": "x", "by": "me"},
+            ["body", "by"],
+            "extra_forbidden",
+            id="resolve-unknown-field",
+        ),
+    ],
+)
+async def test_invalid_command_bodies_get_422_naming_the_field(  # noqa: PLR0917 - one table row
+    db: Database,
+    client: httpx.AsyncClient,
+    action: str,
+    body: Any,
+    location: list[str],
+    error_type: str,
+) -> None:
+    alert_id = await routed_alert(db, client)
+    response = await command(client, alert_id, action, body, "awa.hfo")
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    assert [(e["loc"], e["type"]) for e in errors] == [(location, error_type)]
+    assert await db.count(OUTBOX) == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "field"),
+    [pytest.param("notes", "text", id="notes"), pytest.param("resolve", "note", id="resolve")],
+)
+async def test_command_body_over_the_limit_gets_413(
+    db: Database, client: httpx.AsyncClient, action: str, field: str
+) -> None:
+    alert_id = await routed_alert(db, client)
+    response = await command(client, alert_id, action, {field: "x" * MAX_BODY}, "awa.hfo")
+    assert response.status_code == 413
+    assert str(MAX_BODY) in response.json()["detail"]
+    assert await db.count(OUTBOX) == 1
+
+
+# --------------------------------------------------------------------------- listing
+
+
+async def raise_many(db: Database, client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """Five alerts; the views as created (oldest first)."""
+    bodies = [
+        alert_request(sector="beni", category="abduction"),
+        alert_request(sector="north", category="looting"),
+        alert_request(sector="beni", category="looting"),
+        alert_request(sector="south", category="displacement"),
+        alert_request(sector="north", category="abduction"),
+    ]
+    views = []
+    for body in bodies:
+        response = await client.post("/v1/alerts", json=body, headers=bearer())
+        assert response.status_code == 201, response.text
+        views.append(response.json())
+    return views
+
+
+def newest_first(views: list[dict[str, Any]]) -> list[str]:
+    ordered = sorted(views, key=lambda v: (datetime.fromisoformat(v["raised_at"]), v["id"]))
+    return [v["id"] for v in reversed(ordered)]
+
+
+async def list_ids(client: httpx.AsyncClient, **params: Any) -> list[str]:
+    response = await client.get("/v1/alerts", params=params, headers=bearer("awa.hfo"))
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["next_cursor"] is None
+    return [item["id"] for item in page["items"]]
+
+
+async def test_list_is_newest_first_with_summaries(db: Database, client: httpx.AsyncClient) -> None:
+    views = await raise_many(db, client)
+    response = await client.get("/v1/alerts", headers=bearer())
+    assert response.status_code == 200
+    page = response.json()
+    assert page["next_cursor"] is None
+    assert [item["id"] for item in page["items"]] == newest_first(views)
+    by_id = {v["id"]: v for v in views}
+    for item in page["items"]:
+        view = by_id[item["id"]]
+        assert set(item) == {
+            "id",
+            "status",
+            "title",
+            "category",
+            "severity",
+            "sector",
+            "raised_by",
+            "raised_at",
+            "level",
+            "exhausted",
+            "dedup_count",
+        }
+        assert {k: view[k] for k in item} == item
+    assert "description" not in response.text
+
+
+async def test_list_filters(db: Database, client: httpx.AsyncClient) -> None:
+    views = await raise_many(db, client)
+    await set_state(db, views[2]["id"], status="acknowledged")
+    await set_state(db, views[4]["id"], status="resolved")
+
+    def ids(*indexes: int) -> list[str]:
+        return newest_first([views[i] for i in indexes])
+
+    assert await list_ids(client, sector="north") == ids(1, 4)
+    assert await list_ids(client, category="looting") == ids(1, 2)
+    assert await list_ids(client, sector="beni", category="looting") == ids(2)
+    assert await list_ids(client, status="raised") == ids(0, 1, 3)
+    assert await list_ids(client, status="acknowledged") == ids(2)
+    assert await list_ids(client, status="resolved", sector="north") == ids(4)
+    assert await list_ids(client, status="merged") == []
+    assert await list_ids(client, sector="atlantis") == []
+    since = views[2]["raised_at"]
+    assert await list_ids(client, since=since) == ids(2, 3, 4)
+    assert await list_ids(client, since=since, category="abduction") == ids(4)
+    later = datetime.fromisoformat(views[4]["raised_at"]) + timedelta(seconds=1)
+    assert await list_ids(client, since=later.isoformat()) == []
+
+
+@pytest.mark.parametrize(("limit", "sizes"), [(2, [2, 2, 1]), (1, [1] * 5), (5, [5]), (7, [5])])
+async def test_cursor_pagination_walks_every_alert_once(
+    db: Database, client: httpx.AsyncClient, limit: int, sizes: list[int]
+) -> None:
+    views = await raise_many(db, client)
+    seen: list[str] = []
+    pages: list[int] = []
+    params: dict[str, Any] = {"limit": limit}
+    while True:
+        response = await client.get("/v1/alerts", params=params, headers=bearer())
+        assert response.status_code == 200, response.text
+        page = response.json()
+        seen += [item["id"] for item in page["items"]]
+        pages.append(len(page["items"]))
+        if page["next_cursor"] is None:
+            break
+        params = {"limit": limit, "cursor": page["next_cursor"]}
+    assert pages == sizes
+    assert seen == newest_first(views)
+
+
+async def test_cursor_pagination_keeps_the_filter(db: Database, client: httpx.AsyncClient) -> None:
+    views = await raise_many(db, client)
+    north = {"sector": "north", "limit": 1}
+    first = await client.get("/v1/alerts", params=north, headers=bearer())
+    cursor = first.json()["next_cursor"]
+    assert cursor is not None
+    # the cursor is no credential
+    unauthenticated = await client.get("/v1/alerts", params={**north, "cursor": cursor})
+    assert unauthenticated.status_code == 401
+    second = await client.get("/v1/alerts", params={**north, "cursor": cursor}, headers=bearer())
+    assert second.status_code == 200
+    ids = [i["id"] for i in first.json()["items"] + second.json()["items"]]
+    assert ids == newest_first([views[1], views[4]])
+    assert second.json()["next_cursor"] is None
+
+
+def b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param("not-a-cursor", id="garbage"),
+        pytest.param("%%%", id="not-base64"),
+        pytest.param(b64("yesterday|" + str(uuid4())), id="bad-time"),
+        pytest.param(b64("2026-11-23T10:00:00+00:00|not-a-uuid"), id="bad-id"),
+        pytest.param(b64("2026-11-23T10:00:00+00:00"), id="no-separator"),
+        pytest.param(b64(f"2026-11-23T10:00:00+00:00|{uuid4()}|x"), id="extra-part"),
+        pytest.param(base64.urlsafe_b64encode(b"\xff\xfe|x").decode(), id="not-utf8"),
+        pytest.param(
+            b64(f"2026-11-23T10:00:00|{uuid4()}"),
+            id="time-without-zone",
+        ),
+    ],
+)
+async def test_bad_cursor_is_422_naming_the_cursor(
+    db: Database, client: httpx.AsyncClient, cursor: str
+) -> None:
+    await raise_many(db, client)
+    response = await client.get("/v1/alerts", params={"cursor": cursor}, headers=bearer())
+    assert response.status_code == 422, response.text
+    assert error_locations(response) == [["query", "cursor"]]
+    assert "cursor" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("params", "location"),
+    [
+        pytest.param({"limit": 0}, ["query", "limit"], id="limit-0"),
+        pytest.param({"limit": 201}, ["query", "limit"], id="limit-201"),
+        pytest.param({"limit": "many"}, ["query", "limit"], id="limit-not-int"),
+        pytest.param({"status": "open"}, ["query", "status"], id="unknown-status"),
+        pytest.param({"category": "riot"}, ["query", "category"], id="unknown-category"),
+        pytest.param({"since": "last week"}, ["query", "since"], id="since-not-a-time"),
+        pytest.param(
+            {"since": "2026-11-23T10:00:00"},
+            ["query", "since"],
+            id="since-without-zone",
+        ),
+    ],
+)
+async def test_bad_list_parameters_get_422_naming_them(
+    client: httpx.AsyncClient, params: dict[str, Any], location: list[str]
+) -> None:
+    response = await client.get("/v1/alerts", params=params, headers=bearer())
+    assert response.status_code == 422, response.text
+    assert error_locations(response) == [location]
+
+
+async def test_limit_bounds_are_accepted(db: Database, client: httpx.AsyncClient) -> None:
+    views = await raise_many(db, client)
+    for limit in (1, 200):
+        response = await client.get("/v1/alerts", params={"limit": limit}, headers=bearer())
+        assert response.status_code == 200
+        assert len(response.json()["items"]) == min(limit, len(views))
+
+
+async def test_list_needs_valid_credentials(client: httpx.AsyncClient) -> None:
+    for case in AUTH_CASES:
+        headers, message = case.values
+        response = await client.get("/v1/alerts", headers=headers)
+        assert response.status_code == 401, case.id
+        assert message in response.json()["detail"], case.id

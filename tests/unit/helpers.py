@@ -9,17 +9,21 @@ from uuid import UUID, uuid4
 
 import yaml
 
-from shared.contracts import ALERT_RAISED
+from shared.contracts import ALERT_RAISED, ALERT_STATE_CHANGED, payload_model
 from shared.directory import Directory, load_directory
 from shared.envelope import Envelope
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # The reference directory of the design (../shared/examples/directory.yaml). The repo
-# carries a verbatim copy (comments aside) as deploy/directory.yaml: used when the
-# design folder is not next to the checkout (e.g. a CI machine with the repo alone).
+# carries a verbatim copy as tests/data/example_directory.yaml: used when the design
+# folder is not next to the checkout (e.g. a CI machine with the repo alone).
+# (deploy/directory.yaml is the demo directory: the example plus a few people.)
 _EXAMPLE = REPO_ROOT.parent / "shared" / "examples" / "directory.yaml"
-EXAMPLE_DIRECTORY = _EXAMPLE if _EXAMPLE.is_file() else REPO_ROOT / "deploy" / "directory.yaml"
+EXAMPLE_DIRECTORY = (
+    _EXAMPLE if _EXAMPLE.is_file() else REPO_ROOT / "tests" / "data" / "example_directory.yaml"
+)
+DEMO_DIRECTORY = REPO_ROOT / "deploy" / "directory.yaml"
 
 
 def example_directory() -> Directory:
@@ -83,4 +87,49 @@ def raised_envelope(
         classification=payload["classification"],
         occurred_at=raised_at,
         payload=payload,
+    )
+
+
+# Contacts of awa.hfo in the reference directory, as ``notification.requested`` lists them.
+AWA_CONTACTS = [
+    {"channel": "webhook", "address": "http://127.0.0.1:9101/awa"},
+    {"channel": "email", "address": "awa.ndiaye@example.org"},
+]
+
+
+def contains_key(value: Any, key: str) -> bool:
+    """True when ``key`` is a key of any mapping nested in ``value``."""
+    if isinstance(value, dict):
+        return key in value or any(contains_key(v, key) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_key(v, key) for v in value)
+    return False
+
+
+def state_changed(alert_id: UUID | str, **overrides: Any) -> Envelope:
+    """An ``alert.state_changed`` of the router: poc-urgent in beni, level 1 paged."""
+    payload: dict[str, Any] = {
+        "alert_id": str(alert_id),
+        "version": 1,
+        "status": "triggered",
+        "policy_id": "poc-urgent",
+        "level": 1,
+        "loop": 0,
+        "cycle": 1,
+        "exhausted": False,
+        "next_escalation_at": "2026-11-23T10:10:00+00:00",
+        "targets": ["awa.hfo"],
+        "chain": ["awa.hfo", "lucas.ho", "grace.dsrsg"],
+        "acknowledgements": [],
+        "dedup_count": 1,
+        "merged_into": None,
+    }
+    payload.update(overrides)
+    state = payload_model(ALERT_STATE_CHANGED, 1).model_validate(payload)
+    return Envelope(
+        type=ALERT_STATE_CHANGED,
+        producer="router",
+        actor="router",
+        correlation_id=UUID(str(alert_id)),
+        payload=state.model_dump(mode="json"),
     )

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+import yaml
+
+from services.router.escalation import LevelSnapshot, PolicySnapshot
 from services.router.routing import (
     AlertFacts,
+    contact_points,
+    joc_operators,
     resolve_targets,
     select_policies,
-    usable_contact,
+    snapshot_policy,
 )
 from shared.directory import Contact, Directory, Person, PolicyLevel, Route
-from tests.unit.helpers import example_directory
+from tests.unit.helpers import EXAMPLE_DIRECTORY, directory_with_sms_target, example_directory
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +255,7 @@ def test_first_level_of_reference_policies(
     assert [p.id for p in resolve_targets(directory, first, sector)] == expected
 
 
-# --------------------------------------------------------------------------- usable_contact
+# --------------------------------------------------------------------------- contact_points
 
 
 def person(*contacts: tuple[str, str]) -> Person:
@@ -266,40 +272,285 @@ def person(*contacts: tuple[str, str]) -> Person:
     [
         pytest.param(
             person(("webhook", "http://h/awa"), ("email", "a@example.org")),
-            ("webhook", "http://h/awa"),
-            id="webhook-first",
+            [("webhook", "http://h/awa"), ("email", "a@example.org")],
+            id="webhook-then-email",
         ),
         pytest.param(
             person(("email", "a@example.org"), ("webhook", "http://h/a")),
-            ("webhook", "http://h/a"),
-            id="webhook-preferred-even-if-listed-later",
+            [("email", "a@example.org"), ("webhook", "http://h/a")],
+            id="directory-order-kept-email-first",
         ),
         pytest.param(
             person(("webhook", "http://h/1"), ("webhook", "http://h/2")),
-            ("webhook", "http://h/1"),
-            id="first-webhook-of-several",
+            [("webhook", "http://h/1"), ("webhook", "http://h/2")],
+            id="several-webhooks-in-order",
         ),
-        pytest.param(person(("sms", "+243000000001")), None, id="sms-only-none"),
-        pytest.param(person(), None, id="no-contacts-none"),
+        pytest.param(
+            person(("sms", "+243000000001"), ("email", "a@example.org"), ("pager", "42")),
+            [("email", "a@example.org")],
+            id="unsupported-channels-dropped",
+        ),
+        pytest.param(
+            person(("email", "a@example.org"), ("email", "b@example.org")),
+            [("email", "a@example.org"), ("email", "b@example.org")],
+            id="email-only",
+        ),
+        pytest.param(person(("sms", "+243000000001")), [], id="sms-only-none"),
+        pytest.param(person(), [], id="no-contacts-none"),
     ],
 )
-def test_usable_contact(who: Person, expected: tuple[str, str] | None) -> None:
-    contact = usable_contact(who)
-    assert (None if contact is None else (contact.channel, contact.address)) == expected
+def test_contact_points(who: Person, expected: list[tuple[str, str]]) -> None:
+    assert [(c.channel, c.address) for c in contact_points(who)] == expected
 
 
 @pytest.mark.parametrize(
     ("person_id", "expected"),
     [
-        pytest.param("awa.hfo", "http://127.0.0.1:9101/awa", id="awa-webhook-not-email"),
-        pytest.param("amani.cla", None, id="amani-sms-only"),
-        pytest.param("jo.operator", None, id="operator-no-contacts"),
+        pytest.param(
+            "awa.hfo",
+            [("webhook", "http://127.0.0.1:9101/awa"), ("email", "awa.ndiaye@example.org")],
+            id="awa-webhook-then-email",
+        ),
+        pytest.param(
+            "lucas.ho", [("webhook", "http://127.0.0.1:9101/lucas")], id="lucas-webhook-only"
+        ),
+        pytest.param("amani.cla", [], id="amani-sms-only"),
+        pytest.param("jo.operator", [], id="operator-no-contacts"),
     ],
 )
-def test_usable_contact_in_reference_directory(
-    directory: Directory, person_id: str, expected: str | None
+def test_contact_points_in_reference_directory(
+    directory: Directory, person_id: str, expected: list[tuple[str, str]]
 ) -> None:
     who = directory.person(person_id)
     assert who is not None
-    contact = usable_contact(who)
-    assert (None if contact is None else contact.address) == expected
+    assert [(c.channel, c.address) for c in contact_points(who)] == expected
+
+
+# --------------------------------------------------------------------------- snapshot_policy
+
+
+def lvl(
+    targets: tuple[str, ...], components: dict[str, str], delay: float, *, quorum: bool = False
+) -> LevelSnapshot:
+    return LevelSnapshot(targets=targets, components=components, delay_seconds=delay, quorum=quorum)
+
+
+CIV = "civilian"
+AWA = lvl(("awa.hfo",), {"awa.hfo": CIV}, 600.0)
+LUCAS_900 = lvl(("lucas.ho",), {"lucas.ho": CIV}, 900.0)
+GRACE_900 = lvl(("grace.dsrsg",), {"grace.dsrsg": CIV}, 900.0)
+JOINT_COMPONENTS = {"awa.hfo": CIV, "col.okafor": "military", "insp.diallo": "police"}
+JOINT_TARGETS = ("awa.hfo", "col.okafor", "insp.diallo")
+
+
+@pytest.mark.parametrize(
+    ("policy_ids", "sector", "expected"),
+    [
+        pytest.param(
+            ["poc-urgent"],
+            "beni",
+            PolicySnapshot(
+                policy_id="poc-urgent",
+                policy_ids=("poc-urgent",),
+                levels=(AWA, LUCAS_900, GRACE_900),
+                repeat=1,
+                ack_timeout_seconds=3600.0,
+            ),
+            id="urgent-beni-three-levels",
+        ),
+        pytest.param(
+            ["poc-urgent"],
+            "north",
+            PolicySnapshot(
+                policy_id="poc-urgent",
+                policy_ids=("poc-urgent",),
+                levels=(lvl((), {}, 600.0), LUCAS_900, GRACE_900),
+                repeat=1,
+                ack_timeout_seconds=3600.0,
+            ),
+            id="urgent-north-level-one-empty",
+        ),
+        pytest.param(
+            ["poc-urgent"],
+            "south",
+            PolicySnapshot(
+                policy_id="poc-urgent",
+                policy_ids=("poc-urgent",),
+                levels=(lvl((), {}, 600.0), lvl((), {}, 900.0), GRACE_900),
+                repeat=1,
+                ack_timeout_seconds=3600.0,
+            ),
+            id="urgent-south-only-the-dsrsg",
+        ),
+        pytest.param(
+            ["poc-joint"],
+            "beni",
+            PolicySnapshot(
+                policy_id="poc-joint",
+                policy_ids=("poc-joint",),
+                levels=(
+                    lvl(JOINT_TARGETS, JOINT_COMPONENTS, 1200.0, quorum=True),
+                    lvl(("lucas.ho",), {"lucas.ho": CIV}, 1800.0),
+                ),
+                repeat=0,
+                ack_timeout_seconds=None,
+            ),
+            id="joint-beni-quorum-per-component",
+        ),
+        pytest.param(
+            ["poc-default"],
+            "beni",
+            PolicySnapshot(
+                policy_id="poc-default",
+                policy_ids=("poc-default",),
+                levels=(
+                    lvl(("awa.hfo",), {"awa.hfo": CIV}, 1800.0),
+                    lvl(("lucas.ho",), {"lucas.ho": CIV}, 3600.0),
+                ),
+            ),
+            id="default-beni",
+        ),
+        pytest.param(
+            ["poc-urgent", "poc-joint"],
+            "beni",
+            PolicySnapshot(
+                policy_id="poc-urgent",
+                policy_ids=("poc-urgent", "poc-joint"),
+                levels=(
+                    # joint's level-1 people join level 1 (awa once); the first policy's
+                    # quorum (none), delays and later levels apply
+                    lvl(JOINT_TARGETS, JOINT_COMPONENTS, 600.0),
+                    LUCAS_900,
+                    GRACE_900,
+                ),
+                repeat=1,
+                ack_timeout_seconds=3600.0,
+            ),
+            id="continue-adds-level-one-targets",
+        ),
+        pytest.param(
+            ["poc-joint", "poc-urgent"],
+            "beni",
+            PolicySnapshot(
+                policy_id="poc-joint",
+                policy_ids=("poc-joint", "poc-urgent"),
+                levels=(
+                    lvl(JOINT_TARGETS, JOINT_COMPONENTS, 1200.0, quorum=True),
+                    lvl(("lucas.ho",), {"lucas.ho": CIV}, 1800.0),
+                ),
+            ),
+            id="continue-level-one-already-there-once",
+        ),
+        pytest.param([], "beni", None, id="no-policy-no-snapshot"),
+    ],
+)
+def test_snapshot_policy(
+    directory: Directory, policy_ids: list[str], sector: str, expected: PolicySnapshot | None
+) -> None:
+    assert snapshot_policy(directory, policy_ids, sector) == expected
+
+
+@pytest.mark.parametrize(
+    ("policy_ids", "sector", "chain"),
+    [
+        pytest.param(["poc-urgent"], "beni", ["awa.hfo", "lucas.ho", "grace.dsrsg"], id="urgent"),
+        pytest.param(["poc-urgent"], "north", ["lucas.ho", "grace.dsrsg"], id="urgent-north"),
+        pytest.param(["poc-joint"], "beni", [*JOINT_TARGETS, "lucas.ho"], id="joint"),
+        pytest.param(
+            # only level 1 of a continue policy joins: poc-urgent's dsrsg is not on the chain
+            ["poc-joint", "poc-urgent"],
+            "beni",
+            [*JOINT_TARGETS, "lucas.ho"],
+            id="continue-only-level-one-joins",
+        ),
+    ],
+)
+def test_snapshot_chain_is_every_level_target_once(
+    directory: Directory, policy_ids: list[str], sector: str, chain: list[str]
+) -> None:
+    snapshot = snapshot_policy(directory, policy_ids, sector)
+    assert snapshot is not None
+    assert snapshot.chain == chain
+
+
+def test_snapshot_continue_policy_with_a_person_target() -> None:
+    directory = directory_with_sms_target()
+    snapshot = snapshot_policy(directory, ["poc-default", "can-relay"], "beni")
+    assert snapshot is not None
+    assert snapshot.levels[0].targets == ("awa.hfo", "amani.cla", "lucas.ho")
+    assert snapshot.levels[0].components == {
+        "awa.hfo": "civilian",
+        "amani.cla": "civilian",
+        "lucas.ho": "civilian",
+    }
+    assert snapshot.levels[1].targets == ("lucas.ho",)
+
+
+def test_snapshot_is_a_value_later_directory_edits_leave_it_alone(directory: Directory) -> None:
+    snapshot = snapshot_policy(directory, ["poc-urgent"], "beni")
+    data = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
+    data["escalation_policies"][0]["levels"][0]["delay"] = "1m"
+    edited = Directory.model_validate(data)
+    assert snapshot_policy(edited, ["poc-urgent"], "beni") != snapshot
+    assert snapshot is not None
+    assert snapshot.levels[0].delay_seconds == 600.0
+
+
+# --------------------------------------------------------------------------- joc_operators
+
+
+def with_people(*people: dict[str, Any]) -> Directory:
+    data = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
+    data["people"].extend(people)
+    return Directory.model_validate(data)
+
+
+def joc(
+    person_id: str, sectors: list[str], roles: tuple[str, ...] = ("joc_operator",)
+) -> dict[str, Any]:
+    return {
+        "id": person_id,
+        "name": person_id,
+        "component": "civilian",
+        "roles": list(roles),
+        "sectors": sectors,
+        "contacts": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "sector", "expected"),
+    [
+        pytest.param([], "beni", ["jo.operator"], id="mission-wide-beni"),
+        pytest.param([], "north", ["jo.operator"], id="mission-wide-north"),
+        pytest.param([], "south", ["jo.operator"], id="mission-wide-south"),
+        pytest.param(
+            [joc("joc.north", ["north"])],
+            "north",
+            ["jo.operator", "joc.north"],
+            id="sector-joc-added-in-directory-order",
+        ),
+        pytest.param(
+            [joc("joc.north", ["north"])], "beni", ["jo.operator"], id="other-sector-joc-not"
+        ),
+        pytest.param(
+            [joc("joc.both", ["north", "beni"], ("analyst", "joc_operator"))],
+            "beni",
+            ["jo.operator", "joc.both"],
+            id="joc-among-other-roles",
+        ),
+        pytest.param(
+            [joc("watcher", ["*"], ("analyst",))], "beni", ["jo.operator"], id="other-role-not"
+        ),
+    ],
+)
+def test_joc_operators(extra: list[dict[str, Any]], sector: str, expected: list[str]) -> None:
+    directory = with_people(*extra)
+    assert [p.id for p in joc_operators(directory, sector)] == expected
+
+
+def test_no_joc_operator_is_an_empty_list(directory: Directory) -> None:
+    without = directory.model_copy(
+        update={"people": [p for p in directory.people if "joc_operator" not in p.roles]}
+    )
+    assert joc_operators(without, "beni") == []
