@@ -3,9 +3,11 @@
 - :class:`WebhookReceiver`: an in-process asyncio HTTP/1.1 server on 127.0.0.1 that records
   every request (path, headers, raw body, arrival time) and answers with a configurable
   status per path.
-- :class:`System`: writes a test directory, migrates the database with ``coord db upgrade``
-  and runs ``coord run ingest|router|notifier`` as separate processes; can kill and restart
-  them; always stops them at teardown.
+- :class:`System`: writes a test directory (the demo one by default, or one given as YAML
+  text or a mapping), migrates the database with ``coord db upgrade`` and runs
+  ``coord run ingest|router|notifier`` as separate processes, optionally several replicas of
+  a service (``start(replicas={"router": 2})`` or ``start_replica("router")``); can kill and
+  restart them; always stops them at teardown.
 - :func:`wait_until`: bounded polling. Timeouts are generous upper bounds for liveness,
   never performance assertions.
 
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +119,14 @@ def coord_bin() -> str:
 def sign(body: bytes, secret: str = TEST_WEBHOOK_SECRET) -> str:
     """Expected ``X-Coord-Signature`` of a webhook body."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def mint_token(person_id: str, secret: str = TEST_JWT_SECRET, ttl_seconds: int = 8 * 3600) -> str:
+    """A development bearer token as ``coord token`` makes it (docs/contract.md): an HS256
+    JWT with ``sub`` = person id, signed with COORD_JWT_SECRET."""
+    now = int(time.time())
+    claims = {"sub": person_id, "iat": now, "nbf": now, "exp": now + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def alert_body(**overrides: Any) -> dict[str, Any]:
@@ -292,6 +303,12 @@ class Receipt:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    @property
+    def kind(self) -> str | None:
+        """Field ``kind`` of a JSON body (``page``, ``acknowledged``, ...), if any."""
+        value = _safe_json(self.body).get("kind")
+        return value if isinstance(value, str) else None
+
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
@@ -348,13 +365,17 @@ class WebhookReceiver:
         return [r for r in self.requests if r.method == "POST"]
 
     def receipts_for(
-        self, person_id: str | None = None, alert_id: str | None = None
+        self, person_id: str | None = None, alert_id: str | None = None, kind: str | None = None
     ) -> list[Receipt]:
+        """POSTs for that person (path), alert (``alert_id`` of the body) and notification
+        kind (``kind`` of the body); None matches anything."""
         out = []
         for receipt in self.receipts:
             if person_id is not None and receipt.path != self._path(person_id):
                 continue
             if alert_id is not None and _safe_json(receipt.body).get("alert_id") != alert_id:
+                continue
+            if kind is not None and receipt.kind != kind:
                 continue
             out.append(receipt)
         return out
@@ -490,12 +511,20 @@ def _safe_json(body: bytes) -> dict[str, Any]:
 
 @dataclass
 class Service:
+    """One process of the system. ``name`` is its key in ``System.services`` (``"router"``,
+    or ``"router-2"`` for a second replica); ``kind`` is the service it runs."""
+
     name: str
     port: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     exit_codes: list[int] = field(default_factory=list)
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            self.kind = self.name
 
     @property
     def url(self) -> str:
@@ -506,7 +535,14 @@ class Service:
 
 
 class System:
-    """The three services as separate ``coord run`` processes, configured for one test."""
+    """The three services as separate ``coord run`` processes, configured for one test.
+
+    ``directory``: the directory file to use: YAML text, or a mapping dumped as YAML;
+    default: :func:`directory_for` the receiver (the demo directory).
+    ``extra_env``: environment variables added to (and overriding) the defaults.
+    ``local_tokens``: mint bearer tokens in-process (HS256, ``sub`` = person id, signed with
+    the test JWT secret, as the contract specifies for ``coord token``) instead of running
+    ``coord token`` (a few seconds of CPU per person) - for timing-sensitive tests."""
 
     def __init__(
         self,
@@ -515,6 +551,9 @@ class System:
         database_url: str,
         receiver: WebhookReceiver,
         extra_env: Mapping[str, str] | None = None,
+        *,
+        directory: str | Mapping[str, Any] | None = None,
+        local_tokens: bool = False,
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -524,8 +563,12 @@ class System:
         self.database_url = database_url
         self.receiver = receiver
         self.directory_path = self.workdir / "directory.yaml"
+        if directory is None:
+            directory = directory_for(receiver.base_url)
         self.directory_path.write_text(
-            yaml.safe_dump(directory_for(receiver.base_url), sort_keys=False)
+            directory
+            if isinstance(directory, str)
+            else yaml.safe_dump(dict(directory), sort_keys=False)
         )
         self.coord = coord_bin()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("COORD_")}
@@ -552,6 +595,7 @@ class System:
             self.services[name] = Service(name, port, self.log_dir / f"{name}.log")
             self.env[f"COORD_{name.upper()}_PORT"] = str(port)
         self._tokens: dict[str, str] = {}
+        self.local_tokens = local_tokens
         self._clients: list[httpx.AsyncClient] = []
 
     # lifecycle -------------------------------------------------------------------------
@@ -594,13 +638,52 @@ class System:
     async def migrate(self) -> None:
         await self.run_coord("db", "upgrade")
 
-    async def start(self, services: Iterable[str] = SERVICES, migrate: bool = True) -> System:
+    async def start(
+        self,
+        services: Iterable[str] = SERVICES,
+        migrate: bool = True,
+        replicas: int | Mapping[str, int] = 1,
+    ) -> System:
+        """Migrate (unless ``migrate=False``), start ``services`` and wait until they are ready.
+
+        ``replicas``: how many processes of each service (an int for all of them, or per
+        service name); the extra ones are named ``<service>-2``, ``<service>-3``, ..."""
+        services = list(services)
         if migrate:
             await self.migrate()
+        started: list[str] = []
         for name in services:
             self._spawn(name)
-        await asyncio.gather(*(self.wait_ready(name) for name in services))
+            started.append(name)
+            count = replicas if isinstance(replicas, int) else replicas.get(name, 1)
+            for _ in range(count - 1):
+                replica = self._add_replica(name)
+                self._spawn(replica)
+                started.append(replica)
+        await asyncio.gather(*(self.wait_ready(name) for name in started))
         return self
+
+    def _add_replica(self, kind: str) -> str:
+        if kind not in SERVICES:
+            raise ValueError(f"unknown service {kind!r}")
+        number = 2
+        while f"{kind}-{number}" in self.services:
+            number += 1
+        name = f"{kind}-{number}"
+        self.services[name] = Service(name, free_port(), self.log_dir / f"{name}.log", kind=kind)
+        return name
+
+    def replicas(self, kind: str) -> list[str]:
+        """Names of the processes (started or not) that run service ``kind``."""
+        return [name for name, service in self.services.items() if service.kind == kind]
+
+    async def start_replica(self, kind: str, timeout: float = READY_TIMEOUT) -> str:  # noqa: ASYNC109
+        """Start one more process of service ``kind`` on a new port; wait until it is
+        ready and return its name (``"router-2"``, ...), usable with kill/restart/log_tail."""
+        name = self._add_replica(kind)
+        self._spawn(name)
+        await self.wait_ready(name, timeout)
+        return name
 
     def _spawn(self, name: str) -> None:
         service = self.services[name]
@@ -612,7 +695,7 @@ class System:
             )
             log.flush()
             service.process = subprocess.Popen(
-                [self.coord, "run", name, "--port", str(service.port)],
+                [self.coord, "run", service.kind, "--port", str(service.port)],
                 env=self.env,
                 cwd=str(REPO_ROOT),
                 stdin=subprocess.DEVNULL,
@@ -740,7 +823,12 @@ class System:
     async def token(self, person_id: str) -> str:
         """A bearer token for ``person_id`` from ``coord token`` (cached)."""
         if person_id not in self._tokens:
-            self._tokens[person_id] = (await self.run_coord("token", person_id, timeout=60)).strip()
+            if self.local_tokens:
+                self._tokens[person_id] = mint_token(person_id)
+            else:
+                self._tokens[person_id] = (
+                    await self.run_coord("token", person_id, timeout=60)
+                ).strip()
         return self._tokens[person_id]
 
     async def client(self, person_id: str = "jo.operator", **kwargs: Any) -> httpx.AsyncClient:
@@ -768,7 +856,8 @@ class System:
         assert response.status_code == 200, (
             f"GET /v1/alerts/{alert_id}: {response.status_code} {response.text}"
         )
-        return response.json()
+        view: dict[str, Any] = response.json()
+        return view
 
 
 def new_idempotency_key() -> str:
