@@ -252,6 +252,28 @@ def validate_schema(data: Any) -> Directory:
     return Directory.model_validate(data, context={_CHECK_REFERENCES: False})
 
 
+def resolve_level(directory: Directory, level: PolicyLevel, sector: str) -> list[Person]:
+    """The people a level pages for an alert in ``sector``, each once, in target order.
+
+    ``{role: R}`` is everyone with role R covering the sector (or mission-wide with
+    ``scope: mission``); ``{person: ID}`` is that person.
+    """
+    people: dict[str, Person] = {}
+    for target in level.targets:
+        if target.person is not None:
+            person = directory.person(target.person)
+            found = [person] if person is not None else []
+        else:
+            found = [
+                p
+                for p in directory.people
+                if target.role in p.roles and (target.scope == "mission" or p.covers(sector))
+            ]
+        for person in found:
+            people.setdefault(person.id, person)
+    return list(people.values())
+
+
 def load_directory(path: Path) -> Directory:
     """Read and validate a directory file."""
     with path.open(encoding="utf-8") as stream:

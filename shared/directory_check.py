@@ -33,10 +33,10 @@ from shared.directory import (
     Directory,
     EscalationPolicy,
     Location,
-    Person,
     PolicyLevel,
     format_location,
     reference_errors,
+    resolve_level,
     validate_schema,
 )
 from shared.envelope import Classification
@@ -295,24 +295,6 @@ def _unknown_names(directory: Directory) -> list[_Found]:
 
 
 # --------------------------------------------------------------------------- stage 3: coverage
-
-
-def resolve_level(directory: Directory, level: PolicyLevel, sector: str) -> list[Person]:
-    """The people a level pages for an alert in ``sector`` (the router's rule, each once)."""
-    people: dict[str, Person] = {}
-    for target in level.targets:
-        if target.person is not None:
-            person = directory.person(target.person)
-            found = [person] if person is not None else []
-        else:
-            found = [
-                p
-                for p in directory.people
-                if target.role in p.roles and (target.scope == "mission" or p.covers(sector))
-            ]
-        for person in found:
-            people.setdefault(person.id, person)
-    return list(people.values())
 
 
 def _coverage(directory: Directory, channels: Sequence[str]) -> list[_Found]:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.router.escalation import LevelSnapshot, PolicySnapshot
-from shared.directory import Contact, Directory, Person, PolicyLevel, Route, RouteMatch
+from shared.directory import (
+    Contact,
+    Directory,
+    Person,
+    PolicyLevel,
+    Route,
+    RouteMatch,
+    resolve_level,
+)
 
 # Channels the notifier can deliver today.
 SUPPORTED_CHANNELS = ("webhook", "email")
@@ -53,21 +61,8 @@ def select_policies(routes: list[Route], facts: AlertFacts) -> list[str]:
 
 
 def resolve_targets(directory: Directory, level: PolicyLevel, sector: str) -> list[Person]:
-    """The people a level pages for an alert in ``sector``, each once, in target order."""
-    people: dict[str, Person] = {}
-    for target in level.targets:
-        if target.person is not None:
-            person = directory.person(target.person)
-            found = [person] if person is not None else []
-        else:
-            found = [
-                p
-                for p in directory.people
-                if target.role in p.roles and (target.scope == "mission" or p.covers(sector))
-            ]
-        for person in found:
-            people.setdefault(person.id, person)
-    return list(people.values())
+    """The people a level pages for an alert in ``sector`` (the directory's one rule)."""
+    return resolve_level(directory, level, sector)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from services.router.routing import SUPPORTED_CHANNELS, resolve_targets
-from shared.directory import Directory, load_directory
-from shared.directory_check import Problem, ProblemKind, check_directory, check_text, resolve_level
+from shared.directory import Directory, load_directory, resolve_level
+from shared.directory_check import Problem, ProblemKind, check_directory, check_text
 from tests.unit.helpers import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
 
 CHANNELS = ("webhook", "email")
