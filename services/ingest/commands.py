@@ -6,6 +6,7 @@ again against the policy snapshot and is the authority.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -65,55 +66,53 @@ def check_note(view: AlertViewRecord, person: Person) -> None:
         raise NotAllowed(f"{person.id} is neither on the escalation chain nor the JOC")
 
 
-async def _stage_command(
-    session: AsyncSession, view: AlertViewRecord, person: Person, type_: str, command: BaseModel
+async def _request(
+    sessions: async_sessionmaker[AsyncSession],
+    alert_id: UUID,
+    person: Person,
+    check: Callable[[AlertViewRecord, Person], None],
+    *,
+    type_: str,
+    command: BaseModel,
 ) -> None:
-    envelope = Envelope(
-        type=type_,
-        producer=PRODUCER,
-        actor=person.id,
-        correlation_id=UUID(view.alert_id),
-        classification=Classification(view.classification),
-        payload=command.model_dump(mode="json"),
-    )
-    await add_to_outbox(session, OUTBOX, envelope)
-
-
-async def _view(session: AsyncSession, alert_id: UUID) -> AlertViewRecord:
-    view = await session.get(AlertViewRecord, str(alert_id))
-    if view is None:
-        raise AlertNotFound(f"no alert {alert_id}")
-    return view
+    """Check the request against the view, then stage the command, in one transaction."""
+    async with sessions() as session, session.begin():
+        view = await session.get(AlertViewRecord, str(alert_id))
+        if view is None:
+            raise AlertNotFound(f"no alert {alert_id}")
+        check(view, person)
+        envelope = Envelope(
+            type=type_,
+            producer=PRODUCER,
+            actor=person.id,
+            correlation_id=alert_id,
+            classification=Classification(view.classification),
+            payload=command.model_dump(mode="json"),
+        )
+        await add_to_outbox(session, OUTBOX, envelope)
 
 
 async def acknowledge(
     sessions: async_sessionmaker[AsyncSession], alert_id: UUID, person: Person
 ) -> None:
     """Request the acknowledgement of an alert by ``person``."""
-    async with sessions() as session, session.begin():
-        view = await _view(session, alert_id)
-        check_acknowledge(view, person)
-        command = AcknowledgeAlertV1(alert_id=alert_id, person_id=person.id)
-        await _stage_command(session, view, person, ALERT_ACKNOWLEDGE, command)
+    command = AcknowledgeAlertV1(alert_id=alert_id, person_id=person.id)
+    await _request(
+        sessions, alert_id, person, check_acknowledge, type_=ALERT_ACKNOWLEDGE, command=command
+    )
 
 
 async def resolve(
     sessions: async_sessionmaker[AsyncSession], alert_id: UUID, person: Person, note: str
 ) -> None:
     """Request the resolution of an alert."""
-    async with sessions() as session, session.begin():
-        view = await _view(session, alert_id)
-        check_resolve(view, person)
-        command = ResolveAlertV1(alert_id=alert_id, person_id=person.id, note=note)
-        await _stage_command(session, view, person, ALERT_RESOLVE, command)
+    command = ResolveAlertV1(alert_id=alert_id, person_id=person.id, note=note)
+    await _request(sessions, alert_id, person, check_resolve, type_=ALERT_RESOLVE, command=command)
 
 
 async def add_note(
     sessions: async_sessionmaker[AsyncSession], alert_id: UUID, person: Person, text: str
 ) -> None:
     """Request a note on an alert."""
-    async with sessions() as session, session.begin():
-        view = await _view(session, alert_id)
-        check_note(view, person)
-        command = AddNoteV1(alert_id=alert_id, person_id=person.id, text=text)
-        await _stage_command(session, view, person, ALERT_ADD_NOTE, command)
+    command = AddNoteV1(alert_id=alert_id, person_id=person.id, text=text)
+    await _request(sessions, alert_id, person, check_note, type_=ALERT_ADD_NOTE, command=command)
