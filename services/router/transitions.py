@@ -7,6 +7,7 @@ change and none is lost.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -97,7 +98,8 @@ def notifications(
     """``notification.requested`` per person and page; unreachable people are events."""
     produced: list[Envelope] = []
     summary = AlertSummary.model_validate(record.summary)
-    for page in pages:
+    queue = list(pages)
+    for page in queue:
         kind = NotificationKind(page.kind)
         people = (
             [p.id for p in joc_operators(directory, record.sector)]
@@ -121,6 +123,11 @@ def notifications(
                         ).model_dump(exclude={"alert_id"}),
                     )
                 )
+                if kind is NotificationKind.PAGE:
+                    # ...and told: the loop reaches this JOC notice after the current page.
+                    # (A JOC notice nobody can receive is only an event: no loop.)
+                    notice = Page((), NotificationKind.TARGET_UNREACHABLE.value, page.level)
+                    queue.append(replace(notice, message=f"{person_id} cannot be paged: {reason}"))
                 continue
             request = NotificationRequestedV1(
                 notification_id=uuid4(),

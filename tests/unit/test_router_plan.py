@@ -109,7 +109,8 @@ def with_reachable_joc_operator() -> Directory:
             ["amani.cla", "lucas.ho"],
             300,
             {"lucas.ho": [{"channel": "webhook", "address": "http://127.0.0.1:9101/lucas"}]},
-            ["amani.cla"],
+            # amani.cla has only sms; the JOC notice about her reaches nobody either
+            ["amani.cla", "jo.operator"],
             id="sms-only-target-unreachable",
         ),
     ],
@@ -351,3 +352,19 @@ def test_planning_is_free_of_side_effects() -> None:
     assert first.pages == second.pages
     # only the timer's due time depends on when it is planned
     assert replace(first.state, timer_due_at=None) == replace(second.state, timer_due_at=None)
+
+
+def test_a_target_without_a_working_channel_is_told_to_the_joc() -> None:
+    data = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
+    for person in data["people"]:
+        if person["id"] == "jo.operator":
+            person["contacts"] = [{"channel": "webhook", "address": "http://127.0.0.1:9101/joc"}]
+        if person["id"] == "awa.hfo":
+            person["contacts"] = [{"channel": "sms", "address": "+243000000009"}]
+    raised = raised_envelope(category="abduction", severity="severe", sector="beni")
+    _, _, produced = produce(Directory.model_validate(data), raised)
+    [unreachable] = by_type(produced, ALERT_TARGET_UNREACHABLE)
+    assert (unreachable["person_id"], unreachable["kind"]) == ("awa.hfo", "page")
+    [notice] = by_type(produced, NOTIFICATION_REQUESTED)
+    assert (notice["person_id"], notice["kind"]) == ("jo.operator", "target_unreachable")
+    assert notice["message"] == "awa.hfo cannot be paged: no contact on a supported channel"
