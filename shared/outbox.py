@@ -11,10 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import Column, Integer, LargeBinary, String, Table, delete, event, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    Row,
+    Select,
+    String,
+    Table,
+    delete,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -121,28 +134,58 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; the number published."""
+        if not self._bus.is_connected:
+            # Do not even open a transaction: the rows wait for the broker.
+            raise ConnectionError("broker connection is closed")
+        if _is_sqlite(self._sessions):
+            return await self._publish_pending_sqlite()
         table = self._outbox
         async with self._sessions() as session, session.begin():
             # SKIP LOCKED lets replicas on PostgreSQL share the outbox without
-            # waiting on each other; SQLite ignores it (one writer at a time).
-            rows = (
-                await session.execute(
-                    select(table.c.position, table.c.message_id, table.c.routing_key, table.c.body)
-                    .order_by(table.c.position)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            # waiting on each other; row locks do not block new inserts.
+            rows = (await session.execute(self._pending().with_for_update(skip_locked=True))).all()
             if not rows:
                 return 0
-            await asyncio.wait_for(
-                self._bus.publish(
-                    [OutgoingMessage(r.message_id, r.routing_key, bytes(r.body)) for r in rows]
-                ),
-                PUBLISH_TIMEOUT_SECONDS,
-            )
+            await self._publish(rows)
             await session.execute(
                 delete(table).where(table.c.position.in_([r.position for r in rows]))
             )
         OUTBOX_PUBLISHED.labels(service=self._service).inc(len(rows))
         return len(rows)
+
+    async def _publish_pending_sqlite(self) -> int:
+        # SQLite has one write lock for the whole file: holding it while the
+        # broker confirms would stall every API request behind a slow broker.
+        # Read, publish, then delete, each step short (one relay per SQLite file).
+        async with self._sessions() as session:
+            rows = (await session.execute(self._pending())).all()
+        if not rows:
+            return 0
+        await self._publish(rows)
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                delete(self._outbox).where(self._outbox.c.position.in_([r.position for r in rows]))
+            )
+        OUTBOX_PUBLISHED.labels(service=self._service).inc(len(rows))
+        return len(rows)
+
+    def _pending(self) -> Select[tuple[int, str, str, bytes]]:
+        table = self._outbox
+        return (
+            select(table.c.position, table.c.message_id, table.c.routing_key, table.c.body)
+            .order_by(table.c.position)
+            .limit(self._batch_size)
+        )
+
+    async def _publish(self, rows: Sequence[Row[tuple[int, str, str, bytes]]]) -> None:
+        await asyncio.wait_for(
+            self._bus.publish(
+                [OutgoingMessage(r.message_id, r.routing_key, bytes(r.body)) for r in rows]
+            ),
+            PUBLISH_TIMEOUT_SECONDS,
+        )
+
+
+def _is_sqlite(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    bind = sessions.kw.get("bind")
+    return bind is not None and bind.dialect.name == "sqlite"

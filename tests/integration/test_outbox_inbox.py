@@ -149,6 +149,10 @@ class FailingOnce:
         self.bus = bus
         self.calls = 0
 
+    @property
+    def is_connected(self) -> bool:
+        return self.bus.is_connected
+
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         self.calls += 1
         if self.calls == 1:

@@ -179,6 +179,8 @@ async def test_unreachable_target_is_recorded_and_published(
         ("alert.triggered", None),
         ("alert.target_unreachable", "amani.cla"),
         ("notification.requested", "lucas.ho"),
+        # the JOC is told amani cannot be paged; jo.operator has no contact either
+        ("alert.target_unreachable", "jo.operator"),
         ("alert.state_changed", None),
     ]
     log_types = [e.type for e in await event_log(db)]
