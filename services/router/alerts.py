@@ -20,8 +20,8 @@ from services.router.escalation import (
 )
 from services.router.event_log import append_events
 from services.router.routing import AlertFacts, select_policies, snapshot_policy
-from services.router.tables import OUTBOX, AlertRecord, OpenDedupKey
-from services.router.transitions import EventFactory, apply_transition, state_event
+from services.router.tables import AlertRecord, OpenDedupKey
+from services.router.transitions import EventFactory, apply_transition, stage, state_event
 from shared.contracts import (
     ALERT_DEDUPLICATED,
     ALERT_MERGED,
@@ -33,7 +33,6 @@ from shared.contracts.notifications import AlertSummary
 from shared.db import insert_ignoring_duplicates
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
-from shared.outbox import add_to_outbox
 
 log = structlog.get_logger(__name__)
 
@@ -161,11 +160,5 @@ async def _merge(session: AsyncSession, duplicate: AlertRecord, key: str, raised
         on_duplicate.make(ALERT_DEDUPLICATED, {"merged_into": UUID(open_id), "dedup_key": key}),
         state_event(duplicate, on_duplicate),
     ]
-    await append_events(session, *produced)
-    await add_to_outbox(session, OUTBOX, *produced)
+    await stage(session, produced)
     log.info("alert.merged", into=open_id, count=open_alert.dedup_count)
-
-
-async def record_event(session: AsyncSession, envelope: Envelope) -> None:
-    """Put an event another service produced on the log (e.g. a delivery outcome)."""
-    await append_events(session, envelope)
