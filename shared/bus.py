@@ -103,7 +103,12 @@ class Bus:
     async def connect(self) -> None:
         """Connect (retrying until the broker answers) and declare the topology."""
         self._connection = await aio_pika.connect_robust(self._url)
-        self._publish_channel = await self._connection.channel(publisher_confirms=True)
+        # on_return_raises: an unroutable message (say, a binding not yet back after a
+        # broker restart) must fail the publish so the outbox keeps it; by default
+        # aio-pika hands the returned message back as if it had been confirmed.
+        self._publish_channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
         self._exchange = await self._declare_topology(self._publish_channel)
 
     async def close(self) -> None:
@@ -164,6 +169,7 @@ class Bus:
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                     ),
                     routing_key=m.routing_key,
+                    mandatory=True,
                 )
                 for m in messages
             )

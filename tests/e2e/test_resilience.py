@@ -36,19 +36,35 @@ def _describe(counts: Counter[tuple[str, str]], expected: set[tuple[str, str]]) 
     )
 
 
+async def _trace(system: System, alert_ids: list[str]) -> str:
+    """Where each alert got to: its view and every log line naming it (for a failure)."""
+    client = await system.client("jo.operator")
+    parts = []
+    for alert_id in alert_ids:
+        view = await client.get(f"/v1/alerts/{alert_id}")
+        lines = "\n".join(system.grep_logs(alert_id)[:40]) or "(no log line names it)"
+        parts.append(f"== {alert_id}: {view.status_code} {view.text[:1500]}\n{lines}")
+    return "\n".join(parts)
+
+
 async def _assert_exactly_once(
+    system: System,
     receiver: WebhookReceiver,
     expected: set[tuple[str, str]],
     timeout: float,  # noqa: ASYNC109 - a polling bound
 ) -> None:
-    await wait_until(
-        lambda: expected <= set(receiver.pair_counts()),
-        timeout=timeout,
-        interval=0.25,
-        message=lambda: (
-            "every (alert, target) paged: " + _describe(receiver.pair_counts(), expected)
-        ),
-    )
+    try:
+        await wait_until(
+            lambda: expected <= set(receiver.pair_counts()),
+            timeout=timeout,
+            interval=0.25,
+            message=lambda: (
+                "every (alert, target) paged: " + _describe(receiver.pair_counts(), expected)
+            ),
+        )
+    except AssertionError as error:
+        missing = sorted({alert for alert, _ in expected - set(receiver.pair_counts())})
+        raise AssertionError(f"{error}\n{await _trace(system, missing[:3])}") from None
     await asyncio.sleep(GRACE)  # late duplicates would show up here
     counts = receiver.pair_counts()
     duplicated = {pair: n for pair, n in counts.items() if n > 1}
@@ -104,7 +120,7 @@ async def test_router_crash_loses_and_doubles_nothing(
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == total
     expected = {(alert_id, person) for alert_id in ids for person in JOINT_TARGETS}
-    await _assert_exactly_once(receiver, expected, timeout=90)
+    await _assert_exactly_once(system, receiver, expected, timeout=90)
     print(f"router SIGKILLed after {posted_at_kill} posts and {received_at_kill} receipts")
 
 
@@ -209,5 +225,7 @@ async def test_broker_restart_loses_and_doubles_nothing(
 
     ids = {r[2] for r in results}
     assert len(ids) == len(results)
-    await _assert_exactly_once(receiver, {(alert_id, "awa.hfo") for alert_id in ids}, timeout=90)
+    await _assert_exactly_once(
+        system, receiver, {(alert_id, "awa.hfo") for alert_id in ids}, timeout=90
+    )
     print(f"{len(results)} alerts posted, {during_outage} while the broker was stopped")

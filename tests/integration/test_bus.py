@@ -249,3 +249,16 @@ async def test_published_message_carries_the_envelope_id_and_type(
     assert message.message_id == str(envelope.id)
     assert message.routing_key == "alert.raised"
     assert Envelope.model_validate_json(message.body) == envelope
+
+
+async def test_an_unroutable_message_fails_the_publish_instead_of_vanishing(
+    bus: Bus, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    """No queue bound (say, just after a broker restart): the outbox must keep the row."""
+    unbound = to_outgoing(raised_envelope())
+    unbound = type(unbound)(unbound.message_id, "nobody.listens", unbound.body)
+    with pytest.raises(aio_pika.exceptions.PublishError):
+        await bus.publish([unbound])
+    # the channel stays usable for routable messages
+    await bus.publish([to_outgoing(raised_envelope())])
+    assert await ready_count(channel, "router.inbox") == 1
