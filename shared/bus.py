@@ -64,10 +64,18 @@ ROUTER_QUEUE = QueueSpec(
         "notification.failed",
         "notification.channel_failed",
         "directory.load",
+        "message.sent",
+        "message.mark_read",
+        "message.acknowledge",
+        "recommendation.submitted",
+        "recommendation.acknowledge",
+        "recommendation.respond",
     ),
 )
 NOTIFIER_QUEUE = QueueSpec("notifier.inbox", ("notification.requested",))
-INGEST_VIEWS_QUEUE = QueueSpec("ingest.views", ("alert.#", "notification.#"))
+INGEST_VIEWS_QUEUE = QueueSpec(
+    "ingest.views", ("alert.#", "notification.#", "message.#", "recommendation.#")
+)
 TOPOLOGY: tuple[QueueSpec, ...] = (ROUTER_QUEUE, NOTIFIER_QUEUE, INGEST_VIEWS_QUEUE)
 
 

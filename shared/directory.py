@@ -160,6 +160,10 @@ class Directory(_Strict):
     people: list[Person]
     escalation_policies: list[EscalationPolicy] = []
     routes: list[Route] = []
+    # The chain of command by role (role -> the role it reports to), for messages
+    # and recommendations that nobody answers in time. Optional: without it they
+    # escalate to the JOC.
+    superiors: dict[str, str] = {}
 
     @model_validator(mode="after")
     def _references_exist(self, info: ValidationInfo) -> Directory:
@@ -234,12 +238,27 @@ def reference_errors(
                             f"{target.person!r}",
                         )
                     )
+    errors += _superior_cycles(directory.superiors)
     policy_ids.update(known_policies)
     for index, route in enumerate(directory.routes):
         if route.policy not in policy_ids:
             errors.append(
                 (("routes", index, "policy"), f"route names unknown policy {route.policy!r}")
             )
+    return errors
+
+
+def _superior_cycles(superiors: dict[str, str]) -> list[tuple[Location, str]]:
+    errors: list[tuple[Location, str]] = []
+    for role in superiors:
+        seen = [role]
+        current = superiors.get(role)
+        while current is not None and current not in seen:
+            seen.append(current)
+            current = superiors.get(current)
+        if current == role:
+            chain = " -> ".join([*seen, role])
+            errors.append((("superiors", role), f"the chain of command loops: {chain}"))
     return errors
 
 

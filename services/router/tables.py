@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String
+from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, UTCDateTime
@@ -77,3 +77,53 @@ class EventRecord(Base):
     causation_id: Mapped[str | None] = mapped_column(String(36))
     classification: Mapped[str] = mapped_column(String(30))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class MessageRecord(Base):
+    """The router's state of a coordination message: per-addressee delivery, reads, acks.
+
+    ``timer_due_at`` is when the next unacknowledged ``requires_ack`` addressee
+    escalates (one pending timer per message, like an alert's).
+    """
+
+    __tablename__ = "router_messages"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    classification: Mapped[str] = mapped_column(String(30))
+    thread_id: Mapped[str] = mapped_column(String(36), index=True)
+    requires_ack: Mapped[bool] = mapped_column(Boolean, default=False)
+    ack_window_seconds: Mapped[float | None] = mapped_column(Float)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    addressees: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    timer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class RecommendationRecord(Base):
+    """The router's state of a recommendation (the state machine's fields, and its timer)."""
+
+    __tablename__ = "router_recommendations"
+
+    recommendation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    author: Mapped[str] = mapped_column(String(200))
+    sector: Mapped[str] = mapped_column(String(100))
+    classification: Mapped[str] = mapped_column(String(30))
+    action: Mapped[str] = mapped_column(Text)
+    alert_id: Mapped[str | None] = mapped_column(String(36))
+    due_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20))
+    addressees: Mapped[list[str]] = mapped_column(JSON, default=list)
+    addressee_component: Mapped[str | None] = mapped_column(String(30))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    response: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    responded_by: Mapped[str | None] = mapped_column(String(200))
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    timer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)

@@ -30,11 +30,38 @@ from shared.contracts.escalation import (
     NoteAddedV1,
     ResolveAlertV1,
 )
+from shared.contracts.messages import (
+    AcknowledgeMessageV1,
+    MarkReadV1,
+    MessageAcknowledgedV1,
+    MessageAddressedV1,
+    MessageCommandRejectedV1,
+    MessageEscalatedV1,
+    MessageReadV1,
+    MessageSentV1,
+    MessageStateV1,
+)
 from shared.contracts.notifications import (
     ChannelFailedV1,
+    ChannelFailedV2,
     NotificationDeliveredV1,
+    NotificationDeliveredV2,
     NotificationFailedV1,
+    NotificationFailedV2,
     NotificationRequestedV1,
+    NotificationRequestedV2,
+)
+from shared.contracts.recommendations import (
+    AcknowledgeRecommendationV1,
+    RecommendationAcknowledgedV1,
+    RecommendationCommandRejectedV1,
+    RecommendationEscalatedV1,
+    RecommendationIssuedV1,
+    RecommendationRespondedV1,
+    RecommendationStateV1,
+    RecommendationSubmittedV1,
+    RecommendationUndeliverableV1,
+    RespondRecommendationV1,
 )
 
 ALERT_RAISED = "alert.raised"
@@ -59,6 +86,25 @@ NOTIFICATION_REQUESTED = "notification.requested"
 NOTIFICATION_DELIVERED = "notification.delivered"
 NOTIFICATION_FAILED = "notification.failed"
 NOTIFICATION_CHANNEL_FAILED = "notification.channel_failed"
+MESSAGE_SENT = "message.sent"
+MESSAGE_MARK_READ = "message.mark_read"
+MESSAGE_ACKNOWLEDGE = "message.acknowledge"
+MESSAGE_ADDRESSED = "message.addressed"
+MESSAGE_READ = "message.read"
+MESSAGE_ACKNOWLEDGED = "message.acknowledged"
+MESSAGE_ESCALATED = "message.escalated"
+MESSAGE_COMMAND_REJECTED = "message.command_rejected"
+MESSAGE_STATE_CHANGED = "message.state_changed"
+RECOMMENDATION_SUBMITTED = "recommendation.submitted"
+RECOMMENDATION_ACKNOWLEDGE = "recommendation.acknowledge"
+RECOMMENDATION_RESPOND = "recommendation.respond"
+RECOMMENDATION_ISSUED = "recommendation.issued"
+RECOMMENDATION_UNDELIVERABLE = "recommendation.undeliverable"
+RECOMMENDATION_ACKNOWLEDGED = "recommendation.acknowledged"
+RECOMMENDATION_RESPONDED = "recommendation.responded"
+RECOMMENDATION_ESCALATED = "recommendation.escalated"
+RECOMMENDATION_COMMAND_REJECTED = "recommendation.command_rejected"
+RECOMMENDATION_STATE_CHANGED = "recommendation.state_changed"
 
 EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_RAISED, 1): AlertRaisedV1,
@@ -83,6 +129,29 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (NOTIFICATION_DELIVERED, 1): NotificationDeliveredV1,
     (NOTIFICATION_FAILED, 1): NotificationFailedV1,
     (NOTIFICATION_CHANNEL_FAILED, 1): ChannelFailedV1,
+    (NOTIFICATION_REQUESTED, 2): NotificationRequestedV2,
+    (NOTIFICATION_DELIVERED, 2): NotificationDeliveredV2,
+    (NOTIFICATION_FAILED, 2): NotificationFailedV2,
+    (NOTIFICATION_CHANNEL_FAILED, 2): ChannelFailedV2,
+    (MESSAGE_SENT, 1): MessageSentV1,
+    (MESSAGE_MARK_READ, 1): MarkReadV1,
+    (MESSAGE_ACKNOWLEDGE, 1): AcknowledgeMessageV1,
+    (MESSAGE_ADDRESSED, 1): MessageAddressedV1,
+    (MESSAGE_READ, 1): MessageReadV1,
+    (MESSAGE_ACKNOWLEDGED, 1): MessageAcknowledgedV1,
+    (MESSAGE_ESCALATED, 1): MessageEscalatedV1,
+    (MESSAGE_COMMAND_REJECTED, 1): MessageCommandRejectedV1,
+    (MESSAGE_STATE_CHANGED, 1): MessageStateV1,
+    (RECOMMENDATION_SUBMITTED, 1): RecommendationSubmittedV1,
+    (RECOMMENDATION_ACKNOWLEDGE, 1): AcknowledgeRecommendationV1,
+    (RECOMMENDATION_RESPOND, 1): RespondRecommendationV1,
+    (RECOMMENDATION_ISSUED, 1): RecommendationIssuedV1,
+    (RECOMMENDATION_UNDELIVERABLE, 1): RecommendationUndeliverableV1,
+    (RECOMMENDATION_ACKNOWLEDGED, 1): RecommendationAcknowledgedV1,
+    (RECOMMENDATION_RESPONDED, 1): RecommendationRespondedV1,
+    (RECOMMENDATION_ESCALATED, 1): RecommendationEscalatedV1,
+    (RECOMMENDATION_COMMAND_REJECTED, 1): RecommendationCommandRejectedV1,
+    (RECOMMENDATION_STATE_CHANGED, 1): RecommendationStateV1,
 }
 
 

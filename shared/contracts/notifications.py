@@ -1,4 +1,12 @@
-"""Notification contracts, version 1: what the router asks and the notifier reports."""
+"""Notification contracts: what the router asks and the notifier reports.
+
+Version 1 is about alerts only (``alert_id``, ``alert``). Version 2 names any
+subject (an alert, a coordination message, a recommendation) with
+``subject_type``/``subject_id`` and a ``summary``. The router sends version 1
+for alerts and version 2 for the rest; the notifier reads both by upcasting
+version 1 to 2 (``upcast_requested``), and reports an outcome in the version
+of its request, so the alert readers are unchanged.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +25,21 @@ class NotificationKind(StrEnum):
     ESCALATION_EXHAUSTED = "escalation_exhausted"  # to the JOC: nobody acknowledged
     TARGET_UNREACHABLE = "target_unreachable"  # to the JOC: a target has no working channel
     UNROUTED = "unrouted"  # to the JOC: nobody could be paged at all
+    MESSAGE = "message"  # a coordination message for you
+    MESSAGE_UNDELIVERED = "message_undelivered"  # to the sender: some addressees not cleared
+    MESSAGE_UNACKNOWLEDGED = "message_unacknowledged"  # to a superior: not acknowledged in time
+    RECOMMENDATION = "recommendation"  # a recommendation for you: acknowledge, then respond
+    RECOMMENDATION_ANSWERED = "recommendation_answered"  # to the author: acked or responded
+    RECOMMENDATION_OVERDUE = "recommendation_overdue"  # to superiors: unanswered by due time
+    NOBODY_TO_ESCALATE_TO = "nobody_to_escalate_to"  # to the JOC: no superior to tell
+
+
+class SubjectType(StrEnum):
+    """What a version-2 notification is about."""
+
+    ALERT = "alert"
+    MESSAGE = "message"
+    RECOMMENDATION = "recommendation"
 
 
 class ContactPoint(BaseModel):
@@ -100,3 +123,82 @@ class ChannelFailedV1(BaseModel):
     attempts: int = Field(ge=1)
     error: str
     next_channel: str | None
+
+
+class NotificationRequestedV2(BaseModel):
+    """Event ``notification.requested`` version 2: about any subject."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notification_id: UUID
+    subject_type: SubjectType
+    subject_id: UUID
+    person_id: str
+    kind: NotificationKind
+    contacts: list[ContactPoint] = Field(min_length=1)
+    policy_id: str | None = None
+    level: int = Field(default=1, ge=1)
+    message: str = Field(default="", description="A line for the person")
+    summary: dict[str, object] = Field(
+        description="What the receiver is shown: a title and the subject's public fields"
+    )
+
+
+class NotificationDeliveredV2(BaseModel):
+    """Event ``notification.delivered`` version 2."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notification_id: UUID
+    subject_type: SubjectType
+    subject_id: UUID
+    person_id: str
+    kind: NotificationKind
+    channel: str
+    attempts: int = Field(ge=1)
+
+
+class NotificationFailedV2(BaseModel):
+    """Event ``notification.failed`` version 2."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notification_id: UUID
+    subject_type: SubjectType
+    subject_id: UUID
+    person_id: str
+    kind: NotificationKind
+    channel: str = Field(description="The last channel tried")
+    attempts: int = Field(ge=1)
+    error: str
+
+
+class ChannelFailedV2(BaseModel):
+    """Event ``notification.channel_failed`` version 2."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notification_id: UUID
+    subject_type: SubjectType
+    subject_id: UUID
+    person_id: str
+    channel: str
+    attempts: int = Field(ge=1)
+    error: str
+    next_channel: str | None
+
+
+def upcast_requested(request: NotificationRequestedV1) -> NotificationRequestedV2:
+    """A version-1 (alert) request as version 2; the alert summary becomes ``summary``."""
+    return NotificationRequestedV2(
+        notification_id=request.notification_id,
+        subject_type=SubjectType.ALERT,
+        subject_id=request.alert_id,
+        person_id=request.person_id,
+        kind=request.kind,
+        contacts=request.contacts,
+        policy_id=request.policy_id,
+        level=request.level,
+        message=request.message,
+        summary=request.alert.model_dump(mode="json"),
+    )
