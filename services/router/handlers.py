@@ -7,16 +7,29 @@ from collections.abc import Awaitable, Callable
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.router import alerts, commands, directory_versions, outcomes
+from services.router import (
+    alerts,
+    commands,
+    directory_versions,
+    messages,
+    outcomes,
+    recommendations,
+)
 from services.router.tables import INBOX
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,
     ALERT_ADD_NOTE,
     ALERT_RAISED,
     ALERT_RESOLVE,
+    MESSAGE_ACKNOWLEDGE,
+    MESSAGE_MARK_READ,
+    MESSAGE_SENT,
     NOTIFICATION_CHANNEL_FAILED,
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
+    RECOMMENDATION_ACKNOWLEDGE,
+    RECOMMENDATION_RESPOND,
+    RECOMMENDATION_SUBMITTED,
 )
 from shared.directory import Directory
 from shared.directory_store import DIRECTORY_LOAD
@@ -36,6 +49,12 @@ EFFECTS: dict[str, Effect] = {
     NOTIFICATION_CHANNEL_FAILED: outcomes.record_outcome,
     NOTIFICATION_FAILED: outcomes.record_failure,
     DIRECTORY_LOAD: directory_versions.on_directory_load,
+    MESSAGE_SENT: messages.address_message,
+    MESSAGE_MARK_READ: messages.mark_read,
+    MESSAGE_ACKNOWLEDGE: messages.acknowledge_message,
+    RECOMMENDATION_SUBMITTED: recommendations.issue,
+    RECOMMENDATION_ACKNOWLEDGE: recommendations.acknowledge,
+    RECOMMENDATION_RESPOND: recommendations.respond,
 }
 
 

@@ -21,6 +21,10 @@ async def record_outcome(session: AsyncSession, directory: Directory, envelope: 
 async def record_failure(session: AsyncSession, directory: Directory, envelope: Envelope) -> None:
     """Log a failed notification; a page nobody received is told to the JOC."""
     await append_events(session, envelope)
+    if envelope.schema_version != 1:
+        # Version 2: a message or recommendation notice. The addressee still has it
+        # in their coord inbox, and the failure is on the log for the sender to see.
+        return
     failed = NotificationFailedV1.model_validate(envelope.payload)
     if failed.kind is not NotificationKind.PAGE:
         return  # telling the JOC about a failed FYI (or a failed JOC notice) would loop

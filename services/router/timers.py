@@ -1,8 +1,8 @@
-"""Durable escalation timers: due alerts are claimed from the database and fired.
+"""Durable timers: due alerts, messages and recommendations are claimed and fired.
 
-A timer is two columns of the alert row, so it survives any restart of the
-router or the broker. Replicas on PostgreSQL claim due rows with SKIP LOCKED
-and fire each once; a timer the alert has moved past is a no-op.
+A timer is a column of its row (two on the alert row), so it survives any
+restart of the router or the broker. Replicas on PostgreSQL claim due rows with
+SKIP LOCKED and fire each once; a timer the state has moved past is a no-op.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.router.alert_store import snapshot_from_json, state_of
 from services.router.escalation import TimerKind, on_timer
-from services.router.tables import AlertRecord
+from services.router.messages import fire_due_messages
+from services.router.recommendations import fire_due_recommendations
+from services.router.tables import AlertRecord, MessageRecord, RecommendationRecord
 from services.router.transitions import EventFactory, apply_transition
 from shared.directory import Directory
 from shared.envelope import utc_now
@@ -60,13 +62,31 @@ async def fire_due_timers(
     return len(records)
 
 
+async def fire_due_deadlines(
+    sessions: async_sessionmaker[AsyncSession], directory: Directory, now: datetime, batch: int
+) -> int:
+    """Escalate overdue message acknowledgements and recommendations; the number fired."""
+    async with sessions() as session, session.begin():
+        fired = await fire_due_messages(session, directory, now, batch)
+        fired += await fire_due_recommendations(session, directory, now, batch)
+    return fired
+
+
 async def next_due_at(sessions: async_sessionmaker[AsyncSession]) -> datetime | None:
     """When the earliest pending timer is due."""
+    columns = (
+        AlertRecord.timer_due_at,
+        MessageRecord.timer_due_at,
+        RecommendationRecord.timer_due_at,
+    )
+    dues: list[datetime] = []
     async with sessions() as session:
-        due: datetime | None = await session.scalar(select(func.min(AlertRecord.timer_due_at)))
-    if due is not None and due.tzinfo is None:  # aggregate results skip the column type
-        due = due.replace(tzinfo=UTC)
-    return due
+        for column in columns:
+            due: datetime | None = await session.scalar(select(func.min(column)))
+            if due is not None:
+                # aggregate results skip the column type
+                dues.append(due if due.tzinfo else due.replace(tzinfo=UTC))
+    return min(dues, default=None)
 
 
 class TimerLoop:
@@ -89,10 +109,12 @@ class TimerLoop:
         """The loop; a failing round (database down) is logged and retried."""
         while True:
             try:
-                fired = await fire_due_timers(
-                    self._sessions, self._directory(), utc_now(), self._batch
+                directory, now = self._directory(), utc_now()
+                fired = await fire_due_timers(self._sessions, directory, now, self._batch)
+                fired = max(
+                    fired, await fire_due_deadlines(self._sessions, directory, now, self._batch)
                 )
-                if fired == self._batch:
+                if fired >= self._batch:
                     continue  # more are due right now
                 due = await next_due_at(self._sessions)
             except asyncio.CancelledError:

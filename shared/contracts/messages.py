@@ -137,6 +137,9 @@ class AddresseeState(_Contract):
     acknowledged_at: AwareDatetime | None = None
     escalation_level: int = 0
     escalated_to: list[str] = Field(default_factory=list)
+    escalation_ended: bool = Field(
+        default=False, description="The chain of command ran out; the JOC was told"
+    )
 
 
 class MessageStateV1(_Contract):

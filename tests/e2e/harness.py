@@ -224,6 +224,24 @@ def directory_for(receiver_base_url: str) -> dict[str, Any]:
                 "contacts": [hook("insp.diallo")],
             },
             {
+                "id": "gen.force",
+                "name": "Gen. Force (force commander)",
+                "component": "military",
+                "roles": ["force_commander"],
+                "sectors": ["*"],
+                "clearance": "strictly_confidential",
+                "contacts": [hook("gen.force")],
+            },
+            {
+                "id": "lt.mbeki",
+                "name": "Lt. Mbeki (military liaison)",
+                "component": "military",
+                "roles": ["military_liaison"],
+                "sectors": ["beni"],
+                "clearance": "unclassified",
+                "contacts": [hook("lt.mbeki")],
+            },
+            {
                 "id": "audit.one",
                 "name": "OIOS auditor",
                 "component": "civilian",
@@ -278,6 +296,12 @@ def directory_for(receiver_base_url: str) -> dict[str, Any]:
             {"match": {"category": ["armed_group_movement"]}, "policy": "poc-joint"},
             {"match": {}, "policy": "poc-default"},
         ],
+        "superiors": {
+            "head_of_field_office": "head_of_office",
+            "head_of_office": "dsrsg",
+            "sector_commander": "force_commander",
+            "military_liaison": "sector_commander",
+        },
     }
 
 

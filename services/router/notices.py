@@ -1,0 +1,93 @@
+"""Envelopes the router writes about messages and recommendations, and who is told.
+
+An alert's envelopes are built by ``transitions.EventFactory`` (version-1
+notifications); messages and recommendations use version-2 notifications,
+which name their subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+
+from services.router.routing import contact_points, joc_operators
+from shared.contracts import NOTIFICATION_REQUESTED
+from shared.contracts.notifications import (
+    ContactPoint,
+    NotificationKind,
+    NotificationRequestedV2,
+    SubjectType,
+)
+from shared.directory import Directory
+from shared.envelope import Classification, Envelope
+
+PRODUCER = "router"
+
+
+@dataclass(frozen=True)
+class SubjectEvents:
+    """Builds the envelopes of one message thread or recommendation."""
+
+    subject_type: SubjectType
+    subject_id: UUID
+    correlation_id: UUID
+    classification: Classification
+    cause: Envelope | None
+    actor: str = PRODUCER
+
+    def make(self, type_: str, payload: BaseModel, version: int = 1) -> Envelope:
+        """An event of ``type_`` in this thread, caused by ``cause`` if any."""
+        return Envelope(
+            type=type_,
+            schema_version=version,
+            producer=PRODUCER,
+            actor=self.actor,
+            correlation_id=self.correlation_id,
+            causation_id=self.cause.id if self.cause else None,
+            classification=self.classification,
+            payload=payload.model_dump(mode="json"),
+        )
+
+    def tell(
+        self,
+        directory: Directory,
+        people: list[str],
+        kind: NotificationKind,
+        summary: dict[str, object],
+        message: str = "",
+    ) -> list[Envelope]:
+        """One ``notification.requested`` (v2) per person with a working channel.
+
+        Someone without one still finds a message or recommendation in their
+        inbox; that is why nobody is told about it here.
+        """
+        envelopes: list[Envelope] = []
+        for person_id in dict.fromkeys(people):
+            person = directory.person(person_id)
+            contacts = contact_points(person) if person is not None else []
+            if not contacts:
+                continue
+            request = NotificationRequestedV2(
+                notification_id=uuid4(),
+                subject_type=self.subject_type,
+                subject_id=self.subject_id,
+                person_id=person_id,
+                kind=kind,
+                contacts=[ContactPoint(channel=c.channel, address=c.address) for c in contacts],
+                message=message,
+                summary=summary,
+            )
+            envelopes.append(self.make(NOTIFICATION_REQUESTED, request, version=2))
+        return envelopes
+
+    def tell_joc(
+        self, directory: Directory, sector: str | None, summary: dict[str, object], message: str
+    ) -> list[Envelope]:
+        """Tell the JOC duty officers (of ``sector``, or all) that nobody can be escalated to."""
+        # Without a sector only mission-wide duty officers match: they cover every sector.
+        operators = [p.id for p in joc_operators(directory, sector or "")]
+        return self.tell(
+            directory, operators, NotificationKind.NOBODY_TO_ESCALATE_TO, summary, message
+        )
