@@ -46,10 +46,12 @@ class Envelope(BaseModel):
         *,
         producer: str,
         actor: str | None = None,
+        schema_version: int = 1,
     ) -> Envelope:
         """A new envelope in the same thread, caused by this one."""
         return Envelope(
             type=type,
+            schema_version=schema_version,
             producer=producer,
             actor=actor or producer,
             correlation_id=self.correlation_id,

@@ -15,7 +15,7 @@ import httpx
 from services.notifier.email import SmtpConfig, deliver_email
 from services.notifier.retry import DeliveryResult, RetryPolicy
 from services.notifier.webhook import deliver_webhook
-from shared.contracts.notifications import ContactPoint, NotificationRequestedV1
+from shared.contracts.notifications import ContactPoint, NotificationRequestedV2
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,11 @@ class ChannelContext:
     retry: RetryPolicy
 
 
-Channel = Callable[[ChannelContext, NotificationRequestedV1, str], Awaitable[DeliveryResult]]
+Channel = Callable[[ChannelContext, NotificationRequestedV2, str], Awaitable[DeliveryResult]]
 
 
 async def _webhook(
-    context: ChannelContext, request: NotificationRequestedV1, address: str
+    context: ChannelContext, request: NotificationRequestedV2, address: str
 ) -> DeliveryResult:
     return await deliver_webhook(
         context.http, request, address, context.webhook_secret, context.retry
@@ -40,7 +40,7 @@ async def _webhook(
 
 
 async def _email(
-    context: ChannelContext, request: NotificationRequestedV1, address: str
+    context: ChannelContext, request: NotificationRequestedV2, address: str
 ) -> DeliveryResult:
     return await deliver_email(context.smtp, request, address, context.retry)
 
@@ -49,7 +49,7 @@ CHANNELS: Mapping[str, Channel] = {"webhook": _webhook, "email": _email}
 
 
 async def deliver_on(
-    context: ChannelContext, request: NotificationRequestedV1, contact: ContactPoint
+    context: ChannelContext, request: NotificationRequestedV2, contact: ContactPoint
 ) -> DeliveryResult:
     """Deliver ``request`` on one contact; an unknown channel fails without retries."""
     channel = CHANNELS.get(contact.channel)

@@ -13,6 +13,10 @@ with the outcome (``notification.delivered`` / ``notification.failed``) in the
 one transaction that makes the delivery final. A worker that dies before it
 commits leaves nothing half-reported: whoever takes the claim over tries every
 contact again and reports the whole story once.
+
+A request of either schema version is read as version 2 (``subjects``), so
+delivering knows one model; its outcome is reported in the request's own
+version (``outcomes``).
 """
 
 from __future__ import annotations
@@ -27,26 +31,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.channels import ChannelContext, deliver_on
-from services.notifier.retry import DeliveryResult
+from services.notifier.outcomes import ChannelAttempt, failure_summary, outcome_events
+from services.notifier.subjects import read_request
 from services.notifier.tables import OUTBOX, DeliveryRecord
-from shared.contracts import (
-    NOTIFICATION_CHANNEL_FAILED,
-    NOTIFICATION_DELIVERED,
-    NOTIFICATION_FAILED,
-)
-from shared.contracts.notifications import (
-    ChannelFailedV1,
-    ContactPoint,
-    NotificationDeliveredV1,
-    NotificationFailedV1,
-    NotificationRequestedV1,
-)
+from shared.contracts.notifications import NotificationRequestedV2
 from shared.db import insert_ignoring_duplicates
 from shared.envelope import Envelope, utc_now
 from shared.metrics import NOTIFICATIONS
 from shared.outbox import add_to_outbox
 
-PRODUCER = "notifier"
 CHANNEL_COLUMN_LENGTH = 30
 log = structlog.get_logger(__name__)
 
@@ -72,16 +65,8 @@ class DeliveryContext:
     lease: timedelta
 
 
-@dataclass(frozen=True)
-class ChannelAttempt:
-    """One contact tried, and how it ended."""
-
-    contact: ContactPoint
-    result: DeliveryResult
-
-
 async def claim(
-    session: AsyncSession, request: NotificationRequestedV1, lease: timedelta
+    session: AsyncSession, request: NotificationRequestedV2, lease: timedelta
 ) -> tuple[Claim, datetime]:
     """Claim ``request`` for this worker; the claim and the time the lease ends."""
     now = utc_now()
@@ -91,7 +76,7 @@ async def claim(
         DeliveryRecord.__table__,  # type: ignore[arg-type]
         {
             "notification_id": str(request.notification_id),
-            "alert_id": str(request.alert_id),
+            "alert_id": str(request.subject_id),  # the column holds any subject's id
             "person_id": request.person_id,
             "channel": request.contacts[0].channel[:CHANNEL_COLUMN_LENGTH],
             "state": "in_progress",
@@ -118,57 +103,10 @@ async def claim(
     return Claim.OURS, until
 
 
-def failure_summary(tried: list[ChannelAttempt]) -> str:
-    """Each failed channel's error, in the order tried: ``webhook: ...; email: ...``."""
-    return "; ".join(
-        f"{a.contact.channel}: {a.result.error or 'unknown error'}"
-        for a in tried
-        if not a.result.delivered
-    )
-
-
-def outcome_events(
-    requested: Envelope, request: NotificationRequestedV1, tried: list[ChannelAttempt]
-) -> list[Envelope]:
-    """One ``channel_failed`` per failed channel, then ``delivered`` or ``failed``."""
-    events = []
-    for position, attempt in enumerate(tried):
-        if attempt.result.delivered:
-            break
-        following = request.contacts[position + 1 : position + 2]
-        failed = ChannelFailedV1(
-            notification_id=request.notification_id,
-            alert_id=request.alert_id,
-            person_id=request.person_id,
-            channel=attempt.contact.channel,
-            attempts=max(attempt.result.attempts, 1),
-            error=attempt.result.error or "unknown error",
-            next_channel=following[0].channel if following else None,
-        )
-        events.append(requested.caused(NOTIFICATION_CHANNEL_FAILED, failed, producer=PRODUCER))
-    last = tried[-1]
-    fields = {
-        "notification_id": request.notification_id,
-        "alert_id": request.alert_id,
-        "person_id": request.person_id,
-        "kind": request.kind,
-        "channel": last.contact.channel,
-        "attempts": max(sum(a.result.attempts for a in tried), 1),
-    }
-    if last.result.delivered:
-        outcome = requested.caused(
-            NOTIFICATION_DELIVERED, NotificationDeliveredV1(**fields), producer=PRODUCER
-        )
-    else:
-        failure = NotificationFailedV1(**fields, error=failure_summary(tried))
-        outcome = requested.caused(NOTIFICATION_FAILED, failure, producer=PRODUCER)
-    return [*events, outcome]
-
-
 async def complete(
     session: AsyncSession,
     requested: Envelope,
-    request: NotificationRequestedV1,
+    request: NotificationRequestedV2,
     tried: list[ChannelAttempt],
 ) -> bool:
     """Record the outcome and stage its events, in one transaction; False if already final."""
@@ -188,7 +126,7 @@ async def complete(
 
 
 async def try_contacts(
-    channels: ChannelContext, request: NotificationRequestedV1
+    channels: ChannelContext, request: NotificationRequestedV2
 ) -> list[ChannelAttempt]:
     """Try each contact in order until one channel delivers; every attempt made."""
     tried: list[ChannelAttempt] = []
@@ -212,8 +150,12 @@ async def try_contacts(
 
 
 async def deliver_notification(context: DeliveryContext, requested: Envelope) -> None:
-    """Deliver one requested notification at most once per claim, and report it."""
-    request = NotificationRequestedV1.model_validate(requested.payload)
+    """Deliver one requested notification at most once per claim, and report it.
+
+    A request of a schema version other than 1 or 2 raises (see ``read_request``):
+    the bus hands it back until its delivery limit dead-letters it.
+    """
+    request = read_request(requested)
     lease = context.lease * len(request.contacts)
     while True:
         async with context.sessions() as session, session.begin():
@@ -233,6 +175,7 @@ async def deliver_notification(context: DeliveryContext, requested: Envelope) ->
         "notification.outcome" if recorded else "notification.outcome_already_recorded",
         notification_id=str(request.notification_id),
         person_id=request.person_id,
+        subject_type=request.subject_type.value,
         kind=request.kind.value,
         channel=last.contact.channel,
         delivered=last.result.delivered,

@@ -1,4 +1,7 @@
-"""The email channel: a plain-text mail over SMTP (aiosmtplib), retried with back-off."""
+"""The email channel: a plain-text mail over SMTP (aiosmtplib), retried with back-off.
+
+What the mail says is ``email_text``'s; this module addresses and sends it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,11 @@ from email.utils import formatdate, parseaddr
 
 import aiosmtplib
 
+from services.notifier.email_text import email_subject, email_text
 from services.notifier.retry import DeliveryResult, RetryPolicy, describe, with_retries
-from shared.contracts.notifications import NotificationKind, NotificationRequestedV1
+from services.notifier.subjects import event_name
+from shared.contracts.notifications import NotificationRequestedV2
 from shared.settings import Settings
-
-SUBJECT_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -43,51 +46,7 @@ class SmtpConfig:
         )
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def email_subject(request: NotificationRequestedV1) -> str:
-    """E.g. ``[coord] SEVERE abduction in beni: <title>``, the kind first unless a page."""
-    alert = request.alert
-    kind = "" if request.kind is NotificationKind.PAGE else f"{request.kind.value} "
-    subject = (
-        f"[coord] {kind.replace('_', ' ').upper()}{alert.severity.upper()} "
-        f"{alert.category.replace('_', ' ')} in {alert.sector}: {alert.title}"
-    )
-    return _one_line(subject)[:SUBJECT_MAX]
-
-
-def email_text(request: NotificationRequestedV1) -> str:
-    """The body: the alert summary (never its source), level, message and ids."""
-    alert = request.alert
-    location = alert.location.get("name", "")
-    lines = [
-        f"{request.kind.value.replace('_', ' ').capitalize()}: {alert.title}",
-        "",
-    ]
-    if request.message:
-        lines += [request.message, ""]
-    lines += [
-        f"Category:       {alert.category}",
-        f"Severity:       {alert.severity}",
-        f"Urgency:        {alert.urgency}",
-        f"Certainty:      {alert.certainty}",
-        f"Sector:         {alert.sector}",
-        f"Location:       {location}",
-        f"Origin:         {alert.origin}",
-        f"Classification: {alert.classification}",
-        f"Raised at:      {alert.raised_at}",
-        f"Level:          {request.level}"
-        + (f" ({request.policy_id})" if request.policy_id else ""),
-        f"Alert id:       {request.alert_id}",
-        f"Notification:   {request.notification_id}",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def email_message(request: NotificationRequestedV1, recipient: str, sender: str) -> EmailMessage:
+def email_message(request: NotificationRequestedV2, recipient: str, sender: str) -> EmailMessage:
     """The whole mail; raises ValueError on an address a header cannot hold."""
     message = EmailMessage()
     message["From"] = sender
@@ -98,13 +57,13 @@ def email_message(request: NotificationRequestedV1, recipient: str, sender: str)
     # Stable across retries, like X-Coord-Delivery: receivers may dedup on either.
     message["Message-ID"] = f"<{request.notification_id}@{domain}>"
     message["X-Coord-Delivery"] = str(request.notification_id)
-    message["X-Coord-Event"] = f"alert.{request.kind.value}"
+    message["X-Coord-Event"] = event_name(request)
     message.set_content(email_text(request))
     return message
 
 
 async def deliver_email(
-    config: SmtpConfig, request: NotificationRequestedV1, recipient: str, retry: RetryPolicy
+    config: SmtpConfig, request: NotificationRequestedV2, recipient: str, retry: RetryPolicy
 ) -> DeliveryResult:
     """Send the notification to ``recipient``; retry failures, and say how it ended."""
     try:

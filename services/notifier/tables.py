@@ -23,6 +23,8 @@ class DeliveryRecord(Base):
     __tablename__ = "notifier_deliveries"
 
     notification_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # The id of the notification's subject (an alert, message or recommendation): named
+    # alert_id from when only alerts were notified; renaming it would need a migration.
     alert_id: Mapped[str] = mapped_column(String(36), index=True)
     person_id: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(30))

@@ -7,7 +7,8 @@ import json
 import httpx
 
 from services.notifier.retry import DeliveryResult, RetryPolicy, with_retries
-from shared.contracts.notifications import NotificationRequestedV1
+from services.notifier.subjects import event_name, public_summary, subject_id_field
+from shared.contracts.notifications import NotificationRequestedV2, SubjectType
 from shared.signing import SIGNATURE_HEADER, sign
 
 
@@ -15,34 +16,42 @@ class WebhookRejected(Exception):
     """The receiver answered with a non-2xx status."""
 
 
-def webhook_body(request: NotificationRequestedV1) -> bytes:
-    """The JSON the receiver gets (the alert summary, never the source)."""
-    body = {
+def webhook_body(request: NotificationRequestedV2) -> bytes:
+    """The JSON the receiver gets: who and why, and the subject's summary (never its source).
+
+    ``<subject_type>_id`` names the subject. An alert's body is the one receivers
+    knew before version 2, so it has no ``subject_type``; any other has one.
+    """
+    identity: dict[str, object] = {
         "notification_id": str(request.notification_id),
-        "alert_id": str(request.alert_id),
+        subject_id_field(request): str(request.subject_id),
         "person_id": request.person_id,
         "kind": request.kind.value,
         "message": request.message,
         "policy_id": request.policy_id,
         "level": request.level,
-        **request.alert.model_dump(mode="json"),
     }
+    if request.subject_type is not SubjectType.ALERT:
+        identity["subject_type"] = request.subject_type.value
+    # The identity wins over a summary field of the same name: a summary cannot pass
+    # the notification off as another's (an alert summary has no such field anyway).
+    body = {**public_summary(request), **identity}
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-def webhook_headers(request: NotificationRequestedV1, body: bytes, secret: str) -> dict[str, str]:
-    """The headers of the POST: signature, stable delivery id, and the event kind."""
+def webhook_headers(request: NotificationRequestedV2, body: bytes, secret: str) -> dict[str, str]:
+    """The headers of the POST: signature, stable delivery id, and ``<subject_type>.<kind>``."""
     return {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(body, secret),
         "X-Coord-Delivery": str(request.notification_id),
-        "X-Coord-Event": f"alert.{request.kind.value}",
+        "X-Coord-Event": event_name(request),
     }
 
 
 async def deliver_webhook(
     client: httpx.AsyncClient,
-    request: NotificationRequestedV1,
+    request: NotificationRequestedV2,
     url: str,
     secret: str,
     retry: RetryPolicy,

@@ -22,15 +22,18 @@ from services.notifier.channels import ChannelContext
 from services.notifier.deliveries import DeliveryContext, deliver_notification
 from services.notifier.email import SmtpConfig
 from services.notifier.retry import RetryPolicy
-from shared.contracts.notifications import NotificationKind
+from shared.contracts.notifications import NotificationKind, SubjectType
 from shared.envelope import Envelope
 from tests.integration.conftest import Database
 from tests.integration.notifier_support import (
     EMAIL,
     WEBHOOK_URL,
     delivery,
+    notifier_on_broker,
     outbox,
     requested_envelope,
+    requested_v2_envelope,
+    wait_for,
 )
 from tests.unit.helpers import SOURCE
 
@@ -302,3 +305,75 @@ async def test_an_unconfigured_channel_falls_back_to_the_next(
     ]
     assert events[0].payload["next_channel"] == "email"
     assert events[1].payload["attempts"] == 2
+
+
+async def test_a_version_two_message_is_mailed_with_its_own_subject(
+    db: Database, context: DeliveryContext, mailbox: Mailbox
+) -> None:
+    requested = requested_v2_envelope(MAIL)
+    await deliver_notification(context, requested)
+
+    [(_, recipients, message)] = mailbox.received
+    assert recipients == [EMAIL]
+    assert subject(message) == "[coord] MESSAGE confidential: Convoy to Eringeti postponed"
+    assert message["X-Coord-Event"] == "message.message"
+    body = message.get_content()
+    assert body.splitlines()[0] == "Message: Convoy to Eringeti postponed"
+    assert f"Message id:     {requested.payload['subject_id']}" in body
+    assert "Sender:         lucas.ho" in body
+    [outcome] = await outbox(db)
+    assert (outcome.type, outcome.schema_version) == ("notification.delivered", 2)
+    assert (outcome.payload["subject_type"], outcome.payload["channel"]) == ("message", "email")
+
+
+RECOMMENDATION_SUMMARY: dict[str, object] = {
+    "title": "Reinforce patrols on the Mavivi road",
+    "classification": "unclassified",
+    "sector": "beni",
+}
+
+
+async def test_a_version_two_request_failing_everywhere_publishes_version_two_failed(
+    db: Database,
+    context: DeliveryContext,
+    mailbox: Mailbox,
+    receiver: Receiver,
+    amqp_url: str,
+) -> None:
+    receiver.status = 500
+    requested = requested_v2_envelope(
+        WEBHOOK,
+        ("email", REFUSED),
+        subject_type=SubjectType.RECOMMENDATION,
+        kind=NotificationKind.RECOMMENDATION,
+        summary=RECOMMENDATION_SUMMARY,
+    )
+    async with notifier_on_broker(amqp_url, context) as notifier:
+        await notifier.request(requested)
+        await wait_for(lambda: len(notifier.handled) == 1, "the request handled")
+        events = await notifier.published(3)
+
+    assert len(receiver.posts) == ATTEMPTS
+    assert receiver.posts[0].headers["x-coord-event"] == "recommendation.recommendation"
+    assert mailbox.received == []
+    assert [(e.type, e.schema_version) for e in events] == [
+        ("notification.channel_failed", 2),
+        ("notification.channel_failed", 2),
+        ("notification.failed", 2),
+    ]
+    for event in events:
+        assert event.payload["subject_type"] == "recommendation"
+        assert event.payload["subject_id"] == requested.payload["subject_id"]
+        assert "alert_id" not in event.payload
+        assert event.causation_id == requested.id
+        # addresses are private: never in an event
+        assert REFUSED not in event.model_dump_json()
+        assert WEBHOOK_URL not in event.model_dump_json()
+    webhook_failed, email_failed, failed = (e.payload for e in events)
+    assert (webhook_failed["channel"], webhook_failed["next_channel"]) == ("webhook", "email")
+    assert (email_failed["channel"], email_failed["next_channel"]) == ("email", None)
+    assert failed["kind"] == "recommendation"
+    assert (failed["channel"], failed["attempts"]) == ("email", 2 * ATTEMPTS)
+    assert failed["error"].startswith("webhook: WebhookRejected: HTTP 500; email: SMTPRecipients")
+    record = await delivery(db, requested.payload["notification_id"])
+    assert (record.state, record.alert_id) == ("failed", requested.payload["subject_id"])

@@ -1,12 +1,13 @@
 """The notifier's claim logic on a real database: one POST per notification, whatever
-the redeliveries and concurrency. HTTP is an httpx MockTransport (the claim is under test)."""
+the redeliveries and concurrency. HTTP is an httpx MockTransport (the claim is under test).
+A version-2 request also goes through a real broker, as the service consumes it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from uuid import uuid4
 
 import httpx
 import pytest
@@ -20,15 +21,20 @@ from services.notifier.deliveries import (
 )
 from services.notifier.email import SmtpConfig
 from services.notifier.retry import RetryPolicy
+from services.notifier.subjects import read_request
 from services.notifier.tables import DeliveryRecord
-from shared.contracts.notifications import NotificationRequestedV1
+from shared.contracts.notifications import NotificationRequestedV2
 from shared.signing import verify
 from tests.integration.conftest import Database
 from tests.integration.notifier_support import (
+    MESSAGE_SUMMARY,
     WEBHOOK_URL,
     delivery,
+    notifier_on_broker,
     outbox,
     requested_envelope,
+    requested_v2_envelope,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -163,8 +169,8 @@ async def test_unsupported_channel_fails_without_posting(
     assert outcome.payload["channel"] == "carrier_pigeon"
 
 
-def request_model() -> NotificationRequestedV1:
-    return NotificationRequestedV1.model_validate(requested_envelope().payload)
+def request_model() -> NotificationRequestedV2:
+    return read_request(requested_envelope())
 
 
 async def test_claim_is_held_while_the_lease_lives_and_ours_after(db: Database) -> None:
@@ -218,13 +224,11 @@ async def test_concurrent_claims_only_one_wins(db: Database) -> None:
 async def test_a_claim_whose_holder_died_is_taken_over_when_its_lease_ends(
     db: Database, context: DeliveryContext, receiver: Receiver
 ) -> None:
-    request = request_model()
+    requested = requested_envelope()
+    request = read_request(requested)
     async with db.sessions() as session, session.begin():
         # a worker claimed it and died before posting
         await claim(session, request, timedelta(milliseconds=500))
-    requested = requested_envelope().model_copy(
-        update={"payload": request.model_dump(mode="json"), "id": uuid4()}
-    )
     await deliver_notification(context, requested)
     assert len(receiver.posts) == 1
     record = await delivery(db, str(request.notification_id))
@@ -253,3 +257,72 @@ async def test_a_holder_that_outlived_its_lease_does_not_report_twice(
     assert [e.type for e in await outbox(db)] == ["notification.delivered"]
     record = await delivery(db, requested.payload["notification_id"])
     assert (record.state, record.attempts) == ("delivered", 1)
+
+
+async def test_a_version_one_request_is_reported_in_version_one(
+    db: Database, context: DeliveryContext, receiver: Receiver
+) -> None:
+    requested = requested_envelope()
+    await deliver_notification(context, requested)
+    [outcome] = await outbox(db)
+    assert outcome.schema_version == 1
+    assert outcome.payload == {
+        "notification_id": requested.payload["notification_id"],
+        "alert_id": requested.payload["alert_id"],
+        "person_id": "awa.hfo",
+        "kind": "page",
+        "channel": "webhook",
+        "attempts": 1,
+    }
+    record = await delivery(db, requested.payload["notification_id"])
+    assert record.alert_id == requested.payload["alert_id"]
+
+
+async def test_a_version_two_message_request_is_delivered_once_over_the_broker(
+    db: Database, context: DeliveryContext, receiver: Receiver, amqp_url: str
+) -> None:
+    requested = requested_v2_envelope()
+    notification_id = requested.payload["notification_id"]
+    message_id = requested.payload["subject_id"]
+    async with notifier_on_broker(amqp_url, context) as notifier:
+        await notifier.request(requested, requested)  # a relay may publish twice
+        await wait_for(lambda: len(notifier.handled) == 2, "both copies handled")
+        published = await notifier.published(1)
+
+    [post] = receiver.posts
+    assert str(post.url) == WEBHOOK_URL
+    assert post.headers["x-coord-event"] == "message.message"
+    assert post.headers["x-coord-delivery"] == notification_id
+    assert verify(post.content, post.headers["x-coord-signature"], SECRET)
+    assert json.loads(post.content) == {
+        "notification_id": notification_id,
+        "subject_type": "message",
+        "message_id": message_id,
+        "person_id": "awa.hfo",
+        "kind": "message",
+        "message": "",
+        "policy_id": None,
+        "level": 1,
+        **MESSAGE_SUMMARY,
+    }
+
+    [outcome] = published
+    assert (outcome.type, outcome.schema_version) == ("notification.delivered", 2)
+    assert outcome.payload == {
+        "notification_id": notification_id,
+        "subject_type": "message",
+        "subject_id": message_id,
+        "person_id": "awa.hfo",
+        "kind": "message",
+        "channel": "webhook",
+        "attempts": 1,
+    }
+    assert (outcome.causation_id, outcome.correlation_id) == (
+        requested.id,
+        requested.correlation_id,
+    )
+    assert outcome.classification == requested.classification
+    record = await delivery(db, notification_id)
+    # the alert_id column holds the subject's id, whatever the subject
+    assert (record.state, record.alert_id, record.attempts) == ("delivered", message_id, 1)
+    assert await outbox(db) == []  # relayed, then deleted

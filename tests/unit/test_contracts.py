@@ -335,6 +335,13 @@ def test_notification_kinds_match_the_contract() -> None:
         "escalation_exhausted",
         "target_unreachable",
         "unrouted",
+        "message",
+        "message_undelivered",
+        "message_unacknowledged",
+        "recommendation",
+        "recommendation_answered",
+        "recommendation_overdue",
+        "nobody_to_escalate_to",
     ]
 
 

@@ -15,6 +15,9 @@ from shared.contracts.notifications import (
     ContactPoint,
     NotificationKind,
     NotificationRequestedV1,
+    NotificationRequestedV2,
+    SubjectType,
+    upcast_requested,
 )
 from shared.signing import verify
 
@@ -42,7 +45,8 @@ NO_WAIT = RetryPolicy(attempts=3, backoff_initial=0, backoff_max=0)
 URL = "http://receiver.test/awa?token=private"
 
 
-def request(**overrides: object) -> NotificationRequestedV1:
+def v1_request(**overrides: object) -> NotificationRequestedV1:
+    """A version-1 (alert) request, as the router sends it."""
     fields: dict[str, object] = {
         "notification_id": uuid4(),
         "alert_id": uuid4(),
@@ -67,11 +71,138 @@ def request(**overrides: object) -> NotificationRequestedV1:
     return NotificationRequestedV1.model_validate(fields)
 
 
+def request(**overrides: object) -> NotificationRequestedV2:
+    """A version-1 alert request as the notifier delivers it: upcast to version 2."""
+    return upcast_requested(v1_request(**overrides))
+
+
+MESSAGE_ID = UUID("6d3c1c1e-5b4a-4f7e-9a53-0d8f3e2b7a10")
+RECOMMENDATION_ID = UUID("0b6f4c2d-8e1a-4c3b-b7d5-2a9e6f1c4d80")
+LINKED_ALERT = "9f1e2d3c-4b5a-4678-9a0b-1c2d3e4f5a6b"
+MESSAGE_SUMMARY: dict[str, object] = {
+    "title": "Convoy to Eringeti postponed",
+    "classification": "confidential",
+    "sender": "lucas.ho",
+    "sent_at": "2026-11-23T10:00:00+00:00",
+}
+RECOMMENDATION_SUMMARY: dict[str, object] = {
+    "title": "Reinforce patrols on the Mavivi road",
+    "classification": "unclassified",
+    "sector": "beni",
+    "due_by": "2026-11-24T10:00:00+00:00",
+    "alert_id": LINKED_ALERT,
+}
+
+
+def subject_request(
+    subject_type: SubjectType,
+    kind: NotificationKind,
+    summary: dict[str, object],
+    **overrides: object,
+) -> NotificationRequestedV2:
+    """A version-2 request about a message or a recommendation."""
+    fields: dict[str, object] = {
+        "notification_id": UUID("3a7e9c51-2f6d-4b8e-a1c4-5d7f9e0b2c36"),
+        "subject_type": subject_type,
+        "subject_id": MESSAGE_ID if subject_type is SubjectType.MESSAGE else RECOMMENDATION_ID,
+        "person_id": "awa.hfo",
+        "kind": kind,
+        "contacts": [ContactPoint(channel="webhook", address=URL)],
+        "message": "",
+        "summary": summary,
+    }
+    fields.update(overrides)
+    return NotificationRequestedV2.model_validate(fields)
+
+
+# (request, body, X-Coord-Event) of every subject other than an alert
+SUBJECT_CASES = [
+    pytest.param(
+        subject_request(SubjectType.MESSAGE, NotificationKind.MESSAGE, MESSAGE_SUMMARY),
+        {
+            "notification_id": "3a7e9c51-2f6d-4b8e-a1c4-5d7f9e0b2c36",
+            "subject_type": "message",
+            "message_id": str(MESSAGE_ID),
+            "person_id": "awa.hfo",
+            "kind": "message",
+            "message": "",
+            "policy_id": None,
+            "level": 1,
+            **MESSAGE_SUMMARY,
+        },
+        "message.message",
+        id="message",
+    ),
+    pytest.param(
+        subject_request(
+            SubjectType.MESSAGE,
+            NotificationKind.MESSAGE_UNACKNOWLEDGED,
+            MESSAGE_SUMMARY,
+            message="Not acknowledged by awa.hfo",
+            policy_id="message-escalation",
+            level=2,
+        ),
+        {
+            "notification_id": "3a7e9c51-2f6d-4b8e-a1c4-5d7f9e0b2c36",
+            "subject_type": "message",
+            "message_id": str(MESSAGE_ID),
+            "person_id": "awa.hfo",
+            "kind": "message_unacknowledged",
+            "message": "Not acknowledged by awa.hfo",
+            "policy_id": "message-escalation",
+            "level": 2,
+            **MESSAGE_SUMMARY,
+        },
+        "message.message_unacknowledged",
+        id="message-unacknowledged",
+    ),
+    pytest.param(
+        subject_request(
+            SubjectType.RECOMMENDATION, NotificationKind.RECOMMENDATION, RECOMMENDATION_SUMMARY
+        ),
+        {
+            "notification_id": "3a7e9c51-2f6d-4b8e-a1c4-5d7f9e0b2c36",
+            "subject_type": "recommendation",
+            "recommendation_id": str(RECOMMENDATION_ID),
+            "person_id": "awa.hfo",
+            "kind": "recommendation",
+            "message": "",
+            "policy_id": None,
+            "level": 1,
+            **RECOMMENDATION_SUMMARY,  # its alert_id is the linked alert's, a summary field
+        },
+        "recommendation.recommendation",
+        id="recommendation",
+    ),
+    pytest.param(
+        subject_request(
+            SubjectType.RECOMMENDATION,
+            NotificationKind.RECOMMENDATION_OVERDUE,
+            RECOMMENDATION_SUMMARY,
+            message="Unanswered by its due time",
+        ),
+        {
+            "notification_id": "3a7e9c51-2f6d-4b8e-a1c4-5d7f9e0b2c36",
+            "subject_type": "recommendation",
+            "recommendation_id": str(RECOMMENDATION_ID),
+            "person_id": "awa.hfo",
+            "kind": "recommendation_overdue",
+            "message": "Unanswered by its due time",
+            "policy_id": None,
+            "level": 1,
+            **RECOMMENDATION_SUMMARY,
+        },
+        "recommendation.recommendation_overdue",
+        id="recommendation-overdue",
+    ),
+]
+
+
 def test_webhook_body_has_the_contract_fields() -> None:
     notification = request()
     body = json.loads(webhook_body(notification))
     assert set(body) == CONTRACT_FIELDS
-    assert UUID(body["alert_id"]) == notification.alert_id
+    assert UUID(body["alert_id"]) == notification.subject_id
     assert UUID(body["notification_id"]) == notification.notification_id
     assert body["person_id"] == "awa.hfo"
     assert body["title"] == "Abduction reported near Mavivi"
@@ -185,3 +316,77 @@ async def test_errors_never_name_the_address() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
         result = await deliver_webhook(client, request(), URL, SECRET, NO_WAIT)
     assert result.error == "ConnectError: cannot reach <address>"
+
+
+# Today's alert body, byte for byte: receivers of version 1 must see no change.
+GOLDEN_ALERT_BODY = (
+    b'{"alert_id":"00000000-0000-0000-0000-000000000002","category":"abduction",'
+    b'"certainty":"observed","classification":"confidential","kind":"resolved","level":1,'
+    b'"location":{"lat":0.55,"lon":29.47,"name":"Mavivi"},"message":"Resolved by grace.dsrsg",'
+    b'"notification_id":"00000000-0000-0000-0000-000000000001","origin":"community",'
+    b'"person_id":"awa.hfo","policy_id":"poc-urgent","raised_at":"2026-11-23T10:00:00+00:00",'
+    b'"sector":"beni","severity":"severe","title":"Abduction reported near Mavivi",'
+    b'"urgency":"immediate"}'
+)
+
+
+def golden_request() -> NotificationRequestedV2:
+    return request(
+        notification_id=UUID(int=1),
+        alert_id=UUID(int=2),
+        kind=NotificationKind.RESOLVED,
+        message="Resolved by grace.dsrsg",
+    )
+
+
+def test_upcast_alert_body_is_byte_identical_to_version_one() -> None:
+    assert webhook_body(golden_request()) == GOLDEN_ALERT_BODY
+
+
+def test_a_version_two_alert_request_has_the_alert_body() -> None:
+    upcast = golden_request()
+    native = NotificationRequestedV2.model_validate(upcast.model_dump(mode="json"))
+    assert webhook_body(native) == GOLDEN_ALERT_BODY
+
+
+@pytest.mark.parametrize(("notification", "expected", "event"), SUBJECT_CASES)
+def test_subject_body(
+    notification: NotificationRequestedV2, expected: dict[str, object], event: str
+) -> None:
+    raw = webhook_body(notification)
+    assert json.loads(raw) == expected
+    # compact, sorted: the same bytes for the same request, as the signature needs
+    assert raw == json.dumps(expected, separators=(",", ":"), sort_keys=True).encode()
+    assert b"token=private" not in raw
+    assert b"receiver.test" not in raw
+    assert "contacts" not in json.loads(raw)
+
+
+@pytest.mark.parametrize(("notification", "expected", "event"), SUBJECT_CASES)
+async def test_subject_headers(
+    notification: NotificationRequestedV2, expected: dict[str, object], event: str
+) -> None:
+    recorder = Recorder([200])
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        result = await deliver_webhook(client, notification, URL, SECRET, NO_WAIT)
+    assert result.delivered
+    [sent] = recorder.requests
+    assert sent.headers["x-coord-event"] == event
+    assert sent.headers["x-coord-delivery"] == str(notification.notification_id)
+    assert sent.content == webhook_body(notification)
+    assert verify(sent.content, sent.headers["x-coord-signature"], SECRET)
+
+
+def test_a_summary_cannot_pass_for_another_notification() -> None:
+    forged = {**MESSAGE_SUMMARY, "notification_id": "forged", "message_id": "forged"}
+    notification = subject_request(SubjectType.MESSAGE, NotificationKind.MESSAGE, forged)
+    body = json.loads(webhook_body(notification))
+    assert body["notification_id"] == str(notification.notification_id)
+    assert body["message_id"] == str(MESSAGE_ID)
+
+
+def test_summary_values_are_sent_as_json() -> None:
+    # a request built in code may hold UUIDs; on the wire they are strings
+    summary: dict[str, object] = {"title": "Convoy", "thread_id": MESSAGE_ID}
+    notification = subject_request(SubjectType.MESSAGE, NotificationKind.MESSAGE, summary)
+    assert json.loads(webhook_body(notification))["thread_id"] == str(MESSAGE_ID)
