@@ -112,7 +112,7 @@ def superiors_of(
     Empty when the chain of command stops below ``level`` or nobody holds the role.
     """
     chain = chain_of_command(directory, person)
-    if level > len(chain):
+    if not 1 <= level <= len(chain):
         return []
     role = chain[level - 1]
     return [

@@ -80,7 +80,7 @@ def respond(
     """An addressee answers: accepted, declined (with a reason) or done."""
     if person_id not in state.addressees:
         return _refuse(state, f"{person_id} is not an addressee of this recommendation")
-    if state.status is Status.ISSUED:
+    if state.status in {Status.SUBMITTED, Status.ISSUED}:
         return _refuse(state, "acknowledge the recommendation before responding")
     if state.status in _FINAL:
         return _refuse(state, f"already {state.status.value}")
