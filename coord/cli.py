@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from coord.directory_commands import directory_app, policy_app
+from coord.report_commands import report_app
 from shared.auth import mint_token
 from shared.logging import configure_logging
 from shared.runtime import ServiceUnit, run_units
@@ -20,6 +21,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(directory_app, name="directory")
 app.add_typer(policy_app, name="policy")
+app.add_typer(report_app, name="report")
 
 PortOption = Annotated[int | None, typer.Option(help="HTTP port (health, metrics, API).")]
 

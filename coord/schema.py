@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import services.ingest.message_tables
+import services.ingest.recommendation_tables
 import services.ingest.tables
 import services.notifier.tables
 import services.router.tables  # noqa: F401 - imported for their table declarations

@@ -15,6 +15,20 @@ from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, verify
 
 
+def describe(page: dict[str, object]) -> str:
+    """One line per notification: an alert's severity and sector, or a message's subject."""
+    subject = str(page.get("subject_type", "alert"))
+    kind = page.get("kind", "?")
+    if subject == "alert":
+        return (
+            f"{kind}: {page.get('severity', '?')} {page.get('category', '?')} "
+            f"in {page.get('sector', '?')}: {page.get('title', '')} "
+            f"(alert {page.get('alert_id', '?')})"
+        )
+    line = f" - {page['message']}" if page.get("message") else ""
+    return f"{kind}: {page.get('title', '')}{line} ({subject} {page.get(subject + '_id', '?')})"
+
+
 def serve(settings: Settings, port: int) -> None:
     """Listen on ``settings.host:port`` until interrupted."""
     console = Console()
@@ -27,9 +41,7 @@ def serve(settings: Settings, port: int) -> None:
         console.print(
             f"[bold]{request.url.path}[/bold] "
             f"{'[green]signature ok[/green]' if valid else '[red]BAD SIGNATURE[/red]'} "
-            f"{page.get('severity', '?')} {page.get('category', '?')} "
-            f"in {page.get('sector', '?')}: "
-            f"{page.get('title', '')} (alert {page.get('alert_id', '?')})"
+            f"{describe(page)}"
         )
         return JSONResponse({"received": True}, status_code=200 if valid else 401)
 

@@ -13,6 +13,8 @@ from pydantic import AwareDatetime
 
 from services.ingest import alerts, commands, queries
 from services.ingest.deps import Context, CurrentPerson, current_person
+from services.ingest.message_routes import router as message_router
+from services.ingest.recommendation_routes import include_recommendation_routes
 from services.ingest.schemas import AlertPage, AlertView, NoteBody, ResolveBody
 from services.ingest.stream import frames
 from shared.contracts.alerts import Category, RaiseAlertV1
@@ -196,3 +198,5 @@ async def stream(person: CurrentPerson, context: Context) -> StreamingResponse:
 def include_routes(app: FastAPI) -> None:
     """Mount the v1 API on ``app``."""
     app.include_router(router)
+    app.include_router(message_router)
+    include_recommendation_routes(app)

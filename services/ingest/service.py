@@ -7,7 +7,9 @@ from fastapi import FastAPI
 from services.ingest.api import include_routes
 from services.ingest.deps import ApiContext
 from services.ingest.limits import BodySizeLimit
+from services.ingest.message_projections import apply_message_event
 from services.ingest.projections import apply_event
+from services.ingest.recommendation_projections import apply_recommendation_event
 from services.ingest.stream import STREAM_BINDINGS, StreamHub
 from services.ingest.tables import OUTBOX
 from shared.bus import INGEST_VIEWS_QUEUE
@@ -61,6 +63,12 @@ class IngestService:
     async def _on_event(self, envelope: Envelope) -> None:
         assert self.infrastructure is not None  # noqa: S101 - consuming starts after open
         async with self.infrastructure.sessions() as session, session.begin():
+            if envelope.type.startswith("message."):
+                await apply_message_event(session, envelope)
+                return
+            if envelope.type.startswith("recommendation."):
+                await apply_recommendation_event(session, envelope)
+                return
             await apply_event(session, envelope)
 
     async def stop(self) -> None:

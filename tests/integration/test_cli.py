@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import jwt
 import pytest
@@ -14,9 +19,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from coord.migrate import alembic_config
+from coord.report_commands import CSV_COLUMNS
 from coord.schema import metadata
+from services.ingest.recommendation_tables import RecommendationViewRecord
+from services.ingest.tables import AlertViewRecord
 from shared.auth import InvalidToken, subject_of
 from shared.db import create_engine
+from tests.integration.conftest import Database
 from tests.unit.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -82,3 +91,143 @@ async def test_db_upgrade_on_a_fresh_sqlite_file_is_idempotent(tmp_path: Path) -
         tables, versions = await schema_of(url)
         assert set(metadata.tables) <= tables
         assert versions == [head_revision()]
+
+
+# --------------------------------------------------------------------------- coord report
+
+SUBMITTED = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def recommendation_row(
+    sector: str, response: str, reason: str | None = None
+) -> RecommendationViewRecord:
+    """A recommendation issued to col.okafor, acknowledged after 10 min, answered after 30."""
+    return RecommendationViewRecord(
+        recommendation_id=str(uuid4()),
+        author="jo.operator",
+        addressee={"role": "sector_commander"},
+        sector=sector,
+        action="Patrol",
+        rationale="Abductions",
+        due_by=SUBMITTED + timedelta(hours=1),
+        alert_id=None,
+        classification="unclassified",
+        submitted_at=SUBMITTED,
+        status=response,
+        addressees=["col.okafor"],
+        addressee_component="military",
+        acknowledged_by="col.okafor",
+        acknowledged_at=SUBMITTED + timedelta(minutes=10),
+        response=response,
+        reason=reason,
+        responded_by="col.okafor",
+        responded_at=SUBMITTED + timedelta(minutes=30),
+        escalated_at=None,
+        escalated_to=[],
+        version=3,
+    )
+
+
+@pytest.fixture
+async def report_db(db: Database) -> Database:
+    """A migrated database with two answered recommendations and one alert."""
+    async with db.sessions() as session, session.begin():
+        session.add(recommendation_row("beni", "declined", 'No troops, commas, "quotes"'))
+        session.add(recommendation_row("north", "accepted"))
+        session.add(
+            AlertViewRecord(
+                alert_id="00000000-0000-4000-8000-000000000001",
+                status="acknowledged",
+                title="Abduction",
+                description="",
+                category="abduction",
+                severity="severe",
+                urgency="immediate",
+                certainty="observed",
+                sector="beni",
+                location={"name": "Mavivi"},
+                origin="community",
+                classification="unclassified",
+                raised_by="jo.operator",
+                raised_at=SUBMITTED,
+                policy_id="poc-urgent",
+                level=1,
+                targets=["awa.hfo"],
+                version=2,
+                loop=0,
+                acknowledgements=[
+                    {"person_id": "awa.hfo", "component": "civilian", "at": "2026-11-23T08:04:00Z"}
+                ],
+            )
+        )
+    return db
+
+
+async def test_report_recommendations_as_json(report_db: Database) -> None:
+    result = await asyncio.to_thread(
+        run_coord,
+        "report", "recommendations", "--format", "json", "--since", "2026-11-23",
+        COORD_DATABASE_URL=report_db.url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["since"] == "2026-11-23T00:00:00Z"
+    section = report["recommendations"]
+    assert [(g["sector"], g["addressee_component"]) for g in section["groups"]] == [
+        ("beni", "military"),
+        ("north", "military"),
+    ]
+    totals = section["totals"]
+    assert (totals["issued"], totals["acknowledged_in_time"]) == (2, 2)
+    assert (totals["accepted"], totals["declined"]) == (1, 1)
+    assert totals["declined_reasons"] == ['No troops, commas, "quotes"']
+    assert totals["median_seconds_to_acknowledge"] == 600
+    assert totals["median_seconds_to_respond"] == 1800
+    alerts = report["alerts"]["totals"]
+    assert (alerts["raised"], alerts["acknowledged"]) == (1, 1)
+    assert (
+        alerts["median_seconds_to_acknowledge"],
+        alerts["share_acknowledged_at_first_level"],
+    ) == (
+        240,
+        1.0,
+    )
+
+    later = await asyncio.to_thread(
+        run_coord,
+        "report", "recommendations", "--format", "json", "--since", "2026-11-24T00:00:00+00:00",
+        "--sector", "beni",
+        COORD_DATABASE_URL=report_db.url,
+    )  # fmt: skip
+    assert later.returncode == 0, later.stderr
+    assert json.loads(later.stdout)["recommendations"]["groups"] == []
+
+
+async def test_report_recommendations_as_csv(report_db: Database) -> None:
+    result = await asyncio.to_thread(
+        run_coord,
+        "report", "recommendations", "--format", "csv", "--sector", "beni",
+        COORD_DATABASE_URL=report_db.url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    reader = csv.DictReader(io.StringIO(result.stdout))
+    assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
+    rows = list(reader)
+    assert [(r["section"], r["sector"], r["addressee_component"]) for r in rows] == [
+        ("recommendations", "beni", "military"),
+        ("recommendations", "*", "*"),
+        ("alerts", "beni", ""),
+        ("alerts", "*", ""),
+    ]
+    beni = rows[0]
+    assert (beni["issued"], beni["declined"], beni["accepted"]) == ("1", "1", "0")
+    assert beni["declined_reasons"] == 'No troops, commas, "quotes"'
+    assert rows[2]["raised"] == "1"
+    assert rows[2]["escalations"] == "0"
+
+
+async def test_report_on_a_database_without_the_schema_fails_clearly(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    result = await asyncio.to_thread(run_coord, "report", "recommendations", COORD_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert "coord db upgrade" in result.stderr

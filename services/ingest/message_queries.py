@@ -1,0 +1,244 @@
+"""Reading coordination messages under need-to-know.
+
+Only the sender and the delivered addressees see a message; to everyone else
+it does not exist (the routes answer 404, never 403).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, and_, exists, null, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from services.ingest.message_schemas import (
+    AddresseeView,
+    MessageListItem,
+    MessagePage,
+    MessageStatus,
+    MessageView,
+    ThreadView,
+)
+from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
+from services.ingest.queries import BadCursor
+from shared.contracts.messages import Addressees
+from shared.envelope import Classification
+
+_View = MessageViewRecord
+_Addressee = MessageAddresseeRecord
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    """What ``GET /v1/messages`` may filter on; ``box`` is ``inbox`` or ``sent``."""
+
+    box: str = "inbox"
+    thread_id: UUID | None = None
+    unread: bool | None = None
+    requires_ack: bool | None = None
+    since: datetime | None = None
+
+
+def _delivered_to(person_id: str) -> ColumnElement[bool]:
+    return exists().where(
+        _Addressee.message_id == _View.message_id,
+        _Addressee.person_id == person_id,
+        _Addressee.delivered == true(),
+    )
+
+
+def visible_to(person_id: str) -> ColumnElement[bool]:
+    """SQL condition: ``person_id`` sent the message or it was delivered to them."""
+    return or_(_View.sender == person_id, _delivered_to(person_id))
+
+
+def may_see(
+    view: MessageViewRecord, addressees: Sequence[MessageAddresseeRecord], person_id: str
+) -> bool:
+    """True when ``person_id`` is the sender or a delivered addressee."""
+    return view.sender == person_id or any(
+        a.person_id == person_id and a.delivered for a in addressees
+    )
+
+
+def _status(view: MessageViewRecord, any_delivered: bool) -> MessageStatus:
+    if view.version == 0:
+        return "sending"
+    return "delivered" if any_delivered else "undelivered"
+
+
+def to_view(
+    view: MessageViewRecord, addressees: Sequence[MessageAddresseeRecord], person_id: str
+) -> MessageView:
+    """The message as ``person_id`` sees it: the sender sees the undelivered and why."""
+    is_sender = view.sender == person_id
+    return MessageView(
+        id=UUID(view.message_id),
+        thread_id=UUID(view.thread_id),
+        in_reply_to=UUID(view.in_reply_to) if view.in_reply_to else None,
+        sender=view.sender,
+        to=Addressees.model_validate(view.to) if is_sender else None,
+        subject=view.subject,
+        body=view.body,
+        classification=Classification(view.classification),
+        requires_ack=view.requires_ack,
+        ack_due_at=view.ack_due_at,
+        sent_at=view.sent_at,
+        status=_status(view, any(a.delivered for a in addressees)),
+        next_escalation_at=view.next_escalation_at,
+        addressees=[
+            AddresseeView(
+                person_id=a.person_id,
+                delivered=a.delivered,
+                reason=a.reason,
+                read_at=a.read_at,
+                acknowledged_at=a.acknowledged_at,
+                escalation_level=a.escalation_level,
+                escalated_to=list(a.escalated_to),
+            )
+            for a in addressees
+            if is_sender or a.delivered
+        ],
+    )
+
+
+async def addressees_of(
+    session: AsyncSession, message_ids: Sequence[str]
+) -> dict[str, list[MessageAddresseeRecord]]:
+    """The addressee rows of each message, in the order the router gave them."""
+    if not message_ids:
+        return {}
+    rows = await session.scalars(
+        select(_Addressee)
+        .where(_Addressee.message_id.in_(message_ids))
+        .order_by(_Addressee.position)
+    )
+    found: dict[str, list[MessageAddresseeRecord]] = defaultdict(list)
+    for row in rows:
+        found[row.message_id].append(row)
+    return found
+
+
+async def get_message(
+    session: AsyncSession, message_id: UUID, person_id: str
+) -> MessageView | None:
+    """The message as ``person_id`` sees it; None when unknown or not theirs to see."""
+    view = await session.get(_View, str(message_id))
+    if view is None:
+        return None
+    addressees = (await addressees_of(session, [view.message_id])).get(view.message_id, [])
+    if not may_see(view, addressees, person_id):
+        return None
+    return to_view(view, addressees, person_id)
+
+
+async def get_thread(session: AsyncSession, thread_id: UUID, person_id: str) -> ThreadView | None:
+    """The thread's messages ``person_id`` can see, oldest first; None when there are none."""
+    views = (
+        await session.scalars(
+            select(_View)
+            .where(_View.thread_id == str(thread_id), visible_to(person_id))
+            .order_by(_View.sent_at, _View.message_id)
+        )
+    ).all()
+    if not views:
+        return None
+    addressees = await addressees_of(session, [v.message_id for v in views])
+    return ThreadView(
+        thread_id=thread_id,
+        messages=[to_view(v, addressees.get(v.message_id, []), person_id) for v in views],
+    )
+
+
+def _encode_cursor(sent_at: datetime, message_id: str) -> str:
+    raw = f"{sent_at.isoformat()}|{message_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        sent_at, message_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        position = datetime.fromisoformat(sent_at)
+        message = str(UUID(message_id))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        position = None
+    if position is None or position.tzinfo is None:  # not one this API made
+        raise BadCursor("cursor is not valid; pass back next_cursor unchanged")
+    return position, message
+
+
+async def list_messages(
+    session: AsyncSession, person_id: str, where: MessageFilter, limit: int, cursor: str | None
+) -> MessagePage:
+    """The caller's inbox (or sent box) matching ``where``, newest first, ``limit`` at a time."""
+    anyone = aliased(_Addressee)  # the inbox joins _Addressee itself: keep them apart
+    any_delivered = (
+        exists()
+        .where(anyone.message_id == _View.message_id, anyone.delivered == true())
+        .label("any_delivered")
+    )
+    query: Any
+    if where.box == "sent":
+        query = select(
+            _View, any_delivered, null().label("read_at"), null().label("acknowledged_at")
+        ).where(_View.sender == person_id)
+    else:
+        query = select(_View, any_delivered, _Addressee.read_at, _Addressee.acknowledged_at).join(
+            _Addressee,
+            and_(
+                _Addressee.message_id == _View.message_id,
+                _Addressee.person_id == person_id,
+                _Addressee.delivered == true(),
+            ),
+        )
+        if where.unread is not None:
+            query = query.where(
+                _Addressee.read_at.is_(None) if where.unread else _Addressee.read_at.is_not(None)
+            )
+    if where.thread_id is not None:
+        query = query.where(_View.thread_id == str(where.thread_id))
+    if where.requires_ack is not None:
+        query = query.where(_View.requires_ack == where.requires_ack)
+    if where.since is not None:
+        query = query.where(_View.sent_at >= where.since)
+    if cursor:
+        sent_at, message_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                _View.sent_at < sent_at,
+                and_(_View.sent_at == sent_at, _View.message_id < message_id),
+            )
+        )
+    query = query.order_by(_View.sent_at.desc(), _View.message_id.desc()).limit(limit + 1)
+    rows = (await session.execute(query)).all()
+    page, more = rows[:limit], len(rows) > limit
+    items = [
+        MessageListItem(
+            id=UUID(view.message_id),
+            thread_id=UUID(view.thread_id),
+            in_reply_to=UUID(view.in_reply_to) if view.in_reply_to else None,
+            sender=view.sender,
+            subject=view.subject,
+            classification=Classification(view.classification),
+            requires_ack=view.requires_ack,
+            ack_due_at=view.ack_due_at,
+            sent_at=view.sent_at,
+            status=_status(view, bool(delivered)),
+            read_at=read_at,
+            acknowledged_at=acknowledged_at,
+        )
+        for view, delivered, read_at, acknowledged_at in page
+    ]
+    last = page[-1][0] if page else None
+    return MessagePage(
+        items=items,
+        next_cursor=_encode_cursor(last.sent_at, last.message_id) if more and last else None,
+    )

@@ -1,0 +1,171 @@
+"""The public HTTP API v1 of coordination messages: thin routes over the message services.
+
+Need-to-know: only the sender and the delivered addressees see a message;
+anyone else gets 404 (never 403), as if the message did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime
+
+from services.ingest import message_queries, messages
+from services.ingest.deps import Context, CurrentPerson
+from services.ingest.message_schemas import MessagePage, MessageView, SendMessageBody, ThreadView
+from services.ingest.queries import BadCursor
+
+router = APIRouter(prefix="/v1", tags=["messages"])
+
+_VIEW_EXAMPLE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"example": MessageView.example()}}},
+}
+_NOT_FOUND = "No such message, or not one the caller may see"
+_COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid bearer token"},
+    404: {"description": _NOT_FOUND},
+    409: {"description": "The caller sent the message, or it does not ask for an acknowledgement"},
+}
+
+
+def _invalid(location: str, field: str, message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": (location, field), "msg": message, "type": "value_error"}]
+    )
+
+
+async def _visible_view(context: Context, message_id: UUID, person_id: str) -> MessageView:
+    async with context.sessions() as session:
+        view = await message_queries.get_message(session, message_id, person_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {message_id}")
+    return view
+
+
+@router.post(
+    "/messages",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MessageView,
+    responses={
+        401: {"description": "Missing or invalid bearer token"},
+        413: {"description": "Body larger than the limit"},
+        422: {
+            "description": "Invalid message: unknown addressees, classification above the "
+            "sender's clearance, in_reply_to not a message the sender can see, "
+            "requires_ack without a future ack_due_at"
+        },
+    },
+)
+async def send_message(
+    body: SendMessageBody, person: CurrentPerson, context: Context, response: Response
+) -> MessageView:
+    """Send a coordination message; the router resolves and delivers it.
+
+    Answers 202 with the message as the sender sees it: ``status`` is
+    ``sending`` and ``addressees`` empty until the router has addressed it.
+    """
+    try:
+        message_id = await messages.send_message(context.sessions, context.directory, person, body)
+    except messages.InvalidMessage as error:
+        raise RequestValidationError(
+            [
+                {"loc": ("body", field), "msg": f"{field}: {problem}", "type": "value_error"}
+                for field, problem in error.problems
+            ]
+        ) from None
+    response.headers["Location"] = f"/v1/messages/{message_id}"
+    return await _visible_view(context, message_id, person.id)
+
+
+@router.get("/messages", response_model=MessagePage)
+async def list_messages(
+    person: CurrentPerson,
+    context: Context,
+    *,
+    box: Annotated[Literal["inbox", "sent"], Query()] = "inbox",
+    thread_id: UUID | None = None,
+    unread: bool | None = None,
+    requires_ack: bool | None = None,
+    since: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> MessagePage:
+    """The caller's inbox (``box=sent``: what they sent), newest first; follow ``next_cursor``."""
+    if box == "sent" and unread is not None:
+        raise _invalid("query", "unread", "unread: only for the inbox (box=inbox)")
+    where = message_queries.MessageFilter(
+        box=box, thread_id=thread_id, unread=unread, requires_ack=requires_ack, since=since
+    )
+    async with context.sessions() as session:
+        try:
+            return await message_queries.list_messages(session, person.id, where, limit, cursor)
+        except BadCursor as error:
+            raise _invalid("query", "cursor", str(error)) from None
+
+
+@router.get(
+    "/messages/{message_id}",
+    response_model=MessageView,
+    responses={**_VIEW_EXAMPLE, 404: {"description": _NOT_FOUND}},
+)
+async def get_message(message_id: UUID, person: CurrentPerson, context: Context) -> MessageView:
+    """A message with each addressee's delivery, read, acknowledgement and escalation."""
+    return await _visible_view(context, message_id, person.id)
+
+
+async def _run_command(
+    context: Context, message_id: UUID, person_id: str, command: Awaitable[None]
+) -> MessageView:
+    try:
+        await command
+    except messages.MessageNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except messages.WrongState as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return await _visible_view(context, message_id, person_id)
+
+
+@router.post(
+    "/messages/{message_id}/read",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MessageView,
+    responses=_COMMAND_RESPONSES,
+)
+async def mark_read(message_id: UUID, person: CurrentPerson, context: Context) -> MessageView:
+    """Mark the message read by the caller (an addressee); the router records the first read."""
+    return await _run_command(
+        context, message_id, person.id, messages.mark_read(context.sessions, message_id, person)
+    )
+
+
+@router.post(
+    "/messages/{message_id}/acknowledge",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MessageView,
+    responses=_COMMAND_RESPONSES,
+)
+async def acknowledge_message(
+    message_id: UUID, person: CurrentPerson, context: Context
+) -> MessageView:
+    """Acknowledge a ``requires_ack`` message: stops its escalation for the caller."""
+    return await _run_command(
+        context, message_id, person.id, messages.acknowledge(context.sessions, message_id, person)
+    )
+
+
+@router.get(
+    "/threads/{thread_id}",
+    response_model=ThreadView,
+    responses={404: {"description": "No message of this thread the caller may see"}},
+)
+async def get_thread(thread_id: UUID, person: CurrentPerson, context: Context) -> ThreadView:
+    """The thread's messages the caller can see, oldest first."""
+    async with context.sessions() as session:
+        thread = await message_queries.get_thread(session, thread_id, person.id)
+    if thread is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no thread {thread_id}")
+    return thread

@@ -1,0 +1,205 @@
+"""Ingest's coordination-message service: accept a message, hand read/ack commands on.
+
+Each request is checked against the directory and the read side for an
+immediate 4xx; what passes is staged in the outbox in the same transaction as
+the view it writes. The router checks again and is the authority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.ingest.message_queries import may_see
+from services.ingest.message_schemas import SendMessageBody
+from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
+from services.ingest.tables import OUTBOX
+from shared.addressing import cleared_for, resolve_addressees, unknown_addressees
+from shared.contracts import MESSAGE_ACKNOWLEDGE, MESSAGE_MARK_READ, MESSAGE_SENT
+from shared.contracts.messages import AcknowledgeMessageV1, MarkReadV1, MessageSentV1
+from shared.directory import Directory, Person
+from shared.envelope import Classification, Envelope, utc_now
+from shared.outbox import add_to_outbox
+
+PRODUCER = "ingest"
+
+Check = Callable[[MessageViewRecord, Person], None]
+
+
+class InvalidMessage(ValueError):
+    """The message cannot be sent: ``problems`` are (field, what is wrong) pairs."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {problem}" for field, problem in problems))
+        self.problems = list(problems)
+
+
+class MessageNotFound(LookupError):
+    """No such message, or not one the caller may see (need-to-know: same answer)."""
+
+
+class WrongState(ValueError):
+    """The message does not allow this command (no ack asked, or the caller sent it)."""
+
+
+def _addressing_problems(
+    directory: Directory, sender: Person, request: SendMessageBody
+) -> list[tuple[str, str]]:
+    problems = [("to", problem) for problem in unknown_addressees(directory, request.to)]
+    if not problems and not resolve_addressees(directory, request.to, sender.id):
+        problems.append(("to", "names nobody in the directory but the sender"))
+    if not cleared_for(sender, request.classification):
+        problems.append(
+            (
+                "classification",
+                f"{request.classification.value} is above your own clearance "
+                f"({sender.clearance.value})",
+            )
+        )
+    return problems
+
+
+async def _visible(
+    session: AsyncSession, message_id: UUID, person_id: str
+) -> MessageViewRecord | None:
+    view = await session.get(MessageViewRecord, str(message_id))
+    if view is None:
+        return None
+    addressees = (
+        await session.scalars(
+            select(MessageAddresseeRecord).where(
+                MessageAddresseeRecord.message_id == view.message_id,
+                MessageAddresseeRecord.person_id == person_id,
+            )
+        )
+    ).all()
+    return view if may_see(view, addressees, person_id) else None
+
+
+async def send_message(
+    sessions: async_sessionmaker[AsyncSession],
+    directory: Directory,
+    sender: Person,
+    request: SendMessageBody,
+) -> UUID:
+    """Accept a message: its view and ``message.sent`` in one transaction; its id.
+
+    Raises ``InvalidMessage`` naming every problem; then nothing is written.
+    """
+    problems = _addressing_problems(directory, sender, request)
+    async with sessions() as session, session.begin():
+        message_id = uuid4()
+        thread_id = message_id
+        if request.in_reply_to is not None:
+            replied = await _visible(session, request.in_reply_to, sender.id)
+            if replied is None:
+                problems.append(("in_reply_to", "no such message"))
+            else:
+                thread_id = UUID(replied.thread_id)
+        if problems:
+            raise InvalidMessage(problems)
+        now = utc_now()
+        sent = MessageSentV1(
+            message_id=message_id,
+            sender=sender.id,
+            to=request.to,
+            subject=request.subject,
+            body=request.body,
+            classification=request.classification,
+            thread_id=thread_id,
+            in_reply_to=request.in_reply_to,
+            requires_ack=request.requires_ack,
+            ack_due_at=request.ack_due_at,
+        )
+        session.add(
+            MessageViewRecord(
+                message_id=str(message_id),
+                thread_id=str(thread_id),
+                in_reply_to=str(request.in_reply_to) if request.in_reply_to else None,
+                sender=sender.id,
+                to=request.to.model_dump(mode="json"),
+                subject=request.subject,
+                body=request.body,
+                classification=request.classification.value,
+                requires_ack=request.requires_ack,
+                ack_due_at=request.ack_due_at,
+                sent_at=now,
+                version=0,
+                next_escalation_at=None,
+            )
+        )
+        envelope = Envelope(
+            type=MESSAGE_SENT,
+            producer=PRODUCER,
+            actor=sender.id,
+            correlation_id=thread_id,
+            classification=request.classification,
+            occurred_at=now,
+            payload=sent.model_dump(mode="json"),
+        )
+        await add_to_outbox(session, OUTBOX, envelope)
+    return message_id
+
+
+def check_read(view: MessageViewRecord, person: Person) -> None:
+    """Raise unless ``person`` (who can see the message) may mark it read."""
+    if view.sender == person.id:
+        raise WrongState("you sent this message: only its addressees mark it read")
+
+
+def check_acknowledge(view: MessageViewRecord, person: Person) -> None:
+    """Raise unless ``person`` (who can see the message) may acknowledge it."""
+    if view.sender == person.id:
+        raise WrongState("you sent this message: only its addressees acknowledge it")
+    if not view.requires_ack:
+        raise WrongState("this message does not ask for an acknowledgement")
+
+
+async def _request(
+    sessions: async_sessionmaker[AsyncSession],
+    message_id: UUID,
+    person: Person,
+    check: Check,
+    *,
+    type_: str,
+    command: BaseModel,
+) -> None:
+    """Check the request against the view, then stage the command, in one transaction."""
+    async with sessions() as session, session.begin():
+        view = await _visible(session, message_id, person.id)
+        if view is None:
+            raise MessageNotFound(f"no message {message_id}")
+        check(view, person)
+        envelope = Envelope(
+            type=type_,
+            producer=PRODUCER,
+            actor=person.id,
+            correlation_id=UUID(view.thread_id),
+            classification=Classification(view.classification),
+            payload=command.model_dump(mode="json"),
+        )
+        await add_to_outbox(session, OUTBOX, envelope)
+
+
+async def mark_read(
+    sessions: async_sessionmaker[AsyncSession], message_id: UUID, person: Person
+) -> None:
+    """Request that the message be recorded as read by ``person``."""
+    command = MarkReadV1(message_id=message_id, person_id=person.id)
+    await _request(
+        sessions, message_id, person, check_read, type_=MESSAGE_MARK_READ, command=command
+    )
+
+
+async def acknowledge(
+    sessions: async_sessionmaker[AsyncSession], message_id: UUID, person: Person
+) -> None:
+    """Request the acknowledgement of the message by ``person``."""
+    command = AcknowledgeMessageV1(message_id=message_id, person_id=person.id)
+    await _request(
+        sessions, message_id, person, check_acknowledge, type_=MESSAGE_ACKNOWLEDGE, command=command
+    )

@@ -1,0 +1,194 @@
+"""The public HTTP API v1 of recommendations, and the "is it heeded?" report.
+
+Need-to-know: only the author and the addressees see a recommendation;
+anyone else gets 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime
+
+from services.ingest import recommendation_queries, recommendations, reports
+from services.ingest.deps import Context, CurrentPerson
+from services.ingest.queries import BadCursor
+from services.ingest.recommendation_schemas import (
+    RecommendationPage,
+    RecommendationView,
+    RespondBody,
+    SubmitRecommendationBody,
+)
+from shared.contracts.recommendations import RecommendationStatus
+from shared.envelope import utc_now
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+reports_router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+_NOT_FOUND = "No such recommendation, or not one the caller may see"
+_VIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"example": RecommendationView.example()}}},
+    401: {"description": "Missing or invalid bearer token"},
+    404: {"description": _NOT_FOUND},
+}
+_COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid bearer token"},
+    403: {"description": "The caller sees it (the author) but is not an addressee"},
+    404: {"description": _NOT_FOUND},
+    409: {"description": "Not issued yet, already acknowledged, not acknowledged yet, answered"},
+}
+
+
+async def _visible_view(
+    context: Context, recommendation_id: UUID, person_id: str
+) -> RecommendationView:
+    async with context.sessions() as session:
+        view = await recommendation_queries.get_recommendation(
+            session, recommendation_id, person_id, utc_now()
+        )
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recommendation {recommendation_id}")
+    return view
+
+
+@router.post(
+    "/recommendations",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RecommendationView,
+    responses={
+        401: {"description": "Missing or invalid bearer token"},
+        413: {"description": "Body larger than the limit"},
+        422: {
+            "description": "Invalid recommendation: unknown role, person or sector, an alert_id "
+            "ingest does not know, due_by not in the future"
+        },
+    },
+)
+async def submit_recommendation(
+    body: SubmitRecommendationBody, person: CurrentPerson, context: Context, response: Response
+) -> RecommendationView:
+    """Submit a recommendation; the router issues it to the addressee.
+
+    Answers 202 with the recommendation: ``status`` is ``submitted`` and
+    ``addressees`` empty until the router has issued it.
+    """
+    try:
+        recommendation_id = await recommendations.submit(
+            context.sessions, context.directory, person, body
+        )
+    except recommendations.InvalidRecommendation as error:
+        raise RequestValidationError(
+            [
+                {"loc": ("body", *location), "msg": message, "type": "value_error"}
+                for location, message in error.problems
+            ]
+        ) from None
+    response.headers["Location"] = f"/v1/recommendations/{recommendation_id}"
+    return await _visible_view(context, recommendation_id, person.id)
+
+
+@router.get("/recommendations", response_model=RecommendationPage)
+async def list_recommendations(
+    person: CurrentPerson,
+    context: Context,
+    *,
+    status_: Annotated[RecommendationStatus | None, Query(alias="status")] = None,
+    sector: Annotated[str | None, Query(max_length=100)] = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> RecommendationPage:
+    """Recommendations the caller wrote or was issued, newest first; follow ``next_cursor``."""
+    where = recommendation_queries.RecommendationFilter(
+        status=status_.value if status_ else None, sector=sector, overdue=overdue
+    )
+    async with context.sessions() as session:
+        try:
+            return await recommendation_queries.list_recommendations(
+                session, person.id, where, limit, cursor, now=utc_now()
+            )
+        except BadCursor as error:
+            raise RequestValidationError(
+                [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
+            ) from None
+
+
+@router.get(
+    "/recommendations/{recommendation_id}",
+    response_model=RecommendationView,
+    responses=_VIEW_RESPONSES,
+)
+async def get_recommendation(
+    recommendation_id: UUID, person: CurrentPerson, context: Context
+) -> RecommendationView:
+    """A recommendation with its state and its history (oldest first)."""
+    return await _visible_view(context, recommendation_id, person.id)
+
+
+async def _run_command(
+    context: Context, recommendation_id: UUID, person_id: str, command: Awaitable[None]
+) -> RecommendationView:
+    try:
+        await command
+    except recommendations.RecommendationNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except recommendations.NotAllowed as error:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
+    except recommendations.WrongState as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return await _visible_view(context, recommendation_id, person_id)
+
+
+@router.post(
+    "/recommendations/{recommendation_id}/acknowledge",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RecommendationView,
+    responses=_COMMAND_RESPONSES,
+)
+async def acknowledge_recommendation(
+    recommendation_id: UUID, person: CurrentPerson, context: Context
+) -> RecommendationView:
+    """Acknowledge (an addressee, once): the recommendation is seen and will be answered."""
+    command = recommendations.acknowledge(context.sessions, recommendation_id, person)
+    return await _run_command(context, recommendation_id, person.id, command)
+
+
+@router.post(
+    "/recommendations/{recommendation_id}/respond",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RecommendationView,
+    responses=_COMMAND_RESPONSES,
+)
+async def respond_to_recommendation(
+    recommendation_id: UUID, body: RespondBody, person: CurrentPerson, context: Context
+) -> RecommendationView:
+    """Answer after acknowledging: accepted, declined (with a reason) or done."""
+    command = recommendations.respond(context.sessions, recommendation_id, person, body)
+    return await _run_command(context, recommendation_id, person.id, command)
+
+
+@reports_router.get("/recommendations", response_model=reports.Report)
+async def recommendation_report(
+    person: CurrentPerson,  # noqa: ARG001 - authentication only, for now
+    context: Context,
+    since: AwareDatetime | None = None,
+    sector: Annotated[str | None, Query(max_length=100)] = None,
+) -> reports.Report:
+    """Is it heeded? Recommendations answered and alerts acknowledged, per sector.
+
+    Counts recommendations submitted, and alerts raised, at or after ``since``.
+    """
+    # Any authenticated person may read the report for now: who may see which
+    # sectors' figures comes with the permissions of a later issue.
+    async with context.sessions() as session:
+        return await reports.report(session, since, sector, utc_now())
+
+
+def include_recommendation_routes(app: FastAPI) -> None:
+    """Mount the recommendation and report routes on ``app``."""
+    app.include_router(router)
+    app.include_router(reports_router)

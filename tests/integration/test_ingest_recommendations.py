@@ -1,0 +1,613 @@
+"""Ingest's side of recommendations on a real database (and the broker for the views
+consumer): validation, staging commands, need-to-know, the read side, and the report.
+Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+
+from services.ingest.deps import ApiContext
+from services.ingest.recommendation_projections import apply_recommendation_event
+from services.ingest.recommendation_tables import (
+    RecommendationAddresseeRecord,
+    RecommendationTimelineRecord,
+    RecommendationViewRecord,
+)
+from services.ingest.service import IngestService
+from services.ingest.stream import StreamHub
+from services.ingest.tables import OUTBOX
+from shared.auth import mint_token
+from shared.bus import Bus, to_outgoing
+from shared.contracts import (
+    RECOMMENDATION_ACKNOWLEDGE,
+    RECOMMENDATION_ACKNOWLEDGED,
+    RECOMMENDATION_ISSUED,
+    RECOMMENDATION_RESPOND,
+    RECOMMENDATION_STATE_CHANGED,
+    RECOMMENDATION_SUBMITTED,
+)
+from shared.contracts.recommendations import (
+    AcknowledgeRecommendationV1,
+    RecommendationAcknowledgedV1,
+    RecommendationIssuedV1,
+    RecommendationStateV1,
+    RecommendationSubmittedV1,
+    RespondRecommendationV1,
+)
+from shared.directory_store import DirectorySource
+from shared.envelope import Envelope, utc_now
+from shared.settings import Settings
+from tests.integration.conftest import Database
+from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory
+
+pytestmark = pytest.mark.integration
+
+JWT_SECRET = "recommendation-jwt-secret-" + "0123456789abcdef" * 3
+AUTHOR = "jo.operator"
+ADDRESSEE = "col.okafor"  # the sector commander of beni (military)
+OUTSIDER = "insp.diallo"
+
+
+def bearer(person_id: str = AUTHOR) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(person_id, JWT_SECRET)}"}
+
+
+def recommendation_request(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "addressee": {"role": "sector_commander"},
+        "sector": "beni",
+        "action": "Deploy a patrol to Mavivi before nightfall",
+        "rationale": "Two abductions on the Mavivi road in 48 hours",
+        "due_by": (utc_now() + timedelta(hours=2)).isoformat(),
+        "classification": "confidential",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(jwt_secret=JWT_SECRET, directory=EXAMPLE_DIRECTORY, database_url=db.url)
+    app = IngestService(settings).app
+    app.state.api = ApiContext(
+        DirectorySource.fixed(example_directory()), db.sessions, JWT_SECRET, StreamHub(db.sessions)
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+        yield client
+
+
+async def outbox_envelopes(db: Database) -> list[Envelope]:
+    async with db.sessions() as session:
+        rows = (await session.execute(OUTBOX.select().order_by(OUTBOX.c.position))).all()
+    return [Envelope.model_validate_json(bytes(r.body)) for r in rows]
+
+
+async def nothing_written(db: Database) -> None:
+    assert await db.count(RecommendationViewRecord) == 0
+    assert await db.count(RecommendationTimelineRecord) == 0
+    assert await db.count(OUTBOX) == 0
+
+
+def state(recommendation_id: str, version: int = 1, **overrides: Any) -> Envelope:
+    """A ``recommendation.state_changed`` of the router: issued to col.okafor."""
+    payload: dict[str, Any] = {
+        "recommendation_id": recommendation_id,
+        "version": version,
+        "status": "issued",
+        "addressees": [ADDRESSEE],
+        "addressee_component": "military",
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+        "response": None,
+        "reason": None,
+        "responded_by": None,
+        "responded_at": None,
+        "escalated_at": None,
+        "escalated_to": [],
+    }
+    payload.update(overrides)
+    return Envelope(
+        type=RECOMMENDATION_STATE_CHANGED,
+        producer="router",
+        actor="router",
+        correlation_id=UUID(recommendation_id),
+        payload=RecommendationStateV1.model_validate(payload).model_dump(mode="json"),
+    )
+
+
+ACKNOWLEDGED = {"status": "acknowledged", "acknowledged_by": ADDRESSEE}
+
+
+def acknowledged(recommendation_id: str, version: int = 2, **overrides: Any) -> Envelope:
+    fields = {**ACKNOWLEDGED, "acknowledged_at": utc_now().isoformat(), **overrides}
+    return state(recommendation_id, version, **fields)
+
+
+async def apply(db: Database, *envelopes: Envelope) -> None:
+    for envelope in envelopes:
+        async with db.sessions() as session, session.begin():
+            await apply_recommendation_event(session, envelope)
+
+
+async def submit(client: httpx.AsyncClient, **overrides: Any) -> str:
+    response = await client.post(
+        "/v1/recommendations", json=recommendation_request(**overrides), headers=bearer()
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+async def issued(db: Database, client: httpx.AsyncClient, **overrides: Any) -> str:
+    """A recommendation submitted through the API and issued to col.okafor by the router."""
+    recommendation_id = await submit(client, **overrides)
+    await apply(db, state(recommendation_id))
+    return recommendation_id
+
+
+async def view(client: httpx.AsyncClient, recommendation_id: str, person: str) -> httpx.Response:
+    return await client.get(f"/v1/recommendations/{recommendation_id}", headers=bearer(person))
+
+
+# --------------------------------------------------------------------------- submit
+
+
+async def test_submit_stages_one_recommendation_submitted(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    body = recommendation_request()
+    response = await client.post("/v1/recommendations", json=body, headers=bearer())
+    assert response.status_code == 202, response.text
+    shown = response.json()
+    assert response.headers["location"] == f"/v1/recommendations/{shown['id']}"
+    assert (shown["status"], shown["author"], shown["addressees"]) == ("submitted", AUTHOR, [])
+    assert shown["addressee"] == {"role": "sector_commander", "person": None}
+    assert (shown["version"], shown["overdue"]) == (0, False)
+    assert [h["type"] for h in shown["history"]] == [RECOMMENDATION_SUBMITTED]
+
+    [submitted] = await outbox_envelopes(db)
+    assert submitted.type == RECOMMENDATION_SUBMITTED
+    assert (submitted.producer, submitted.actor) == ("ingest", AUTHOR)
+    assert str(submitted.correlation_id) == shown["id"]
+    assert submitted.classification.value == "confidential"
+    payload = RecommendationSubmittedV1.model_validate(submitted.payload)
+    assert str(payload.recommendation_id) == shown["id"]
+    assert (payload.author, payload.addressee.role, payload.sector) == (
+        AUTHOR,
+        "sector_commander",
+        "beni",
+    )
+    assert await db.count(RecommendationViewRecord) == 1
+
+
+async def test_an_alert_ingest_knows_may_be_referenced(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    raised = await client.post("/v1/alerts", json=alert_request(), headers=bearer())
+    assert raised.status_code == 201
+    alert_id = raised.json()["id"]
+    response = await client.post(
+        "/v1/recommendations",
+        json=recommendation_request(alert_id=alert_id, addressee={"person": ADDRESSEE}),
+        headers=bearer(),
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["alert_id"] == alert_id
+    assert response.json()["addressee"]["person"] == ADDRESSEE
+
+
+def past() -> str:
+    return (utc_now() - timedelta(minutes=1)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "location", "named"),
+    [
+        pytest.param(
+            {"addressee": {"role": "ghost_role"}}, ["body", "addressee", "role"], "ghost_role",
+            id="unknown-role",
+        ),
+        pytest.param(
+            {"addressee": {"person": "ghost.person"}}, ["body", "addressee", "person"],
+            "ghost.person", id="unknown-person",
+        ),
+        pytest.param({"sector": "atlantis"}, ["body", "sector"], "atlantis", id="unknown-sector"),
+        pytest.param(
+            {"alert_id": "2b4e28ba-2fa1-11d2-883f-0016d3cca427"}, ["body", "alert_id"],
+            "2b4e28ba-2fa1-11d2-883f-0016d3cca427", id="unknown-alert",
+        ),
+        pytest.param({"due_by": past()}, ["body", "due_by"], "future", id="due-in-the-past"),
+        pytest.param(
+            {"due_by": "2030-01-01T10:00:00"}, ["body", "due_by"], "timezone", id="naive-due-by"
+        ),
+        pytest.param(
+            {"addressee": {"role": "dsrsg", "person": ADDRESSEE}}, ["body", "addressee"],
+            "exactly one", id="role-and-person",
+        ),
+        pytest.param({"action": ""}, ["body", "action"], "action", id="empty-action"),
+        pytest.param({"priority": "high"}, ["body", "priority"], "priority", id="unknown-field"),
+    ],
+)  # fmt: skip
+async def test_invalid_recommendations_get_422_naming_the_problem(
+    db: Database,
+    client: httpx.AsyncClient,
+    overrides: dict[str, Any],
+    location: list[str],
+    named: str,
+) -> None:
+    response = await client.post(
+        "/v1/recommendations", json=recommendation_request(**overrides), headers=bearer()
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == location
+    assert named in error["msg"] or named in str(error["loc"]), error
+    await nothing_written(db)
+
+
+async def test_every_unknown_name_is_reported_at_once(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    body = recommendation_request(addressee={"role": "ghost_role"}, sector="atlantis")
+    response = await client.post("/v1/recommendations", json=body, headers=bearer())
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["detail"]] == [
+        ["body", "addressee", "role"],
+        ["body", "sector"],
+    ]
+    assert "north" in response.json()["detail"][1]["msg"]  # the known sectors are listed
+    await nothing_written(db)
+
+
+async def test_submit_needs_a_token(db: Database, client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/recommendations", json=recommendation_request())
+    assert response.status_code == 401
+    await nothing_written(db)
+
+
+# --------------------------------------------------------------------------- need-to-know
+
+
+async def test_addressee_sees_it_once_issued_an_outsider_never(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    recommendation_id = await submit(client)
+    assert (await view(client, recommendation_id, ADDRESSEE)).status_code == 404
+
+    await apply(db, state(recommendation_id))
+
+    seen = await view(client, recommendation_id, ADDRESSEE)
+    assert seen.status_code == 200, seen.text
+    shown = seen.json()
+    assert (shown["status"], shown["addressees"]) == ("issued", [ADDRESSEE])
+    assert (shown["addressee_component"], shown["version"]) == ("military", 1)
+    assert (await view(client, recommendation_id, AUTHOR)).json() == shown
+    hidden = await view(client, recommendation_id, OUTSIDER)
+    assert hidden.status_code == 404
+    assert recommendation_id in hidden.json()["detail"]
+    assert shown["action"] not in hidden.text
+
+    for person, expected in ((ADDRESSEE, [recommendation_id]), (AUTHOR, [recommendation_id]),
+                             (OUTSIDER, [])):  # fmt: skip
+        listed = await client.get("/v1/recommendations", headers=bearer(person))
+        assert listed.status_code == 200
+        assert [i["id"] for i in listed.json()["items"]] == expected, person
+
+
+async def test_unknown_recommendation_is_404(client: httpx.AsyncClient) -> None:
+    unknown = str(uuid4())
+    assert (await view(client, unknown, AUTHOR)).status_code == 404
+    ack = await client.post(f"/v1/recommendations/{unknown}/acknowledge", headers=bearer())
+    assert ack.status_code == 404
+
+
+# --------------------------------------------------------------------------- commands
+
+
+async def command(
+    client: httpx.AsyncClient, recommendation_id: str, person: str, body: Any = None
+) -> httpx.Response:
+    action = "acknowledge" if body is None else "respond"
+    return await client.post(
+        f"/v1/recommendations/{recommendation_id}/{action}", json=body, headers=bearer(person)
+    )
+
+
+async def test_acknowledge_and_respond_stage_commands(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    recommendation_id = await issued(db, client)
+    ack = await command(client, recommendation_id, ADDRESSEE)
+    assert ack.status_code == 202, ack.text
+    assert ack.json()["status"] == "issued"  # the router applies it; the view follows
+
+    await apply(db, acknowledged(recommendation_id))
+    answer = {"response": "declined", "reason": "No troops free before Thursday"}
+    responded = await command(client, recommendation_id, ADDRESSEE, answer)
+    assert responded.status_code == 202, responded.text
+
+    staged = (await outbox_envelopes(db))[1:]
+    assert [e.type for e in staged] == [RECOMMENDATION_ACKNOWLEDGE, RECOMMENDATION_RESPOND]
+    for envelope in staged:
+        assert (str(envelope.correlation_id), envelope.actor) == (recommendation_id, ADDRESSEE)
+        assert envelope.classification.value == "confidential"
+    acknowledge = AcknowledgeRecommendationV1.model_validate(staged[0].payload)
+    assert (str(acknowledge.recommendation_id), acknowledge.person_id) == (
+        recommendation_id,
+        ADDRESSEE,
+    )
+    respond = RespondRecommendationV1.model_validate(staged[1].payload)
+    assert (respond.response.value, respond.reason) == ("declined", answer["reason"])
+
+
+@pytest.mark.parametrize(
+    ("body", "location"),
+    [
+        pytest.param({"response": "declined"}, ["body", "reason"], id="declined-no-reason"),
+        pytest.param({"response": "declined", "reason": "  "}, ["body", "reason"], id="blank"),
+        pytest.param({"response": "maybe"}, ["body", "response"], id="bad-response"),
+        pytest.param({}, ["body", "response"], id="no-response"),
+    ],
+)
+async def test_invalid_answers_get_422(
+    db: Database, client: httpx.AsyncClient, body: dict[str, Any], location: list[str]
+) -> None:
+    recommendation_id = await issued(db, client)
+    await apply(db, acknowledged(recommendation_id))
+    response = await command(client, recommendation_id, ADDRESSEE, body)
+    assert response.status_code == 422, response.text
+    assert location in [e["loc"] for e in response.json()["detail"]]
+    if location[-1] == "reason":
+        assert "reason" in response.text
+    assert await db.count(OUTBOX) == 1  # the submitted event alone
+
+
+@pytest.mark.parametrize(
+    ("states", "body", "message"),
+    [
+        pytest.param([], {"response": "accepted"}, "acknowledge the recommendation before",
+                     id="respond-before-ack"),
+        pytest.param([ACKNOWLEDGED], None, f"already acknowledged by {ADDRESSEE}",
+                     id="ack-twice"),
+        pytest.param([ACKNOWLEDGED, {"status": "declined", "response": "declined",
+                                     "reason": "No"}],
+                     {"response": "done"}, "already answered: declined", id="answer-declined"),
+        pytest.param([ACKNOWLEDGED, {"status": "done", "response": "done"}], None,
+                     "already answered: done", id="ack-done"),
+        pytest.param([ACKNOWLEDGED, {"status": "accepted", "response": "accepted"}],
+                     {"response": "declined", "reason": "Changed our mind"},
+                     "the only answer left is done", id="decline-accepted"),
+        pytest.param([{"status": "undeliverable", "addressees": [ADDRESSEE]}], None,
+                     "undeliverable", id="undeliverable"),
+    ],
+)  # fmt: skip
+async def test_commands_the_state_does_not_allow_get_409(
+    db: Database,
+    client: httpx.AsyncClient,
+    states: list[dict[str, Any]],
+    body: dict[str, Any] | None,
+    message: str,
+) -> None:
+    recommendation_id = await issued(db, client)
+    fields: dict[str, Any] = {}
+    for version, change in enumerate(states, start=2):
+        fields.update(change)
+        await apply(db, state(recommendation_id, version, **fields))
+    response = await command(client, recommendation_id, ADDRESSEE, body)
+    assert response.status_code == 409, response.text
+    assert message in response.json()["detail"]
+    assert await db.count(OUTBOX) == 1
+
+
+async def test_accepted_can_still_be_done(db: Database, client: httpx.AsyncClient) -> None:
+    recommendation_id = await issued(db, client)
+    accepted = {**ACKNOWLEDGED, "status": "accepted", "response": "accepted"}
+    await apply(db, state(recommendation_id, 2, **accepted))
+    response = await command(client, recommendation_id, ADDRESSEE, {"response": "done"})
+    assert response.status_code == 202, response.text
+
+
+async def test_who_may_answer(db: Database, client: httpx.AsyncClient) -> None:
+    recommendation_id = await issued(db, client)
+    by_author = await command(client, recommendation_id, AUTHOR)
+    assert by_author.status_code == 403
+    assert AUTHOR in by_author.json()["detail"]
+    by_outsider = await command(client, recommendation_id, OUTSIDER, {"response": "accepted"})
+    assert by_outsider.status_code == 404
+    assert await db.count(OUTBOX) == 1
+
+
+# --------------------------------------------------------------------------- read side
+
+
+async def test_older_states_and_replays_are_ignored(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    recommendation_id = await submit(client)
+    newer = acknowledged(recommendation_id, version=2)
+    issued_event = Envelope(
+        type=RECOMMENDATION_ISSUED,
+        producer="router",
+        actor="router",
+        correlation_id=UUID(recommendation_id),
+        payload=RecommendationIssuedV1(
+            recommendation_id=UUID(recommendation_id),
+            addressees=[ADDRESSEE],
+            addressee_component="military",
+            due_by=utc_now() + timedelta(hours=2),
+        ).model_dump(mode="json"),
+    )
+    acknowledged_event = Envelope(
+        type=RECOMMENDATION_ACKNOWLEDGED,
+        producer="router",
+        actor=ADDRESSEE,
+        correlation_id=UUID(recommendation_id),
+        payload=RecommendationAcknowledgedV1(
+            recommendation_id=UUID(recommendation_id), person_id=ADDRESSEE, in_time=True
+        ).model_dump(mode="json"),
+    )
+    # the consumers run concurrently: version 2 arrives before version 1
+    await apply(db, issued_event, acknowledged_event, newer, state(recommendation_id, 1))
+    await apply(db, newer, acknowledged_event)  # redelivered
+
+    shown = (await view(client, recommendation_id, ADDRESSEE)).json()
+    assert (shown["status"], shown["version"], shown["acknowledged_by"]) == (
+        "acknowledged", 2, ADDRESSEE,
+    )  # fmt: skip
+    assert [(h["type"], h["actor"]) for h in shown["history"]] == [
+        (RECOMMENDATION_SUBMITTED, AUTHOR),
+        ("recommendation.issued", "router"),
+        (RECOMMENDATION_ACKNOWLEDGED, ADDRESSEE),
+    ]
+    assert shown["history"][1]["addressees"] == [ADDRESSEE]
+    assert shown["history"][2]["in_time"] is True
+    # submitted + issued + acknowledged + two states, each once
+    assert await db.count(RecommendationTimelineRecord) == 5
+    assert await db.count(RecommendationAddresseeRecord) == 1
+
+
+async def test_events_of_unknown_recommendations_are_ignored(db: Database) -> None:
+    await apply(db, state(str(uuid4())))
+    assert await db.count(RecommendationTimelineRecord) == 0
+
+
+async def test_list_filters_and_pages(db: Database, client: httpx.AsyncClient) -> None:
+    first = await issued(db, client)
+    second = await issued(db, client, sector="north", addressee={"role": "head_of_office"})
+    late = await issued(db, client)
+    await apply(db, state(late, 2, escalated_at=utc_now().isoformat(), escalated_to=["lucas.ho"]))
+
+    async def ids(person: str = AUTHOR, **params: Any) -> list[str]:
+        response = await client.get("/v1/recommendations", params=params, headers=bearer(person))
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids() == [late, second, first]
+    assert await ids(sector="north") == [second]
+    assert await ids(overdue="true") == [late]
+    assert await ids(overdue="false") == [second, first]
+    assert await ids(status="issued", sector="beni") == [late, first]
+    assert await ids(status="declined") == []
+
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = await client.get("/v1/recommendations", params=params, headers=bearer())
+        seen += [item["id"] for item in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [late, second, first]
+
+    bad = await client.get("/v1/recommendations", params={"cursor": "nope"}, headers=bearer())
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["query", "cursor"]
+    wrong = await client.get("/v1/recommendations", params={"status": "x"}, headers=bearer())
+    assert wrong.status_code == 422
+
+
+# --------------------------------------------------------------------------- report
+
+
+async def test_report_counts_a_declined_recommendation_with_its_reason(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    recommendation_id = await issued(db, client)
+    now = utc_now().isoformat()
+    declined = {"status": "declined", "response": "declined", "reason": "No troops",
+                "responded_by": ADDRESSEE, "responded_at": now}  # fmt: skip
+    await apply(db, acknowledged(recommendation_id, 2, **declined))
+    await issued(db, client, sector="north", addressee={"role": "head_of_office"})
+    raised = await client.post("/v1/alerts", json=alert_request(), headers=bearer())
+    assert raised.status_code == 201
+
+    response = await client.get("/v1/reports/recommendations", headers=bearer(OUTSIDER))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    section = report["recommendations"]
+    assert [(g["sector"], g["addressee_component"]) for g in section["groups"]] == [
+        ("beni", "military"),
+        ("north", "military"),
+    ]
+    beni = section["groups"][0]
+    assert (beni["issued"], beni["acknowledged"], beni["acknowledged_in_time"]) == (1, 1, 1)
+    assert (beni["declined"], beni["declined_reasons"], beni["overdue"]) == (1, ["No troops"], 0)
+    assert beni["median_seconds_to_respond"] is not None
+    assert (section["totals"]["issued"], section["totals"]["declined"]) == (2, 1)
+    assert report["alerts"]["totals"]["raised"] == 1
+    assert report["alerts"]["sectors"][0]["sector"] == "beni"
+
+    only_north = await client.get(
+        "/v1/reports/recommendations", params={"sector": "north"}, headers=bearer()
+    )
+    assert [g["sector"] for g in only_north.json()["recommendations"]["groups"]] == ["north"]
+    assert only_north.json()["alerts"]["totals"]["raised"] == 0
+    later = (utc_now() + timedelta(minutes=5)).isoformat()
+    empty = await client.get(
+        "/v1/reports/recommendations", params={"since": later}, headers=bearer()
+    )
+    assert empty.json()["recommendations"]["totals"]["issued"] == 0
+    naive = await client.get(
+        "/v1/reports/recommendations", params={"since": "2026-01-01T00:00:00"}, headers=bearer()
+    )
+    assert naive.status_code == 422
+    assert (await client.get("/v1/reports/recommendations")).status_code == 401
+
+
+# --------------------------------------------------------------------------- through the broker
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(200):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within 20 s")
+
+
+async def test_the_views_consumer_applies_recommendation_events_from_the_bus(
+    db: Database, amqp_url: str
+) -> None:
+    settings = Settings(
+        amqp_url=amqp_url,
+        database_url=db.url,
+        jwt_secret=JWT_SECRET,
+        directory=EXAMPLE_DIRECTORY,
+        outbox_poll_interval=0.1,
+    )
+    service = IngestService(settings)
+    await service.start()
+    try:
+        transport = httpx.ASGITransport(app=service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+            recommendation_id = await submit(client)
+            bus = Bus(amqp_url, prefetch=1, delivery_limit=settings.delivery_limit)
+            await bus.connect()
+            try:
+                await bus.publish([to_outgoing(state(recommendation_id))])
+            finally:
+                await bus.close()
+
+            async def visible() -> bool:
+                return (await view(client, recommendation_id, ADDRESSEE)).status_code == 200
+
+            await eventually(visible, "the state reaching the view")
+            shown = await view(client, recommendation_id, ADDRESSEE)
+            assert shown.json()["status"] == "issued"
+
+        async def relayed() -> bool:
+            return await db.count(OUTBOX) == 0
+
+        # ingest's own recommendation.submitted went out (and came back as a no-op)
+        await eventually(relayed, "the outbox being relayed")
+        assert await db.count(RecommendationTimelineRecord) == 2  # submitted, state_changed
+    finally:
+        await service.stop()
