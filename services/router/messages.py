@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import message_rules
+from services.router.event_log import append_events
 from services.router.notices import SubjectEvents
 from services.router.tables import MessageRecord
 from services.router.transitions import stage
@@ -145,6 +146,7 @@ async def address_message(session: AsyncSession, directory: Directory, sent: Env
             f"Not delivered to {len(refused)} addressee(s) - {line}",
         )
     produced.append(_state_event(record, events))
+    await append_events(session, sent)  # the message as sent is on the log, before its effects
     await stage(session, produced)
     log.info("message.addressed", delivered=len(delivered), refused=len(refused))
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import recommendation_rules as rules
+from services.router.event_log import append_events
 from services.router.notices import SubjectEvents
 from services.router.tables import RecommendationRecord
 from services.router.transitions import stage
@@ -188,6 +189,7 @@ async def issue(session: AsyncSession, directory: Directory, submitted: Envelope
         )
         produced += events.tell_joc(directory, record.sector, summary(record), line)
     produced.append(_state_event(record, events))
+    await append_events(session, submitted)  # the recommendation as written, before its effects
     await stage(session, produced)
 
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from services.router.handlers import RouterHandler
-from services.router.tables import OUTBOX, MessageRecord, RecommendationRecord
+from services.router.tables import OUTBOX, EventRecord, MessageRecord, RecommendationRecord
 from services.router.timers import fire_due_deadlines, next_due_at
 from shared.contracts import (
     MESSAGE_ACKNOWLEDGE,
@@ -82,6 +82,13 @@ def sent(
     return envelope(MESSAGE_SENT, sender, payload, message_id)
 
 
+async def logged_types(db: Database) -> list[str]:
+    async with db.sessions() as session:
+        return list(
+            (await session.scalars(select(EventRecord.type).order_by(EventRecord.seq))).all()
+        )
+
+
 async def published(db: Database) -> list[Envelope]:
     async with db.sessions() as session:
         rows = (await session.execute(select(OUTBOX).order_by(OUTBOX.c.position))).all()
@@ -131,6 +138,10 @@ async def test_confidential_message_is_delivered_only_to_the_cleared(
     state = MessageStateV1.model_validate(last_state(out, MESSAGE_STATE_CHANGED))
     assert state.version == 1
     assert await db.count(MessageRecord) == 1
+    # the message as sent opens its history on the event log, once
+    logged = await logged_types(db)
+    assert logged.count(MESSAGE_SENT) == 1
+    assert logged.index(MESSAGE_SENT) < logged.index(MESSAGE_ADDRESSED)
 
 
 async def test_unacknowledged_message_escalates_up_the_chain_until_it_ends(
@@ -229,6 +240,19 @@ async def test_recommendation_is_acknowledged_then_declined_with_a_reason(
     async with db.sessions() as session:
         record = (await session.scalars(select(RecommendationRecord))).one()
     assert record.timer_due_at is None  # answered: never escalates
+    # the whole history is on the event log, in order
+    logged = [t for t in await logged_types(db) if t.startswith("recommendation.")]
+    assert logged == [
+        RECOMMENDATION_SUBMITTED,
+        "recommendation.issued",
+        RECOMMENDATION_STATE_CHANGED,
+        RECOMMENDATION_COMMAND_REJECTED,
+        RECOMMENDATION_COMMAND_REJECTED,
+        "recommendation.acknowledged",
+        RECOMMENDATION_STATE_CHANGED,
+        "recommendation.responded",
+        RECOMMENDATION_STATE_CHANGED,
+    ]
 
 
 async def test_unanswered_recommendation_escalates_once_to_both_chains(
