@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from coord.audit_commands import audit_app
 from coord.directory_commands import directory_app, policy_app
 from coord.report_commands import report_app
 from shared.auth import mint_token
@@ -22,6 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(directory_app, name="directory")
 app.add_typer(policy_app, name="policy")
 app.add_typer(report_app, name="report")
+app.add_typer(audit_app, name="audit")
 
 PortOption = Annotated[int | None, typer.Option(help="HTTP port (health, metrics, API).")]
 

@@ -70,6 +70,7 @@ ROUTER_QUEUE = QueueSpec(
         "recommendation.submitted",
         "recommendation.acknowledge",
         "recommendation.respond",
+        "audit.accessed",
     ),
 )
 NOTIFIER_QUEUE = QueueSpec("notifier.inbox", ("notification.requested",))

@@ -119,7 +119,8 @@ async def trigger_alert(session: AsyncSession, directory: Directory, raised: Env
         dedup_count=1,
         version=0,
     )
-    await append_events(session, raised)
+    # Every row lock is taken before the first append: appending takes the log's lock,
+    # which must always come last (see shared.event_log), or two routers could deadlock.
     if alert.dedup_key and not await insert_ignoring_duplicates(
         session,
         OpenDedupKey.__table__,  # type: ignore[arg-type]
@@ -128,6 +129,7 @@ async def trigger_alert(session: AsyncSession, directory: Directory, raised: Env
         await _merge(session, record, alert.dedup_key, raised)
         return
     session.add(record)
+    await append_events(session, raised)
     await apply_transition(session, record, transition, directory, EventFactory(record, raised))
     log.info("alert.triggered", policy=record.policy_id, targets=record.targets)
 
@@ -160,5 +162,6 @@ async def _merge(session: AsyncSession, duplicate: AlertRecord, key: str, raised
         on_duplicate.make(ALERT_DEDUPLICATED, {"merged_into": UUID(open_id), "dedup_key": key}),
         state_event(duplicate, on_duplicate),
     ]
+    await append_events(session, raised)
     await stage(session, produced)
     log.info("alert.merged", into=open_id, count=open_alert.dedup_count)

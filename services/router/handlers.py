@@ -21,6 +21,7 @@ from shared.contracts import (
     ALERT_ADD_NOTE,
     ALERT_RAISED,
     ALERT_RESOLVE,
+    AUDIT_ACCESSED,
     MESSAGE_ACKNOWLEDGE,
     MESSAGE_MARK_READ,
     MESSAGE_SENT,
@@ -55,6 +56,7 @@ EFFECTS: dict[str, Effect] = {
     RECOMMENDATION_SUBMITTED: recommendations.issue,
     RECOMMENDATION_ACKNOWLEDGE: recommendations.acknowledge,
     RECOMMENDATION_RESPOND: recommendations.respond,
+    AUDIT_ACCESSED: outcomes.record_outcome,  # reading the log is itself on the log
 }
 
 

@@ -14,7 +14,7 @@ from shared.envelope import Envelope
 
 
 async def record_outcome(session: AsyncSession, directory: Directory, envelope: Envelope) -> None:  # noqa: ARG001 - one signature for every router effect
-    """Put a delivery outcome on the log."""
+    """Put an event that changes no state on the log (a delivery outcome, an audit access)."""
     await append_events(session, envelope)
 
 

@@ -9,11 +9,22 @@ from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, UTCDateTime
+from shared.event_log import EventRecord  # the router is the log's only writer
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
 
 OUTBOX = outbox_table("router")
 INBOX = inbox_table("router")
+
+__all__ = [
+    "INBOX",
+    "OUTBOX",
+    "AlertRecord",
+    "EventRecord",
+    "MessageRecord",
+    "OpenDedupKey",
+    "RecommendationRecord",
+]
 
 
 class AlertRecord(Base):
@@ -58,25 +69,6 @@ class OpenDedupKey(Base):
 
     dedup_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     alert_id: Mapped[str] = mapped_column(String(36))
-
-
-class EventRecord(Base):
-    """The append-only event log: every event the router consumed or produced, in order."""
-
-    __tablename__ = "router_event_log"
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(36), unique=True)
-    type: Mapped[str] = mapped_column(String(100))
-    schema_version: Mapped[int] = mapped_column(Integer)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    producer: Mapped[str] = mapped_column(String(50))
-    actor: Mapped[str] = mapped_column(String(200))
-    correlation_id: Mapped[str] = mapped_column(String(36), index=True)
-    causation_id: Mapped[str | None] = mapped_column(String(36))
-    classification: Mapped[str] = mapped_column(String(30))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class MessageRecord(Base):

@@ -14,6 +14,7 @@ from shared.contracts.alerts import (
     AlertUnroutedV1,
     TargetUnreachableV1,
 )
+from shared.contracts.audit import AuditAccessedV1
 from shared.contracts.escalation import (
     AcknowledgeAlertV1,
     AcknowledgementRecordedV1,
@@ -105,6 +106,7 @@ RECOMMENDATION_RESPONDED = "recommendation.responded"
 RECOMMENDATION_ESCALATED = "recommendation.escalated"
 RECOMMENDATION_COMMAND_REJECTED = "recommendation.command_rejected"
 RECOMMENDATION_STATE_CHANGED = "recommendation.state_changed"
+AUDIT_ACCESSED = "audit.accessed"
 
 EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_RAISED, 1): AlertRaisedV1,
@@ -152,6 +154,7 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (RECOMMENDATION_ESCALATED, 1): RecommendationEscalatedV1,
     (RECOMMENDATION_COMMAND_REJECTED, 1): RecommendationCommandRejectedV1,
     (RECOMMENDATION_STATE_CHANGED, 1): RecommendationStateV1,
+    (AUDIT_ACCESSED, 1): AuditAccessedV1,
 }
 
 

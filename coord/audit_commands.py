@@ -1,0 +1,280 @@
+"""``coord audit``: verify the event log's hash chain, print its head, export it.
+
+Every command that reads the log first publishes ``audit.accessed`` (the router
+puts it on the log), so reading the audit log is itself audited; when that
+cannot be recorded (the broker is down) the command refuses to read. Long runs
+show a progress bar on a terminal and stay quiet otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO
+from uuid import uuid4
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from shared.event_log import Head
+    from shared.settings import Settings
+
+audit_app = typer.Typer(
+    help="The tamper-evident event log (COORD_DATABASE_URL): verify, head, export.",
+    no_args_is_help=True,
+)
+
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="The auditor (a person of the directory): their clearance decides whether "
+        "protected fields are shown. Default: cli:<login user>, who sees them redacted.",
+    ),
+]
+
+
+class ExportFormat(StrEnum):
+    """How ``coord audit export`` writes."""
+
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=name) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _actor(person: str | None) -> str:
+    return person or f"cli:{getpass.getuser()}"
+
+
+async def record_access(
+    settings: Settings, actor: str, action: str, filters: dict[str, str], *, revealed: bool
+) -> None:
+    """Publish ``audit.accessed`` (confirmed by the broker) before the log is read."""
+    from shared.bus import Bus, to_outgoing  # noqa: PLC0415 - keeps `coord --help` fast
+    from shared.contracts import AUDIT_ACCESSED  # noqa: PLC0415
+    from shared.contracts.audit import AuditAccessedV1  # noqa: PLC0415
+    from shared.envelope import Envelope  # noqa: PLC0415
+
+    access = AuditAccessedV1(
+        person_id=actor, via="cli", action=action, filters=filters, protected_revealed=revealed
+    )
+    envelope = Envelope(
+        type=AUDIT_ACCESSED,
+        producer="coord-cli",
+        actor=actor,
+        correlation_id=uuid4(),
+        payload=access.model_dump(mode="json"),
+    )
+    bus = Bus(settings.amqp_url, prefetch=1, delivery_limit=settings.delivery_limit)
+    await asyncio.wait_for(bus.connect(), 15)
+    try:
+        await asyncio.wait_for(bus.publish([to_outgoing(envelope)]), 15)
+    finally:
+        await bus.close()
+
+
+def _refuse_unrecorded(error: BaseException) -> typer.Exit:
+    typer.echo(
+        f"cannot record this access on the log (is RabbitMQ up? COORD_AMQP_URL): {error!r}",
+        err=True,
+    )
+    return typer.Exit(1)
+
+
+@contextlib.asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    from shared.db import create_engine, session_factory  # noqa: PLC0415
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+class _Progress:
+    """A rich progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, description: str, total: int) -> None:
+        from rich.console import Console  # noqa: PLC0415
+        from rich.progress import Progress  # noqa: PLC0415
+
+        self._bar: Progress | None = None
+        if sys.stderr.isatty():
+            self._bar = Progress(console=Console(stderr=True), transient=True)
+            self._task = self._bar.add_task(description, total=total)
+            self._bar.start()
+
+    def advance(self) -> None:
+        """One more record done."""
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def stop(self) -> None:
+        """Remove the bar."""
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@audit_app.command("verify")
+def verify_command(
+    head: Annotated[
+        str | None,
+        typer.Option(help="A head recorded earlier (SEQ:HASH from `coord audit head`)."),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Verify an export (JSON Lines or CSV) instead of the log.")
+    ] = None,
+    as_: AsOption = None,
+) -> None:
+    """Check the whole hash chain; exit 1 naming the first bad sequence number."""
+    if file is not None:
+        from shared.audit_export import read_export, verify_export  # noqa: PLC0415
+
+        checked, problem = verify_export(read_export(file.read_text(encoding="utf-8")))
+        _report(checked, problem, None)
+        return
+    from shared.event_log import Head  # noqa: PLC0415
+    from shared.settings import get_settings  # noqa: PLC0415
+
+    try:
+        expected = Head.parse(head) if head else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--head") from None
+    settings = get_settings()
+    try:
+        asyncio.run(
+            record_access(settings, _actor(as_), "verify", {"head": head or ""}, revealed=False)
+        )
+    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
+        raise _refuse_unrecorded(error) from None
+    asyncio.run(_verify(settings, expected))
+
+
+async def _verify(settings: Settings, expected: Head | None) -> None:
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from shared.event_log import EventRecord, verify  # noqa: PLC0415
+
+    async with _session(settings) as session:
+        total = int(await session.scalar(select(func.count()).select_from(EventRecord)) or 0)
+        progress = _Progress("verifying", total)
+        try:
+            check = await verify(session, expected, on_record=lambda _: progress.advance())
+        finally:
+            progress.stop()
+    _report(check.checked, check.problem, str(check.head))
+
+
+def _report(checked: int, problem: object, head: str | None) -> None:
+    from shared.event_log import Problem  # noqa: PLC0415
+
+    if isinstance(problem, Problem):
+        typer.echo(f"BROKEN at seq {problem.seq}: {problem.reason}")
+        raise typer.Exit(1)
+    suffix = f", head {head}" if head else ""
+    typer.echo(f"ok: {checked} records chained{suffix}")
+
+
+@audit_app.command("head")
+def head_command(as_: AsOption = None) -> None:
+    """Print the head (SEQ:HASH) to record somewhere the log's writers cannot reach."""
+    from shared.event_log import head  # noqa: PLC0415
+    from shared.settings import get_settings  # noqa: PLC0415
+
+    settings = get_settings()
+    try:
+        asyncio.run(record_access(settings, _actor(as_), "head", {}, revealed=False))
+    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
+        raise _refuse_unrecorded(error) from None
+
+    async def read() -> str:
+        async with _session(settings) as session:
+            return str(await head(session))
+
+    typer.echo(asyncio.run(read()))
+
+
+@audit_app.command("export")
+def export_command(  # noqa: PLR0917 - typer options, one per filter of the issue
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl or csv.")] = (
+        ExportFormat.JSONL
+    ),
+    since: Annotated[str | None, typer.Option(help="Recorded at or after (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Recorded before (ISO 8601).")] = None,
+    alert: Annotated[
+        str | None, typer.Option(help="Only this alert's (or thread's) events.")
+    ] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only events of this type.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    as_: AsOption = None,
+) -> None:
+    """Export the log with its chain links; `coord audit verify --file` re-verifies it."""
+    from shared.audit_export import may_see_protected  # noqa: PLC0415
+    from shared.directory import load_directory  # noqa: PLC0415
+    from shared.settings import get_settings  # noqa: PLC0415
+
+    settings = get_settings()
+    start, end = _time(since, "--since"), _time(until, "--until")
+    person = load_directory(Path(settings.directory)).person(as_) if as_ else None
+    if as_ and person is None:
+        raise typer.BadParameter(f"{as_!r} is not a person of the directory", param_hint="--as")
+    reveal = person is not None and may_see_protected(person.clearance)
+    filters = {
+        k: v
+        for k, v in {"since": since, "until": until, "alert": alert, "type": type_}.items()
+        if v
+    }
+    try:
+        asyncio.run(record_access(settings, _actor(as_), "export", filters, revealed=reveal))
+    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
+        raise _refuse_unrecorded(error) from None
+    stream = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        asyncio.run(_export(settings, stream, fmt, (start, end, alert, type_), reveal))
+    finally:
+        if output:
+            stream.close()
+
+
+async def _export(
+    settings: Settings,
+    stream: TextIO,
+    fmt: ExportFormat,
+    filters: tuple[datetime | None, datetime | None, str | None, str | None],
+    reveal: bool,
+) -> None:
+    from shared.audit_export import csv_header, exported, to_csv_line, to_json_line  # noqa: PLC0415
+    from shared.event_log import records  # noqa: PLC0415
+
+    start, end, alert, type_ = filters
+    if fmt is ExportFormat.CSV:
+        stream.write(csv_header())
+    async with _session(settings) as session:
+        async for record in records(session):
+            if (start and record.recorded_at < start) or (end and record.recorded_at >= end):
+                continue
+            if (alert and record.correlation_id != alert) or (type_ and record.type != type_):
+                continue
+            item = exported(record, reveal_protected=reveal)
+            stream.write(
+                to_csv_line(item) if fmt is ExportFormat.CSV else to_json_line(item) + "\n"
+            )

@@ -1,0 +1,129 @@
+"""Exporting the event log for auditors (JSON Lines, CSV) and verifying an export.
+
+Each exported record carries its chain links (``prev_hash``, ``hash``) and its
+``payload_sha256``. Protected fields (an alert's ``source``) are redacted for a
+reader not cleared for them: the payload then lists them in ``redacted`` and
+the digest still proves the chain. An export re-verifies: each record against
+its own hash, and each record against the one before it where both are there
+(an export filtered by alert or type has gaps, which are not errors).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from shared.envelope import Classification
+from shared.event_log import EventRecord, Problem, fields_of, payload_digest, record_hash
+
+# Payload fields only a reader cleared STRICTLY CONFIDENTIAL sees (DESIGN section 8).
+PROTECTED_FIELDS = frozenset({"source"})
+REDACTED = "[redacted]"
+
+CSV_COLUMNS = (
+    "seq",
+    "event_id",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+    "producer",
+    "actor",
+    "correlation_id",
+    "causation_id",
+    "classification",
+    "payload",
+    "payload_sha256",
+    "redacted",
+    "prev_hash",
+    "hash",
+)
+
+
+def may_see_protected(clearance: Classification) -> bool:
+    """Only STRICTLY CONFIDENTIAL clearance sees protected fields."""
+    return clearance is Classification.STRICTLY_CONFIDENTIAL
+
+
+def exported(record: EventRecord, *, reveal_protected: bool) -> dict[str, Any]:
+    """One record as exported: fields, payload (redacted unless revealed), digest, links."""
+    fields = fields_of(record)
+    payload = dict(record.payload)
+    redacted = sorted(k for k in payload if k in PROTECTED_FIELDS) if not reveal_protected else []
+    for key in redacted:
+        payload[key] = REDACTED
+    return {
+        **fields,
+        "payload": payload,
+        "payload_sha256": payload_digest(record.payload),
+        "redacted": redacted,
+    }
+
+
+def to_json_line(item: Mapping[str, Any]) -> str:
+    """One JSON Lines line (no newline)."""
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+
+
+def csv_header() -> str:
+    """The CSV header line (with its newline)."""
+    return _csv_line(list(CSV_COLUMNS))
+
+
+def to_csv_line(item: Mapping[str, Any]) -> str:
+    """One CSV line (with its newline); the payload and ``redacted`` are JSON text."""
+    values = [
+        json.dumps(item[c], ensure_ascii=False, separators=(",", ":"))
+        if c in {"payload", "redacted"}
+        else ("" if item[c] is None else str(item[c]))
+        for c in CSV_COLUMNS
+    ]
+    return _csv_line(values)
+
+
+def _csv_line(values: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+def read_export(text: str) -> Iterator[dict[str, Any]]:
+    """Records of an export, JSON Lines or CSV (told apart by the first line)."""
+    lines = text.splitlines()
+    if lines and lines[0].startswith("seq,"):
+        for row in csv.DictReader(io.StringIO(text)):
+            item: dict[str, Any] = dict(row)
+            item["seq"] = int(row["seq"])
+            item["schema_version"] = int(row["schema_version"])
+            item["causation_id"] = row["causation_id"] or None
+            item["payload"] = json.loads(row["payload"])
+            item["redacted"] = json.loads(row["redacted"])
+            yield item
+        return
+    for line in lines:
+        if line.strip():
+            yield json.loads(line)
+
+
+def verify_export(items: Iterable[Mapping[str, Any]]) -> tuple[int, Problem | None]:
+    """Check an export; the number of records checked and the first problem, if any."""
+    checked = 0
+    previous: Mapping[str, Any] | None = None
+    for item in items:
+        seq = int(item["seq"])
+        digest = str(item["payload_sha256"])
+        if not item.get("redacted") and payload_digest(item["payload"]) != digest:
+            return checked, Problem(seq, "its payload does not match payload_sha256 (altered?)")
+        if record_hash(item, digest, str(item["prev_hash"])) != item["hash"]:
+            return checked, Problem(seq, "its content does not match its hash (altered?)")
+        if previous is not None:
+            if seq <= int(previous["seq"]):
+                return checked, Problem(seq, "it is out of order")
+            if seq == int(previous["seq"]) + 1 and item["prev_hash"] != previous["hash"]:
+                return checked, Problem(seq, "it does not follow the record before it")
+        previous = item
+        checked += 1
+    return checked, None
