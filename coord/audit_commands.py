@@ -278,3 +278,104 @@ async def _export(
             stream.write(
                 to_csv_line(item) if fmt is ExportFormat.CSV else to_json_line(item) + "\n"
             )
+
+
+@audit_app.command("replay")
+def replay_command(
+    as_of: Annotated[
+        str | None, typer.Option(help="Replay only what was logged up to this time (ISO 8601).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Also write the rebuilt states here (JSON Lines).")
+    ] = None,
+    as_: AsOption = None,
+) -> None:
+    """Rebuild every alert, message and recommendation from the log; compare with the live state.
+
+    Without --as-of, any difference is printed and the exit code is 1. With --as-of the
+    rebuilt states (as they were then) are printed or written to --output.
+    """
+    from shared.settings import get_settings  # noqa: PLC0415
+
+    settings = get_settings()
+    moment = _time(as_of, "--as-of")
+    try:
+        asyncio.run(
+            record_access(settings, _actor(as_), "replay", {"as_of": as_of or ""}, revealed=False)
+        )
+    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
+        raise _refuse_unrecorded(error) from None
+    asyncio.run(_replay(settings, moment, output))
+
+
+async def _replay(settings: Settings, moment: datetime | None, output: Path | None) -> None:
+    import json  # noqa: PLC0415
+
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from services.router.replay import compare, live_states, rebuild  # noqa: PLC0415
+    from shared.event_log import EventRecord  # noqa: PLC0415
+
+    async with _session(settings) as session:
+        total = int(await session.scalar(select(func.count()).select_from(EventRecord)) or 0)
+        progress = _Progress("replaying", total)
+        try:
+            replayed = await rebuild(session, moment, on_record=lambda _: progress.advance())
+        finally:
+            progress.stop()
+        differences = list(replayed.differences)
+        if moment is None:
+            differences += compare(replayed.states, await live_states(session))
+    lines = [
+        json.dumps({"kind": kind, "id": id_, "state": state}, sort_keys=True)
+        for (kind, id_), state in sorted(replayed.states.items())
+    ]
+    if output is not None:
+        await asyncio.to_thread(
+            output.write_text, "".join(line + "\n" for line in lines), encoding="utf-8"
+        )
+    elif moment is not None:
+        typer.echo("\n".join(lines))
+    for line in differences:
+        typer.echo(f"DIFFERENT {line}")
+    counts = {
+        kind: sum(1 for k, _ in replayed.states if k == kind)
+        for kind in ("alert", "message", "recommendation")
+    }
+    summary = ", ".join(f"{n} {kind}s" for kind, n in counts.items())
+    when = f" as of {moment.isoformat()}" if moment else ""
+    typer.echo(f"replayed {replayed.records} records{when}: {summary}", err=moment is not None)
+    if differences:
+        typer.echo(f"{len(differences)} difference(s) between the log and the live state")
+        raise typer.Exit(1)
+    if moment is None:
+        typer.echo("the live state is exactly what the log says")
+
+
+@audit_app.command("explain")
+def explain_command(
+    alert_id: Annotated[str, typer.Argument(help="The alert's id.")],
+    as_: AsOption = None,
+) -> None:
+    """Tell an alert's story from the log: route, policy, pages, deliveries, acks, escalations."""
+    from shared.settings import get_settings  # noqa: PLC0415
+
+    settings = get_settings()
+    try:
+        asyncio.run(
+            record_access(settings, _actor(as_), "explain", {"alert": alert_id}, revealed=False)
+        )
+    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
+        raise _refuse_unrecorded(error) from None
+
+    async def story() -> list[str]:
+        from services.router.explain import explain  # noqa: PLC0415
+
+        async with _session(settings) as session:
+            return await explain(session, alert_id)
+
+    lines = asyncio.run(story())
+    if not lines:
+        typer.echo(f"no alert {alert_id} on the log", err=True)
+        raise typer.Exit(1)
+    typer.echo("\n".join(lines))

@@ -11,8 +11,9 @@ from shared.contracts.escalation import AlertStateV1
 from shared.db import insert_ignoring_duplicates
 from shared.envelope import Envelope
 
-# Payload fields never copied into a timeline: contact addresses, the alert body.
-_PRIVATE_FIELDS = frozenset({"address", "contacts", "alert", "source"})
+# Payload fields never copied into a timeline: contact addresses, the alert body, and
+# the policy snapshot (auditors read it with `coord audit explain`).
+_PRIVATE_FIELDS = frozenset({"address", "contacts", "alert", "source", "snapshot"})
 
 
 async def apply_event(session: AsyncSession, envelope: Envelope) -> None:

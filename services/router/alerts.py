@@ -77,6 +77,7 @@ def plan_trigger(
                 "policy_ids": policy_ids,
                 "level": 1,
                 "targets": level_one,
+                "snapshot": snapshot_to_json(snapshot) if snapshot else None,
             },
         )
     ]

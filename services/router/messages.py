@@ -8,6 +8,7 @@ classification; the others are named back to the sender with the reason.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -80,6 +81,11 @@ def _state_event(record: MessageRecord, events: SubjectEvents) -> Envelope:
         next_escalation_at=record.timer_due_at,
     )
     return events.make(MESSAGE_STATE_CHANGED, state)
+
+
+def live_state(record: MessageRecord) -> dict[str, Any]:
+    """The row as the payload of its state event (what a replay of the log must rebuild)."""
+    return _state_event(record, _events(record, None)).payload
 
 
 def summary(record: MessageRecord, body: str | None = None) -> dict[str, object]:

@@ -9,6 +9,7 @@ author's and the addressees' superiors (the JOC when there are none).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -113,6 +114,11 @@ def _state_event(record: RecommendationRecord, events: SubjectEvents) -> Envelop
         escalated_to=record.escalated_to,
     )
     return events.make(RECOMMENDATION_STATE_CHANGED, state)
+
+
+def live_state(record: RecommendationRecord) -> dict[str, Any]:
+    """The row as the payload of its state event (what a replay of the log must rebuild)."""
+    return _state_event(record, _events(record, None)).payload
 
 
 def summary(record: RecommendationRecord) -> dict[str, object]:

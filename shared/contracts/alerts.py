@@ -140,6 +140,10 @@ class AlertTriggeredV1(BaseModel):
     policy_ids: list[str] = Field(default_factory=list, description="Every selected policy")
     level: int = Field(ge=1)
     targets: list[str]
+    snapshot: dict[str, object] | None = Field(
+        default=None,
+        description="The policy as snapshotted on the alert (levels, people, delays), for audit",
+    )
 
 
 class AlertUnroutedV1(BaseModel):
