@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from services.ingest import alerts, commands, queries
+from services.ingest.audit_routes import router as audit_router
 from services.ingest.deps import Context, CurrentPerson, current_person
 from services.ingest.message_routes import router as message_router
 from services.ingest.recommendation_routes import include_recommendation_routes
@@ -200,3 +201,4 @@ def include_routes(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(message_router)
     include_recommendation_routes(app)
+    app.include_router(audit_router)

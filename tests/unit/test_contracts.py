@@ -256,6 +256,7 @@ def test_caused_keeps_the_thread_and_points_at_its_cause() -> None:
     assert effect.actor == "router"
     assert effect.payload == {
         "alert_id": str(alert_id),
+        "snapshot": None,
         "policy_id": "poc-urgent",
         "policy_ids": ["poc-urgent"],
         "level": 1,

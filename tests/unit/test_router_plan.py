@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from services.router.alert_store import snapshot_to_json
 from services.router.alerts import plan_trigger, summarise
 from services.router.escalation import (
     EscalationState,
@@ -141,7 +142,13 @@ def test_plan_trigger_pages_level_one(
     assert transition.rejected is None
     assert transition.events[0] == (
         ALERT_TRIGGERED,
-        {"policy_id": policy, "policy_ids": [policy], "level": 1, "targets": targets},
+        {
+            "policy_id": policy,
+            "policy_ids": [policy],
+            "level": 1,
+            "targets": targets,
+            "snapshot": snapshot_to_json(snapshot),  # on the log, for auditors
+        },
     )
     assert len(transition.events) == 1
     assert transition.pages == (Page(people=tuple(targets), kind="page", level=1),)
@@ -164,6 +171,7 @@ def test_plan_trigger_pages_level_one(
         "policy_ids": [policy],
         "level": 1,
         "targets": targets,
+        "snapshot": snapshot_to_json(snapshot),
     }
     # one notification.requested per reachable target: a page with its contacts in order
     requested = by_type(produced, NOTIFICATION_REQUESTED)
@@ -224,7 +232,13 @@ def test_an_alert_nobody_can_be_paged_for_is_an_event(
     assert transition.events == (
         (
             ALERT_TRIGGERED,
-            {"policy_id": policy_ids[0], "policy_ids": policy_ids, "level": 1, "targets": []},
+            {
+                "policy_id": policy_ids[0],
+                "policy_ids": policy_ids,
+                "level": 1,
+                "targets": [],
+                "snapshot": snapshot_to_json(snapshot),
+            },
         ),
         (ALERT_UNROUTED, {"reason": reason}),
     )
@@ -254,7 +268,10 @@ def test_an_alert_no_route_matches_is_an_event() -> None:
     reason = "no route matches this alert"
     assert snapshot is None
     assert transition.events == (
-        (ALERT_TRIGGERED, {"policy_id": None, "policy_ids": [], "level": 1, "targets": []}),
+        (
+            ALERT_TRIGGERED,
+            {"policy_id": None, "policy_ids": [], "level": 1, "targets": [], "snapshot": None},
+        ),
         (ALERT_UNROUTED, {"reason": reason}),
     )
     assert transition.pages == (Page(people=(), kind="unrouted", level=1, message=reason),)

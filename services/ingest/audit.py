@@ -1,0 +1,138 @@
+"""Auditors reading the router's event log over HTTP.
+
+Ingest only reads ``router_event_log`` (the router is its only writer). Every
+read is itself audited: an ``audit.accessed`` envelope is committed to ingest's
+outbox before the page is read, and the router appends it to the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.ingest.queries import BadCursor
+from services.ingest.tables import OUTBOX
+from shared.audit_export import exported, may_see_protected
+from shared.contracts import AUDIT_ACCESSED
+from shared.contracts.audit import AuditAccessedV1
+from shared.directory import Person
+from shared.envelope import Envelope
+from shared.event_log import EventRecord
+from shared.outbox import add_to_outbox
+
+AUDITOR_ROLE = "auditor"
+PRODUCER = "ingest"
+_CURSOR_PREFIX = "seq:"
+
+
+def may_read_the_log(person: Person) -> bool:
+    """Only auditors read the event log (a permissions table comes later)."""
+    return AUDITOR_ROLE in person.roles
+
+
+def reveals_protected(person: Person) -> bool:
+    """Whether this reader sees protected fields (an alert's ``source``) unredacted."""
+    return may_see_protected(person.clearance)
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What ``GET /v1/audit/events`` may filter on."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    correlation_id: UUID | None = None
+    type: str | None = None
+
+    def as_strings(self) -> dict[str, str]:
+        """The filters given, as ``audit.accessed`` records them."""
+        given = {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "alert": str(self.correlation_id) if self.correlation_id else None,
+            "type": self.type,
+        }
+        return {key: value for key, value in given.items() if value is not None}
+
+
+def encode_cursor(seq: int) -> str:
+    """An opaque cursor: the last sequence number of a page."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    """The sequence number a cursor of ``encode_cursor`` stands for; BadCursor otherwise."""
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        text = ""
+    number = text.removeprefix(_CURSOR_PREFIX)
+    if not text.startswith(_CURSOR_PREFIX) or not number.isascii() or not number.isdigit():
+        raise BadCursor("cursor is not valid; pass back next_cursor unchanged")
+    return int(number)
+
+
+async def record_access(
+    sessions: async_sessionmaker[AsyncSession],
+    person: Person,
+    filters: dict[str, str],
+    *,
+    revealed: bool,
+) -> None:
+    """Commit one ``audit.accessed`` (action ``list``) to ingest's outbox."""
+    access = AuditAccessedV1(
+        person_id=person.id,
+        via="api",
+        action="list",
+        filters=filters,
+        protected_revealed=revealed,
+    )
+    envelope = Envelope(
+        type=AUDIT_ACCESSED,
+        producer=PRODUCER,
+        actor=person.id,
+        correlation_id=uuid4(),
+        payload=access.model_dump(mode="json"),
+    )
+    async with sessions() as session, session.begin():
+        await add_to_outbox(session, OUTBOX, envelope)
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """Exported records in sequence order, and where the next page starts."""
+
+    items: list[dict[str, object]]
+    next_seq: int | None
+
+
+async def read_page(
+    session: AsyncSession,
+    where: LogFilter,
+    *,
+    after_seq: int,
+    limit: int,
+    reveal_protected: bool,
+) -> LogPage:
+    """Records after ``after_seq`` matching ``where``, ``limit`` at a time, as exported."""
+    query = select(EventRecord).where(EventRecord.seq > after_seq)
+    if where.since is not None:
+        query = query.where(EventRecord.recorded_at >= where.since)
+    if where.until is not None:
+        query = query.where(EventRecord.recorded_at < where.until)
+    if where.correlation_id is not None:
+        query = query.where(EventRecord.correlation_id == str(where.correlation_id))
+    if where.type is not None:
+        query = query.where(EventRecord.type == where.type)
+    rows = (await session.scalars(query.order_by(EventRecord.seq).limit(limit + 1))).all()
+    page = rows[:limit]
+    return LogPage(
+        items=[exported(record, reveal_protected=reveal_protected) for record in page],
+        next_seq=page[-1].seq if len(rows) > limit else None,
+    )

@@ -1,0 +1,89 @@
+"""The public HTTP API v1 of the event log, for auditors.
+
+Reading the log is itself on the log: each call commits an ``audit.accessed``
+to ingest's outbox before the page is read; when it cannot be recorded, the
+call fails and nothing is read.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime
+
+from services.ingest import audit
+from services.ingest.audit_schemas import AuditPage, AuditRecord
+from services.ingest.deps import Context, CurrentPerson
+from services.ingest.queries import BadCursor
+from shared.directory import Person
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"example": AuditPage.example()}}},
+    401: {"description": "Missing or invalid bearer token"},
+    403: {"description": "The caller does not hold the auditor role"},
+    422: {
+        "description": "A bad parameter: naive or malformed time, bad cursor, limit out of range"
+    },
+}
+
+
+def current_auditor(person: CurrentPerson) -> Person:
+    """The authenticated person, if an auditor; 403 otherwise."""
+    if not audit.may_read_the_log(person):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "auditor role required")
+    return person
+
+
+Auditor = Annotated[Person, Depends(current_auditor)]
+
+
+@router.get("/events", response_model=AuditPage, responses=_RESPONSES)
+async def list_events(  # noqa: PLR0917 - one query parameter per filter of the issue
+    person: Auditor,
+    context: Context,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Recorded at or after (aware ISO 8601)")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Recorded before (aware ISO 8601)")
+    ] = None,
+    alert: Annotated[
+        UUID | None,
+        Query(description="A correlation id: an alert, message thread or recommendation"),
+    ] = None,
+    type_: Annotated[
+        str | None, Query(alias="type", max_length=100, description="Exact event type")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> AuditPage:
+    """Records of the event log in ``seq`` order, with their chain links; follow ``next_cursor``.
+
+    Protected fields (an alert's ``source``) are redacted unless the auditor is
+    cleared STRICTLY CONFIDENTIAL. Each call is recorded as ``audit.accessed``.
+    """
+    try:
+        after_seq = audit.decode_cursor(cursor) if cursor else 0
+    except BadCursor as error:
+        raise RequestValidationError(
+            [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
+        ) from None
+    where = audit.LogFilter(since=since, until=until, correlation_id=alert, type=type_)
+    reveal = audit.reveals_protected(person)
+    filters = {**where.as_strings(), "limit": str(limit)}
+    if cursor:
+        filters["cursor"] = cursor
+    await audit.record_access(context.sessions, person, filters, revealed=reveal)
+    async with context.sessions() as session:
+        page = await audit.read_page(
+            session, where, after_seq=after_seq, limit=limit, reveal_protected=reveal
+        )
+    return AuditPage(
+        items=[AuditRecord.model_validate(item) for item in page.items],
+        next_cursor=audit.encode_cursor(page.next_seq) if page.next_seq is not None else None,
+    )
