@@ -81,15 +81,35 @@ async def _request(
         if view is None:
             raise AlertNotFound(f"no alert {alert_id}")
         check(view, person)
-        envelope = Envelope(
-            type=type_,
-            producer=PRODUCER,
+        await stage_command(
+            session,
+            type_,
+            command,
             actor=person.id,
             correlation_id=alert_id,
             classification=Classification(view.classification),
-            payload=command.model_dump(mode="json"),
         )
-        await add_to_outbox(session, OUTBOX, envelope)
+
+
+async def stage_command(
+    session: AsyncSession,
+    type_: str,
+    command: BaseModel,
+    *,
+    actor: str,
+    correlation_id: UUID,
+    classification: Classification,
+) -> None:
+    """Stage a command for the router, in ``session``'s transaction (through the outbox)."""
+    envelope = Envelope(
+        type=type_,
+        producer=PRODUCER,
+        actor=actor,
+        correlation_id=correlation_id,
+        classification=classification,
+        payload=command.model_dump(mode="json"),
+    )
+    await add_to_outbox(session, OUTBOX, envelope)
 
 
 async def acknowledge(

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.ingest.commands import stage_command
 from services.ingest.message_queries import may_see
 from services.ingest.message_schemas import SendMessageBody
 from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
@@ -174,15 +175,14 @@ async def _request(
         if view is None:
             raise MessageNotFound(f"no message {message_id}")
         check(view, person)
-        envelope = Envelope(
-            type=type_,
-            producer=PRODUCER,
+        await stage_command(
+            session,
+            type_,
+            command,
             actor=person.id,
             correlation_id=UUID(view.thread_id),
             classification=Classification(view.classification),
-            payload=command.model_dump(mode="json"),
         )
-        await add_to_outbox(session, OUTBOX, envelope)
 
 
 async def mark_read(

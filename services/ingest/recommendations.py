@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.ingest.commands import stage_command
 from services.ingest.recommendation_queries import may_see
 from services.ingest.recommendation_schemas import RespondBody, SubmitRecommendationBody
 from services.ingest.recommendation_tables import (
@@ -195,15 +196,14 @@ async def _request(
         if person.id not in view.addressees:
             raise NotAllowed(f"{person.id} is not an addressee of this recommendation")
         check(view)
-        envelope = Envelope(
-            type=type_,
-            producer=PRODUCER,
+        await stage_command(
+            session,
+            type_,
+            command,
             actor=person.id,
             correlation_id=recommendation_id,
             classification=Classification(view.classification),
-            payload=command.model_dump(mode="json"),
         )
-        await add_to_outbox(session, OUTBOX, envelope)
 
 
 async def acknowledge(
