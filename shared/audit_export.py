@@ -17,10 +17,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from shared.envelope import Classification
-from shared.event_log import EventRecord, Problem, fields_of, payload_digest, record_hash
+from shared.event_log import (
+    PROTECTED_FIELDS,
+    EventRecord,
+    Problem,
+    field_digest,
+    fields_of,
+    payload_digest,
+    record_hash,
+)
 
-# Payload fields only a reader cleared STRICTLY CONFIDENTIAL sees (DESIGN section 8).
-PROTECTED_FIELDS = frozenset({"source"})
 REDACTED = "[redacted]"
 
 CSV_COLUMNS = (
@@ -38,6 +44,7 @@ CSV_COLUMNS = (
     "payload",
     "payload_sha256",
     "redacted",
+    "protected_sha256",
     "prev_hash",
     "hash",
 )
@@ -60,6 +67,8 @@ def exported(record: EventRecord, *, reveal_protected: bool) -> dict[str, Any]:
         "payload": payload,
         "payload_sha256": payload_digest(record.payload),
         "redacted": redacted,
+        # The digest of each redacted value: with it the visible fields still verify.
+        "protected_sha256": {key: field_digest(record.payload[key]) for key in redacted},
     }
 
 
@@ -77,7 +86,7 @@ def to_csv_line(item: Mapping[str, Any]) -> str:
     """One CSV line (with its newline); the payload and ``redacted`` are JSON text."""
     values = [
         json.dumps(item[c], ensure_ascii=False, separators=(",", ":"))
-        if c in {"payload", "redacted"}
+        if c in {"payload", "redacted", "protected_sha256"}
         else ("" if item[c] is None else str(item[c]))
         for c in CSV_COLUMNS
     ]
@@ -101,6 +110,7 @@ def read_export(text: str) -> Iterator[dict[str, Any]]:
             item["causation_id"] = row["causation_id"] or None
             item["payload"] = json.loads(row["payload"])
             item["redacted"] = json.loads(row["redacted"])
+            item["protected_sha256"] = json.loads(row["protected_sha256"])
             yield item
         return
     for line in lines:
@@ -115,7 +125,7 @@ def verify_export(items: Iterable[Mapping[str, Any]]) -> tuple[int, Problem | No
     for item in items:
         seq = int(item["seq"])
         digest = str(item["payload_sha256"])
-        if not item.get("redacted") and payload_digest(item["payload"]) != digest:
+        if payload_digest(item["payload"], item.get("protected_sha256")) != digest:
             return checked, Problem(seq, "its payload does not match payload_sha256 (altered?)")
         if record_hash(item, digest, str(item["prev_hash"])) != item["hash"]:
             return checked, Problem(seq, "its content does not match its hash (altered?)")

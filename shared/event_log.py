@@ -62,9 +62,30 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def payload_digest(payload: Any) -> str:
-    """SHA-256 (hex) of a payload's canonical form."""
-    return hashlib.sha256(canonical(payload)).hexdigest()
+# Payload fields only a reader cleared STRICTLY CONFIDENTIAL sees (DESIGN section 8): an
+# alert's source. In the hashed form each stands as its own digest, so a reader shown a
+# redacted payload can still prove every visible field and the chain.
+PROTECTED_FIELDS = frozenset({"source"})
+
+
+def field_digest(value: Any) -> str:
+    """SHA-256 (hex) of one value's canonical form."""
+    return hashlib.sha256(canonical(value)).hexdigest()
+
+
+def payload_digest(payload: Any, protected: Mapping[str, str] | None = None) -> str:
+    """SHA-256 (hex) of a payload, its protected fields standing as their own digests.
+
+    ``protected`` gives those digests for a redacted payload (the values are not there).
+    """
+    if not isinstance(payload, Mapping):
+        return field_digest(payload)
+    given = protected or {}
+    hashed = {
+        key: {"sha256": given.get(key) or field_digest(value)} if key in PROTECTED_FIELDS else value
+        for key, value in payload.items()
+    }
+    return field_digest(hashed)
 
 
 def _time(value: datetime) -> str:

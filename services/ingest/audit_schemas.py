@@ -26,6 +26,7 @@ _RECORD_EXAMPLE: dict[str, Any] = {
     },
     "payload_sha256": "9b1f3c4e5d6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e",
     "redacted": ["source"],
+    "protected_sha256": {"source": "9b1f" + "0" * 60},
     "prev_hash": "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
     "hash": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
 }
@@ -53,8 +54,13 @@ class AuditRecord(BaseModel):
     causation_id: str | None
     classification: str
     payload: dict[str, Any] = Field(description="Protected fields read [redacted] if not cleared")
-    payload_sha256: str = Field(description="SHA-256 of the canonical, unredacted payload")
+    payload_sha256: str = Field(
+        description="SHA-256 of the canonical payload, each protected field standing as its digest"
+    )
     redacted: list[str] = Field(description="The payload fields redacted for this reader")
+    protected_sha256: dict[str, str] = Field(
+        description="The digest of each redacted field: the visible ones still verify"
+    )
     prev_hash: str
     hash: str
 

@@ -39,7 +39,7 @@ STRICT_AUDITOR = "audit.strict"  # added below: cleared STRICTLY CONFIDENTIAL
 EXPORTED_KEYS = {
     "seq", "event_id", "type", "schema_version", "occurred_at", "recorded_at", "producer",
     "actor", "correlation_id", "causation_id", "classification", "payload", "payload_sha256",
-    "redacted", "prev_hash", "hash",
+    "redacted", "protected_sha256", "prev_hash", "hash",
 }  # fmt: skip
 
 
