@@ -67,10 +67,10 @@ async def record_access(
     settings: Settings, actor: str, action: str, filters: dict[str, str], *, revealed: bool
 ) -> None:
     """Publish ``audit.accessed`` (confirmed by the broker) before the log is read."""
-    from shared.bus import Bus, to_outgoing  # noqa: PLC0415 - keeps `coord --help` fast
-    from shared.contracts import AUDIT_ACCESSED  # noqa: PLC0415
-    from shared.contracts.audit import AuditAccessedV1  # noqa: PLC0415
-    from shared.envelope import Envelope  # noqa: PLC0415
+    from shared.bus import Bus, to_outgoing
+    from shared.contracts import AUDIT_ACCESSED
+    from shared.contracts.audit import AuditAccessedV1
+    from shared.envelope import Envelope
 
     access = AuditAccessedV1(
         person_id=actor, via="cli", action=action, filters=filters, protected_revealed=revealed
@@ -100,7 +100,7 @@ def _refuse_unrecorded(error: BaseException) -> typer.Exit:
 
 @contextlib.asynccontextmanager
 async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    from shared.db import create_engine, session_factory  # noqa: PLC0415
+    from shared.db import create_engine, session_factory
 
     engine = create_engine(settings.database_url)
     try:
@@ -114,8 +114,8 @@ class _Progress:
     """A rich progress bar on stderr when it is a terminal; silent otherwise."""
 
     def __init__(self, description: str, total: int) -> None:
-        from rich.console import Console  # noqa: PLC0415
-        from rich.progress import Progress  # noqa: PLC0415
+        from rich.console import Console
+        from rich.progress import Progress
 
         self._bar: Progress | None = None
         if sys.stderr.isatty():
@@ -147,13 +147,13 @@ def verify_command(
 ) -> None:
     """Check the whole hash chain; exit 1 naming the first bad sequence number."""
     if file is not None:
-        from shared.audit_export import read_export, verify_export  # noqa: PLC0415
+        from shared.audit_export import read_export, verify_export
 
         checked, problem = verify_export(read_export(file.read_text(encoding="utf-8")))
         _report(checked, problem, None)
         return
-    from shared.event_log import Head  # noqa: PLC0415
-    from shared.settings import get_settings  # noqa: PLC0415
+    from shared.event_log import Head
+    from shared.settings import get_settings
 
     try:
         expected = Head.parse(head) if head else None
@@ -170,9 +170,9 @@ def verify_command(
 
 
 async def _verify(settings: Settings, expected: Head | None) -> None:
-    from sqlalchemy import func, select  # noqa: PLC0415
+    from sqlalchemy import func, select
 
-    from shared.event_log import EventRecord, verify  # noqa: PLC0415
+    from shared.event_log import EventRecord, verify
 
     async with _session(settings) as session:
         total = int(await session.scalar(select(func.count()).select_from(EventRecord)) or 0)
@@ -185,7 +185,7 @@ async def _verify(settings: Settings, expected: Head | None) -> None:
 
 
 def _report(checked: int, problem: object, head: str | None) -> None:
-    from shared.event_log import Problem  # noqa: PLC0415
+    from shared.event_log import Problem
 
     if isinstance(problem, Problem):
         typer.echo(f"BROKEN at seq {problem.seq}: {problem.reason}")
@@ -197,8 +197,8 @@ def _report(checked: int, problem: object, head: str | None) -> None:
 @audit_app.command("head")
 def head_command(as_: AsOption = None) -> None:
     """Print the head (SEQ:HASH) to record somewhere the log's writers cannot reach."""
-    from shared.event_log import head  # noqa: PLC0415
-    from shared.settings import get_settings  # noqa: PLC0415
+    from shared.event_log import head
+    from shared.settings import get_settings
 
     settings = get_settings()
     try:
@@ -228,9 +228,9 @@ def export_command(  # noqa: PLR0917 - typer options, one per filter of the issu
     as_: AsOption = None,
 ) -> None:
     """Export the log with its chain links; `coord audit verify --file` re-verifies it."""
-    from shared.audit_export import may_see_protected  # noqa: PLC0415
-    from shared.directory import load_directory  # noqa: PLC0415
-    from shared.settings import get_settings  # noqa: PLC0415
+    from shared.audit_export import may_see_protected
+    from shared.directory import load_directory
+    from shared.settings import get_settings
 
     settings = get_settings()
     start, end = _time(since, "--since"), _time(until, "--until")
@@ -262,8 +262,8 @@ async def _export(
     filters: tuple[datetime | None, datetime | None, str | None, str | None],
     reveal: bool,
 ) -> None:
-    from shared.audit_export import csv_header, exported, to_csv_line, to_json_line  # noqa: PLC0415
-    from shared.event_log import records  # noqa: PLC0415
+    from shared.audit_export import csv_header, exported, to_csv_line, to_json_line
+    from shared.event_log import records
 
     start, end, alert, type_ = filters
     if fmt is ExportFormat.CSV:
@@ -295,7 +295,7 @@ def replay_command(
     Without --as-of, any difference is printed and the exit code is 1. With --as-of the
     rebuilt states (as they were then) are printed or written to --output.
     """
-    from shared.settings import get_settings  # noqa: PLC0415
+    from shared.settings import get_settings
 
     settings = get_settings()
     moment = _time(as_of, "--as-of")
@@ -309,12 +309,12 @@ def replay_command(
 
 
 async def _replay(settings: Settings, moment: datetime | None, output: Path | None) -> None:
-    import json  # noqa: PLC0415
+    import json
 
-    from sqlalchemy import func, select  # noqa: PLC0415
+    from sqlalchemy import func, select
 
-    from services.router.replay import compare, live_states, rebuild  # noqa: PLC0415
-    from shared.event_log import EventRecord  # noqa: PLC0415
+    from services.router.replay import compare, live_states, rebuild
+    from shared.event_log import EventRecord
 
     async with _session(settings) as session:
         total = int(await session.scalar(select(func.count()).select_from(EventRecord)) or 0)
@@ -358,7 +358,7 @@ def explain_command(
     as_: AsOption = None,
 ) -> None:
     """Tell an alert's story from the log: route, policy, pages, deliveries, acks, escalations."""
-    from shared.settings import get_settings  # noqa: PLC0415
+    from shared.settings import get_settings
 
     settings = get_settings()
     try:
@@ -369,7 +369,7 @@ def explain_command(
         raise _refuse_unrecorded(error) from None
 
     async def story() -> list[str]:
-        from services.router.explain import explain  # noqa: PLC0415
+        from services.router.explain import explain
 
         async with _session(settings) as session:
             return await explain(session, alert_id)

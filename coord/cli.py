@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,8 +14,10 @@ from coord.directory_commands import directory_app, policy_app
 from coord.report_commands import report_app
 from shared.auth import mint_token
 from shared.logging import configure_logging
-from shared.runtime import ServiceUnit, run_units
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from shared.runtime import ServiceUnit
 
 app = typer.Typer(help="Coordination and protection-alert system.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -54,6 +56,8 @@ def _unit(name: ServiceName, settings: Settings, port: int | None) -> ServiceUni
 @app.command()
 def up(port: PortOption = None) -> None:
     """Run all three services in this one process (the API on --port)."""
+    from shared.runtime import run_units
+
     settings = get_settings()
     configure_logging(settings)
     units = [
@@ -67,6 +71,8 @@ def up(port: PortOption = None) -> None:
 @app.command()
 def run(service: ServiceName, port: PortOption = None) -> None:
     """Run one service in this process; run several side by side as replicas."""
+    from shared.runtime import run_units
+
     settings = get_settings()
     configure_logging(settings)
     asyncio.run(run_units([_unit(service, settings, port)], settings.host))

@@ -80,9 +80,9 @@ def recommendations(
     ] = OutputFormat.TABLE,
 ) -> None:
     """Is it heeded? Recommendations answered and alerts acknowledged, per sector."""
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - see the module docstring
+    from sqlalchemy.exc import SQLAlchemyError
 
-    from shared.settings import get_settings  # noqa: PLC0415
+    from shared.settings import get_settings
 
     start = parse_since(since)
     try:
@@ -104,9 +104,9 @@ def recommendations(
 
 
 async def _read(settings: Settings, since: datetime | None, sector: str | None) -> Report:
-    from services.ingest.reports import report  # noqa: PLC0415 - see the module docstring
-    from shared.db import create_engine, session_factory  # noqa: PLC0415
-    from shared.envelope import utc_now  # noqa: PLC0415
+    from services.ingest.reports import report
+    from shared.db import create_engine, session_factory
+    from shared.envelope import utc_now
 
     engine = create_engine(settings.database_url)
     try:
@@ -136,8 +136,8 @@ def csv_rows(result: Report) -> list[dict[str, Any]]:
 
 def to_csv(result: Report) -> str:
     """The report as CSV: a header row, then both sections (column ``section``)."""
-    import csv  # noqa: PLC0415
-    import io  # noqa: PLC0415
+    import csv
+    import io
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -186,9 +186,9 @@ _RECOMMENDATION_COUNTS = (
 
 
 def _print_tables(result: Report) -> None:
-    from rich.console import Console  # noqa: PLC0415
-    from rich.markup import escape  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
 
     window = f"since {result.since.isoformat()}" if result.since else "all time"
     if result.sector:

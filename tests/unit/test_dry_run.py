@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from coord.directory_commands import plain_lines
+from coord.dry_run_output import plain_lines
 from services.router.dry_run import (
     DryRun,
     UnknownSector,
