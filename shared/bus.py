@@ -13,7 +13,6 @@ before its consumer first ran is queued, not dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from pydantic import ValidationError
 
 from shared.envelope import Envelope
@@ -108,6 +108,7 @@ class Bus:
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def connect(self) -> None:
         """Connect (retrying until the broker answers) and declare the topology."""
@@ -120,11 +121,29 @@ class Bus:
         )
         self._exchange = await self._declare_topology(self._publish_channel)
 
-    async def close(self) -> None:
-        """Close the connection and every channel on it."""
+    async def close(self, grace: float = 10.0) -> None:
+        """Let handlers under way finish (up to ``grace`` seconds), then close the connection."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=grace)
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+
+    async def _run_to_completion(
+        self, queue: str, message: AbstractIncomingMessage, handler: Handler
+    ) -> None:
+        """Handle a message in a task of its own, which the channel cannot cancel.
+
+        aio-pika cancels a consumer's callbacks when its channel closes (say the broker
+        stops). A handler cancelled half-way may have done what cannot be rolled back - a
+        notifier that claimed a notification and posted the webhook - so it runs to its
+        end; the ack is then lost with the channel, and the broker redelivers the message
+        to an idempotent consumer.
+        """
+        task = asyncio.create_task(_process(queue, message, handler))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        await asyncio.shield(task)
 
     @property
     def is_connected(self) -> bool:
@@ -195,7 +214,7 @@ class Bus:
         )
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            await _process(spec.name, message, handler)
+            await self._run_to_completion(spec.name, message, handler)
 
         await queue.consume(on_message)
 
@@ -226,8 +245,13 @@ class _Rejected(Exception):
 
 
 async def _process(queue: str, message: AbstractIncomingMessage, handler: Handler) -> None:
-    with contextlib.suppress(_Rejected):
+    try:
         await _process_once(queue, message, handler)
+    except _Rejected:
+        pass
+    except (AMQPError, ChannelInvalidStateError) as error:
+        # The channel went away before the ack or reject: the broker redelivers the message.
+        log.warning("message.settle_failed", queue=queue, error=repr(error))
 
 
 async def _process_once(queue: str, message: AbstractIncomingMessage, handler: Handler) -> None:

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 from uuid import uuid4
 
 import aio_pika
@@ -262,3 +263,44 @@ async def test_an_unroutable_message_fails_the_publish_instead_of_vanishing(
     # the channel stays usable for routable messages
     await bus.publish([to_outgoing(raised_envelope())])
     assert await ready_count(channel, "router.inbox") == 1
+
+
+async def _close_connections_from_the_broker(rabbit_api: RabbitAPI, amqp_url: str) -> int:
+    vhost = amqp_url.rsplit("/", 1)[1]
+    names: list[str] = []
+    deadline = time.monotonic() + 15  # the management API lists connections a moment late
+    while not names and time.monotonic() < deadline:
+        listed = await rabbit_api.request("GET", f"/api/vhosts/{vhost}/connections")
+        names = [c["name"] for c in listed.json()]
+        if not names:
+            await asyncio.sleep(0.2)
+    for name in names:
+        await rabbit_api.request("DELETE", f"/api/connections/{quote(name, safe='')}")
+    return len(names)
+
+
+async def test_a_handler_under_way_finishes_when_its_channel_closes(
+    bus: Bus, amqp_url: str, rabbit_api: RabbitAPI
+) -> None:
+    """The channel going away must not cancel a handler half-way (a notifier that has
+    posted the webhook must record it); the lost ack makes the broker redeliver."""
+    started, closed = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+
+    async def slow(envelope: Envelope) -> None:
+        started.set()
+        await closed.wait()  # still under way when the broker closes the connection
+        await asyncio.sleep(0.2)
+        finished.append(str(envelope.id))
+
+    await bus.consume(ROUTER_QUEUE, slow)
+    envelope = raised_envelope()
+    await bus.publish([to_outgoing(envelope)])
+    await asyncio.wait_for(started.wait(), 10)
+    assert await _close_connections_from_the_broker(rabbit_api, amqp_url) >= 1
+    closed.set()
+
+    await wait_for(lambda: len(finished) >= 1, timeout=10, what="the handler under way finished")
+    # its ack was lost with the channel: the message comes again once the bus reconnected
+    await wait_for(lambda: len(finished) >= 2, timeout=30, what="the message redelivered")
+    assert set(finished) == {str(envelope.id)}
