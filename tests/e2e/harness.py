@@ -51,7 +51,15 @@ TEST_JWT_SECRET = "e2e-test-jwt-secret-0123456789abcdef0123456789abcdef"  # noqa
 TEST_WEBHOOK_SECRET = "e2e-test-webhook-secret-0123456789abcdef0123456789ab"  # noqa: S105
 
 # People of the demo directory who have a webhook contact: it points at the receiver.
-WEBHOOK_PEOPLE = ("awa.hfo", "lucas.ho", "grace.dsrsg", "col.okafor", "insp.diallo")
+WEBHOOK_PEOPLE = (
+    "awa.hfo",
+    "lucas.ho",
+    "grace.dsrsg",
+    "col.okafor",
+    "insp.diallo",
+    "gen.force",
+    "lt.mbeki",
+)
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0

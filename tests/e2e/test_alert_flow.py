@@ -53,6 +53,12 @@ def _types(view: dict[str, Any]) -> list[str]:
     return [event.get("type") for event in view.get("timeline", [])]
 
 
+# The basic slice runs on both databases; the rest on one each (their database work is
+# covered on both by tests/integration), to keep the suite short.
+ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
 def _deliveries(
     view: dict[str, Any], person_id: str, status: str | None = None
 ) -> list[dict[str, Any]]:
@@ -152,6 +158,7 @@ async def test_alert_reaches_the_head_of_field_office_and_nobody_else(
     assert raised <= requested <= delivered_at, first_at
 
 
+@ON_SQLITE
 async def test_same_idempotency_key_creates_and_notifies_once(
     system: System, receiver: WebhookReceiver
 ) -> None:
@@ -186,6 +193,7 @@ async def test_same_idempotency_key_creates_and_notifies_once(
     assert len(_deliveries(view, "awa.hfo", "delivered")) == 1, view["deliveries"]
 
 
+@ON_POSTGRESQL
 async def test_failing_webhook_is_a_visible_failed_delivery(
     system: System, receiver: WebhookReceiver
 ) -> None:
