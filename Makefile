@@ -4,7 +4,10 @@
 #   make install   uv + .venv from uv.lock (deploy/scripts/ensure-python.sh)
 #   make infra     RabbitMQ (+management) and PostgreSQL on 127.0.0.1
 #   make run       all three services in one process on http://127.0.0.1:8000
-#   make test      install + infra, then pytest ($(PYTEST_ARGS) passed through)
+#   make test      install + infra, then pytest ($(PYTEST_ARGS) passed through):
+#                  unit + integration on $(PYTEST_WORKERS) workers, then the end-to-end
+#                  tests alone (they restart the broker and measure escalation delays)
+#   make test-fast install + infra, unit + integration only
 #   make lint      ruff check, ruff format --check, mypy
 #   make fmt       ruff check --fix, ruff format
 
@@ -17,6 +20,9 @@ SHELL := /bin/bash
 VENV_BIN := .venv/bin
 SCRIPTS := deploy/scripts
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
+# pytest exits 5 when PYTEST_ARGS (say -k) selects nothing in a phase: not a failure.
+PYTEST_OK := || [ $$? -eq 5 ]
 
 # Default environment for `make run` (override on the command line or in the environment).
 COORD_DIRECTORY ?= deploy/directory.yaml
@@ -42,7 +48,7 @@ To see webhooks, run `.venv/bin/coord webhook-sink` (127.0.0.1:9101) in a third 
 endef
 export RUN_HINT
 
-.PHONY: help install infra rabbitmq postgres run test lint fmt
+.PHONY: help install infra rabbitmq postgres run test test-fast lint fmt
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -63,8 +69,11 @@ run: install rabbitmq
 	@printf '%s\n' "$$RUN_HINT"
 	exec $(VENV_BIN)/coord up
 
-test: install infra
-	$(VENV_BIN)/pytest $(PYTEST_ARGS)
+test: test-fast
+	$(VENV_BIN)/pytest -m e2e $(PYTEST_ARGS) $(PYTEST_OK)
+
+test-fast: install infra
+	$(VENV_BIN)/pytest -n $(PYTEST_WORKERS) -m "not e2e" $(PYTEST_ARGS) $(PYTEST_OK)
 
 lint: install
 	$(VENV_BIN)/ruff check .
