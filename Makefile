@@ -8,6 +8,7 @@
 #                  unit + integration on $(PYTEST_WORKERS) workers, then the end-to-end
 #                  tests alone (they restart the broker and measure escalation delays)
 #   make test-fast install + infra, unit + integration only
+#   make bench     install + infra, then the benchmark (a table; bench/results.json)
 #   make lint      ruff check, ruff format --check, mypy
 #   make fmt       ruff check --fix, ruff format
 
@@ -21,6 +22,7 @@ VENV_BIN := .venv/bin
 SCRIPTS := deploy/scripts
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
+BENCH_ARGS ?=
 # pytest exits 5 when PYTEST_ARGS (say -k) selects nothing in a phase: not a failure.
 PYTEST_OK := || [ $$? -eq 5 ]
 
@@ -48,7 +50,7 @@ To see webhooks, run `.venv/bin/coord webhook-sink` (127.0.0.1:9101) in a third 
 endef
 export RUN_HINT
 
-.PHONY: help install infra rabbitmq postgres run test test-fast lint fmt
+.PHONY: help install infra rabbitmq postgres run test test-fast bench lint fmt
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -74,6 +76,9 @@ test: test-fast
 
 test-fast: install infra
 	$(VENV_BIN)/pytest -n $(PYTEST_WORKERS) -m "not e2e" $(PYTEST_ARGS) $(PYTEST_OK)
+
+bench: install infra
+	$(VENV_BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(VENV_BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks of coord against a raw aio-pika baseline on the same broker (``make bench``)."""

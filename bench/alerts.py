@@ -1,0 +1,126 @@
+"""End to end: alerts posted over HTTP until the webhook receiver has them.
+
+The three services run as separate processes (the e2e tests' harness), on a fresh
+vhost and database; every alert (a minor looting in Beni: policy poc-default) pages
+one person, awa.hfo, by webhook. Latency is from the moment the 201 comes back to
+the moment the receiver reads the webhook, on the same monotonic clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.e2e.harness import System, alert_body
+
+TARGET = "awa.hfo"
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """Accepted -> delivered, in milliseconds, at an offered rate."""
+
+    rate: float
+    alerts: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class ThroughputResult:
+    """Alerts delivered per second while ``concurrency`` clients post without pause."""
+
+    concurrency: int
+    seconds: float
+    accepted: int
+    delivered_in_window: int
+    delivered_per_s: float
+    backlog_at_end: int
+
+
+def _body(i: int) -> dict[str, Any]:
+    return alert_body(category="looting", severity="minor", title=f"bench {i}")
+
+
+def _delivered_at(system: System) -> dict[str, float]:
+    return {
+        str(r.json().get("alert_id")): r.at
+        for r in system.receiver.receipts
+        if r.person_id == TARGET and r.kind == "page"
+    }
+
+
+async def _drain(system: System, ids: set[str], timeout: float = 120.0) -> dict[str, float]:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while True:
+        delivered = _delivered_at(system)
+        if ids <= delivered.keys() or time.monotonic() > deadline:
+            return delivered
+        await asyncio.sleep(0.1)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def latency_at(
+    system: System, client: httpx.AsyncClient, rate: float, seconds: float
+) -> LatencyResult:
+    """Post at ``rate`` alerts/s (open loop) for ``seconds``; latency of each delivery."""
+    accepted: dict[str, float] = {}
+    total = int(rate * seconds)
+    start = time.monotonic()
+
+    async def post(i: int) -> None:
+        await asyncio.sleep(max(start + i / rate - time.monotonic(), 0))
+        response = await client.post("/v1/alerts", json=_body(i))
+        if response.status_code == 201:
+            accepted[response.json()["id"]] = time.monotonic()
+
+    await asyncio.gather(*(post(i) for i in range(total)))
+    delivered = await _drain(system, set(accepted))
+    latencies = [(delivered[a] - t) * 1000 for a, t in accepted.items() if a in delivered]
+    return LatencyResult(
+        rate=rate,
+        alerts=len(latencies),
+        p50_ms=_percentile(latencies, 50),
+        p95_ms=_percentile(latencies, 95),
+        p99_ms=_percentile(latencies, 99),
+    )
+
+
+async def throughput(
+    system: System, client: httpx.AsyncClient, concurrency: int, seconds: float
+) -> ThroughputResult:
+    """Closed loop: ``concurrency`` clients post back to back; deliveries counted in the window."""
+    accepted: set[str] = set()
+    before = set(_delivered_at(system))
+    stop = time.monotonic() + seconds
+    counter = iter(range(10**9))
+
+    async def poster() -> None:
+        while time.monotonic() < stop:
+            response = await client.post("/v1/alerts", json=_body(next(counter)))
+            if response.status_code == 201:
+                accepted.add(response.json()["id"])
+
+    started = time.monotonic()
+    await asyncio.gather(*(poster() for _ in range(concurrency)))
+    ended = time.monotonic()
+    in_window = [a for a, at in _delivered_at(system).items() if a not in before and at <= ended]
+    backlog = len(accepted) - len(in_window)
+    await _drain(system, accepted)
+    return ThroughputResult(
+        concurrency=concurrency,
+        seconds=ended - started,
+        accepted=len(accepted),
+        delivered_in_window=len(in_window),
+        delivered_per_s=len(in_window) / (ended - started),
+        backlog_at_end=backlog,
+    )
