@@ -263,17 +263,14 @@ async def _export(
     reveal: bool,
 ) -> None:
     from shared.audit_export import csv_header, exported, to_csv_line, to_json_line
-    from shared.event_log import records
+    from shared.event_log import LogFilter, records
 
     start, end, alert, type_ = filters
+    where = LogFilter(since=start, until=end, correlation_id=alert, type=type_)
     if fmt is ExportFormat.CSV:
         stream.write(csv_header())
     async with _session(settings) as session:
-        async for record in records(session):
-            if (start and record.recorded_at < start) or (end and record.recorded_at >= end):
-                continue
-            if (alert and record.correlation_id != alert) or (type_ and record.type != type_):
-                continue
+        async for record in records(session, where=where):
             item = exported(record, reveal_protected=reveal)
             stream.write(
                 to_csv_line(item) if fmt is ExportFormat.CSV else to_json_line(item) + "\n"

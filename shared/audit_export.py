@@ -15,8 +15,11 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+from uuid import uuid4
 
-from shared.envelope import Classification
+from shared.contracts import AUDIT_ACCESSED
+from shared.contracts.audit import AuditAccessedV1
+from shared.envelope import Classification, Envelope
 from shared.event_log import (
     PROTECTED_FIELDS,
     EventRecord,
@@ -48,6 +51,32 @@ CSV_COLUMNS = (
     "prev_hash",
     "hash",
 )
+
+
+def access_event(
+    *,
+    producer: str,
+    person_id: str,
+    via: str,
+    action: str,
+    filters: dict[str, str],
+    revealed: bool,
+) -> Envelope:
+    """``audit.accessed``: reading the log is itself on the log (the router appends it)."""
+    access = AuditAccessedV1(
+        person_id=person_id,
+        via=via,
+        action=action,
+        filters=filters,
+        protected_revealed=revealed,
+    )
+    return Envelope(
+        type=AUDIT_ACCESSED,
+        producer=producer,
+        actor=person_id,
+        correlation_id=uuid4(),
+        payload=access.model_dump(mode="json"),
+    )
 
 
 def may_see_protected(clearance: Classification) -> bool:

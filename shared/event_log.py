@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, insert, select, text
+from sqlalchemy import JSON, Integer, Select, String, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -202,17 +202,50 @@ async def append(session: AsyncSession, envelopes: Iterable[Envelope]) -> None:
     await session.execute(insert(EventRecord), rows)
 
 
+@dataclass(frozen=True)
+class LogFilter:
+    """Which records to read: logged since (inclusive) / until (exclusive), thread, type."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    correlation_id: str | None = None
+    type: str | None = None
+
+    def as_strings(self) -> dict[str, str]:
+        """The filters given, as ``audit.accessed`` records them (the thread as ``alert``)."""
+        given = {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "alert": self.correlation_id,
+            "type": self.type,
+        }
+        return {key: value for key, value in given.items() if value is not None}
+
+    def apply(self, query: Select[EventRecord]) -> Select[EventRecord]:
+        """``query`` narrowed to the matching records, in the database."""
+        if self.since is not None:
+            query = query.where(EventRecord.recorded_at >= self.since)
+        if self.until is not None:
+            query = query.where(EventRecord.recorded_at < self.until)
+        if self.correlation_id is not None:
+            query = query.where(EventRecord.correlation_id == self.correlation_id)
+        if self.type is not None:
+            query = query.where(EventRecord.type == self.type)
+        return query
+
+
 async def records(
-    session: AsyncSession, after_seq: int = 0, batch: int = 1000
+    session: AsyncSession,
+    after_seq: int = 0,
+    batch: int = 1000,
+    where: LogFilter | None = None,
 ) -> AsyncIterator[EventRecord]:
-    """Every record after ``after_seq``, in order, read in batches (keyset pagination)."""
+    """Every (matching) record after ``after_seq``, in order, read in batches (keyset)."""
+    matching = (where or LogFilter()).apply(select(EventRecord))
     while True:
         page = (
             await session.scalars(
-                select(EventRecord)
-                .where(EventRecord.seq > after_seq)
-                .order_by(EventRecord.seq)
-                .limit(batch)
+                matching.where(EventRecord.seq > after_seq).order_by(EventRecord.seq).limit(batch)
             )
         ).all()
         for record in page:

@@ -10,20 +10,15 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
-from uuid import UUID, uuid4
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.queries import BadCursor
 from services.ingest.tables import OUTBOX
-from shared.audit_export import exported, may_see_protected
-from shared.contracts import AUDIT_ACCESSED
-from shared.contracts.audit import AuditAccessedV1
+from shared.audit_export import access_event, exported, may_see_protected
 from shared.directory import Person
-from shared.envelope import Envelope
-from shared.event_log import EventRecord
+from shared.event_log import EventRecord, LogFilter
 from shared.outbox import add_to_outbox
 
 AUDITOR_ROLE = "auditor"
@@ -39,26 +34,6 @@ def may_read_the_log(person: Person) -> bool:
 def reveals_protected(person: Person) -> bool:
     """Whether this reader sees protected fields (an alert's ``source``) unredacted."""
     return may_see_protected(person.clearance)
-
-
-@dataclass(frozen=True)
-class LogFilter:
-    """What ``GET /v1/audit/events`` may filter on."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    correlation_id: UUID | None = None
-    type: str | None = None
-
-    def as_strings(self) -> dict[str, str]:
-        """The filters given, as ``audit.accessed`` records them."""
-        given = {
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-            "alert": str(self.correlation_id) if self.correlation_id else None,
-            "type": self.type,
-        }
-        return {key: value for key, value in given.items() if value is not None}
 
 
 def encode_cursor(seq: int) -> str:
@@ -86,19 +61,13 @@ async def record_access(
     revealed: bool,
 ) -> None:
     """Commit one ``audit.accessed`` (action ``list``) to ingest's outbox."""
-    access = AuditAccessedV1(
+    envelope = access_event(
+        producer=PRODUCER,
         person_id=person.id,
         via="api",
         action="list",
         filters=filters,
-        protected_revealed=revealed,
-    )
-    envelope = Envelope(
-        type=AUDIT_ACCESSED,
-        producer=PRODUCER,
-        actor=person.id,
-        correlation_id=uuid4(),
-        payload=access.model_dump(mode="json"),
+        revealed=revealed,
     )
     async with sessions() as session, session.begin():
         await add_to_outbox(session, OUTBOX, envelope)
@@ -121,15 +90,7 @@ async def read_page(
     reveal_protected: bool,
 ) -> LogPage:
     """Records after ``after_seq`` matching ``where``, ``limit`` at a time, as exported."""
-    query = select(EventRecord).where(EventRecord.seq > after_seq)
-    if where.since is not None:
-        query = query.where(EventRecord.recorded_at >= where.since)
-    if where.until is not None:
-        query = query.where(EventRecord.recorded_at < where.until)
-    if where.correlation_id is not None:
-        query = query.where(EventRecord.correlation_id == str(where.correlation_id))
-    if where.type is not None:
-        query = query.where(EventRecord.type == where.type)
+    query = where.apply(select(EventRecord).where(EventRecord.seq > after_seq))
     rows = (await session.scalars(query.order_by(EventRecord.seq).limit(limit + 1))).all()
     page = rows[:limit]
     return LogPage(

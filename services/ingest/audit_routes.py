@@ -19,6 +19,7 @@ from services.ingest.audit_schemas import AuditPage, AuditRecord
 from services.ingest.deps import Context, CurrentPerson
 from services.ingest.queries import BadCursor
 from shared.directory import Person
+from shared.event_log import LogFilter
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -73,7 +74,8 @@ async def list_events(  # noqa: PLR0917 - one query parameter per filter of the 
         raise RequestValidationError(
             [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
         ) from None
-    where = audit.LogFilter(since=since, until=until, correlation_id=alert, type=type_)
+    thread = str(alert) if alert else None
+    where = LogFilter(since=since, until=until, correlation_id=thread, type=type_)
     reveal = audit.reveals_protected(person)
     filters = {**where.as_strings(), "limit": str(limit)}
     if cursor:
