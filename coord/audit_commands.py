@@ -12,12 +12,10 @@ import asyncio
 import contextlib
 import getpass
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
-from uuid import uuid4
 
 import typer
 
@@ -63,51 +61,41 @@ def _actor(person: str | None) -> str:
     return person or f"cli:{getpass.getuser()}"
 
 
-async def record_access(
-    settings: Settings, actor: str, action: str, filters: dict[str, str], *, revealed: bool
+def record_access_or_refuse(
+    settings: Settings, as_: str | None, action: str, filters: dict[str, str], *, revealed: bool
 ) -> None:
-    """Publish ``audit.accessed`` (confirmed by the broker) before the log is read."""
-    from shared.bus import Bus, to_outgoing
-    from shared.contracts import AUDIT_ACCESSED
-    from shared.contracts.audit import AuditAccessedV1
-    from shared.envelope import Envelope
+    """Publish ``audit.accessed`` (confirmed by the broker) before the log is read.
 
-    access = AuditAccessedV1(
-        person_id=actor, via="cli", action=action, filters=filters, protected_revealed=revealed
-    )
-    envelope = Envelope(
-        type=AUDIT_ACCESSED,
+    When it cannot be recorded (the broker is down), the command refuses to read: exit 1.
+    """
+    from shared.audit_export import access_event
+    from shared.bus import publish_once
+
+    event = access_event(
         producer="coord-cli",
-        actor=actor,
-        correlation_id=uuid4(),
-        payload=access.model_dump(mode="json"),
+        person_id=_actor(as_),
+        via="cli",
+        action=action,
+        filters=filters,
+        revealed=revealed,
     )
-    bus = Bus(settings.amqp_url, prefetch=1, delivery_limit=settings.delivery_limit)
-    await asyncio.wait_for(bus.connect(), 15)
-    try:
-        await asyncio.wait_for(bus.publish([to_outgoing(envelope)]), 15)
-    finally:
-        await bus.close()
-
-
-def _refuse_unrecorded(error: BaseException) -> typer.Exit:
-    typer.echo(
-        f"cannot record this access on the log (is RabbitMQ up? COORD_AMQP_URL): {error!r}",
-        err=True,
+    publishing = publish_once(
+        settings.amqp_url, [event], delivery_limit=settings.delivery_limit, timeout=15
     )
-    return typer.Exit(1)
-
-
-@contextlib.asynccontextmanager
-async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    from shared.db import create_engine, session_factory
-
-    engine = create_engine(settings.database_url)
     try:
-        async with session_factory(engine)() as session:
-            yield session
-    finally:
-        await engine.dispose()
+        asyncio.run(publishing)
+    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
+        typer.echo(
+            f"cannot record this access on the log (is RabbitMQ up? COORD_AMQP_URL): {error!r}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _session(settings: Settings) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+    from shared.db import one_session
+
+    return one_session(settings.database_url)
 
 
 class _Progress:
@@ -160,12 +148,7 @@ def verify_command(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--head") from None
     settings = get_settings()
-    try:
-        asyncio.run(
-            record_access(settings, _actor(as_), "verify", {"head": head or ""}, revealed=False)
-        )
-    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
-        raise _refuse_unrecorded(error) from None
+    record_access_or_refuse(settings, as_, "verify", {"head": head or ""}, revealed=False)
     asyncio.run(_verify(settings, expected))
 
 
@@ -201,10 +184,7 @@ def head_command(as_: AsOption = None) -> None:
     from shared.settings import get_settings
 
     settings = get_settings()
-    try:
-        asyncio.run(record_access(settings, _actor(as_), "head", {}, revealed=False))
-    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
-        raise _refuse_unrecorded(error) from None
+    record_access_or_refuse(settings, as_, "head", {}, revealed=False)
 
     async def read() -> str:
         async with _session(settings) as session:
@@ -243,10 +223,7 @@ def export_command(  # noqa: PLR0917 - typer options, one per filter of the issu
         for k, v in {"since": since, "until": until, "alert": alert, "type": type_}.items()
         if v
     }
-    try:
-        asyncio.run(record_access(settings, _actor(as_), "export", filters, revealed=reveal))
-    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
-        raise _refuse_unrecorded(error) from None
+    record_access_or_refuse(settings, as_, "export", filters, revealed=reveal)
     stream = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         asyncio.run(_export(settings, stream, fmt, (start, end, alert, type_), reveal))
@@ -296,12 +273,7 @@ def replay_command(
 
     settings = get_settings()
     moment = _time(as_of, "--as-of")
-    try:
-        asyncio.run(
-            record_access(settings, _actor(as_), "replay", {"as_of": as_of or ""}, revealed=False)
-        )
-    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
-        raise _refuse_unrecorded(error) from None
+    record_access_or_refuse(settings, as_, "replay", {"as_of": as_of or ""}, revealed=False)
     asyncio.run(_replay(settings, moment, output))
 
 
@@ -358,12 +330,7 @@ def explain_command(
     from shared.settings import get_settings
 
     settings = get_settings()
-    try:
-        asyncio.run(
-            record_access(settings, _actor(as_), "explain", {"alert": alert_id}, revealed=False)
-        )
-    except Exception as error:  # noqa: BLE001 - any failure to record refuses the read
-        raise _refuse_unrecorded(error) from None
+    record_access_or_refuse(settings, as_, "explain", {"alert": alert_id}, revealed=False)
 
     async def story() -> list[str]:
         from services.router.explain import explain

@@ -23,9 +23,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from coord.dry_run_output import plain_lines, print_rich
 from services.router.dry_run import plan_dry_run
 from services.router.routing import SUPPORTED_CHANNELS, AlertFacts
-from shared.bus import Bus, to_outgoing
+from shared.bus import publish_once
 from shared.contracts.alerts import Category, Component, Severity
-from shared.db import create_engine, session_factory
+from shared.db import create_engine, one_session, session_factory
 from shared.directory import Directory, load_directory
 from shared.directory_check import Problem, check_text
 from shared.directory_store import (
@@ -116,12 +116,9 @@ async def _load(
 ) -> _Outcome:
     command = load_command(directory, loaded_by)
     sha256 = command.payload["sha256"]
-    bus = Bus(settings.amqp_url, prefetch=1, delivery_limit=settings.delivery_limit)
-    await asyncio.wait_for(bus.connect(), timeout)
-    try:
-        await asyncio.wait_for(bus.publish([to_outgoing(command)]), timeout)  # confirmed
-    finally:
-        await bus.close()
+    await publish_once(  # confirmed by the broker
+        settings.amqp_url, [command], delivery_limit=settings.delivery_limit, timeout=timeout
+    )
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     deadline = time.monotonic() + timeout
@@ -209,12 +206,8 @@ def dry_run(
 
 
 async def _live_directory(settings: Settings) -> tuple[Directory, str]:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            stored = await stored_directory(session)
-    finally:
-        await engine.dispose()
+    async with one_session(settings.database_url) as session:
+        stored = await stored_directory(session)
     if stored is None:
         typer.echo("no directory was loaded yet (coord directory load FILE)", err=True)
         raise typer.Exit(1)

@@ -105,15 +105,11 @@ def recommendations(
 
 async def _read(settings: Settings, since: datetime | None, sector: str | None) -> Report:
     from services.ingest.reports import report
-    from shared.db import create_engine, session_factory
+    from shared.db import one_session
     from shared.envelope import utc_now
 
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            return await report(session, since, sector, utc_now())
-    finally:
-        await engine.dispose()
+    async with one_session(settings.database_url) as session:
+        return await report(session, since, sector, utc_now())
 
 
 def _cell(value: Any) -> Any:

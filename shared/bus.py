@@ -240,6 +240,22 @@ class Bus:
         await queue.consume(on_message)
 
 
+async def publish_once(
+    url: str,
+    envelopes: Sequence[Envelope],
+    *,
+    delivery_limit: int,
+    timeout: float,  # noqa: ASYNC109 - each of connect and publish gets this bound
+) -> None:
+    """Connect, publish with confirms, close: for one-off commands such as the CLI's."""
+    bus = Bus(url, prefetch=1, delivery_limit=delivery_limit)
+    await asyncio.wait_for(bus.connect(), timeout)
+    try:
+        await asyncio.wait_for(bus.publish([to_outgoing(e) for e in envelopes]), timeout)
+    finally:
+        await bus.close()
+
+
 class _Rejected(Exception):
     """The message was logged and handed back to the broker for redelivery."""
 

@@ -6,6 +6,8 @@ per table); Alembic migrates them all from ``coord/migrations``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,6 +89,17 @@ def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (we hand them to callers)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.asynccontextmanager
+async def one_session(database_url: str) -> AsyncIterator[AsyncSession]:
+    """One session on an engine of its own, disposed after: for one-off commands (the CLI)."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
 
 
 async def ping(engine: AsyncEngine) -> None:
