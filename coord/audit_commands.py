@@ -111,6 +111,19 @@ class _Progress:
             self._task = self._bar.add_task(description, total=total)
             self._bar.start()
 
+    @classmethod
+    async def over_the_log(cls, description: str, session: AsyncSession) -> _Progress:
+        """A bar over every record of the log; the records are counted only for a terminal."""
+        from sqlalchemy import func, select
+
+        from shared.event_log import EventRecord
+
+        total = 0
+        if sys.stderr.isatty():
+            count = await session.scalar(select(func.count()).select_from(EventRecord))
+            total = int(count or 0)
+        return cls(description, total)
+
     def advance(self) -> None:
         """One more record done."""
         if self._bar is not None:
@@ -153,13 +166,11 @@ def verify_command(
 
 
 async def _verify(settings: Settings, expected: Head | None) -> None:
-    from sqlalchemy import func, select
 
-    from shared.event_log import EventRecord, verify
+    from shared.event_log import verify
 
     async with _session(settings) as session:
-        total = int(await session.scalar(select(func.count()).select_from(EventRecord)) or 0)
-        progress = _Progress("verifying", total)
+        progress = await _Progress.over_the_log("verifying", session)
         try:
             check = await verify(session, expected, on_record=lambda _: progress.advance())
         finally:
@@ -280,14 +291,10 @@ def replay_command(
 async def _replay(settings: Settings, moment: datetime | None, output: Path | None) -> None:
     import json
 
-    from sqlalchemy import func, select
-
     from services.router.replay import compare, live_states, rebuild
-    from shared.event_log import EventRecord
 
     async with _session(settings) as session:
-        total = int(await session.scalar(select(func.count()).select_from(EventRecord)) or 0)
-        progress = _Progress("replaying", total)
+        progress = await _Progress.over_the_log("replaying", session)
         try:
             replayed = await rebuild(session, moment, on_record=lambda _: progress.advance())
         finally:
