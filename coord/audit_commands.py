@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,22 +21,23 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from shared.directory import Person
     from shared.event_log import Head
     from shared.settings import Settings
+    from shared.source_protection import SourceKeyRing
 
 audit_app = typer.Typer(
     help="The tamper-evident event log (COORD_DATABASE_URL): verify, head, export.",
     no_args_is_help=True,
 )
 
-AsOption = Annotated[
-    str | None,
-    typer.Option(
-        "--as",
-        help="The auditor (a person of the directory): their clearance decides whether "
-        "protected fields are shown. Default: cli:<login user>, who sees them redacted.",
-    ),
-]
+
+def _auditor(settings: Settings) -> Person:
+    """Who runs the command (COORD_TOKEN), if their roles grant audit; exit 2 otherwise."""
+    from coord.identity import caller
+    from shared.permissions import Action
+
+    return caller(settings, Action.AUDIT)
 
 
 class ExportFormat(StrEnum):
@@ -57,12 +57,8 @@ def _time(value: str | None, name: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _actor(person: str | None) -> str:
-    return person or f"cli:{getpass.getuser()}"
-
-
 def record_access_or_refuse(
-    settings: Settings, as_: str | None, action: str, filters: dict[str, str], *, revealed: bool
+    settings: Settings, person: Person, action: str, filters: dict[str, str], *, revealed: bool
 ) -> None:
     """Publish ``audit.accessed`` (confirmed by the broker) before the log is read.
 
@@ -73,7 +69,7 @@ def record_access_or_refuse(
 
     event = access_event(
         producer="coord-cli",
-        person_id=_actor(as_),
+        person_id=person.id,
         via="cli",
         action=action,
         filters=filters,
@@ -144,7 +140,6 @@ def verify_command(
     file: Annotated[
         Path | None, typer.Option(help="Verify an export (JSON Lines or CSV) instead of the log.")
     ] = None,
-    as_: AsOption = None,
 ) -> None:
     """Check the whole hash chain; exit 1 naming the first bad sequence number."""
     if file is not None:
@@ -161,7 +156,9 @@ def verify_command(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--head") from None
     settings = get_settings()
-    record_access_or_refuse(settings, as_, "verify", {"head": head or ""}, revealed=False)
+    record_access_or_refuse(
+        settings, _auditor(settings), "verify", {"head": head or ""}, revealed=False
+    )
     asyncio.run(_verify(settings, expected))
 
 
@@ -189,13 +186,13 @@ def _report(checked: int, problem: object, head: str | None) -> None:
 
 
 @audit_app.command("head")
-def head_command(as_: AsOption = None) -> None:
+def head_command() -> None:
     """Print the head (SEQ:HASH) to record somewhere the log's writers cannot reach."""
     from shared.event_log import head
     from shared.settings import get_settings
 
     settings = get_settings()
-    record_access_or_refuse(settings, as_, "head", {}, revealed=False)
+    record_access_or_refuse(settings, _auditor(settings), "head", {}, revealed=False)
 
     async def read() -> str:
         async with _session(settings) as session:
@@ -216,31 +213,43 @@ def export_command(  # noqa: PLR0917 - typer options, one per filter of the issu
     ] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Only events of this type.")] = None,
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
-    as_: AsOption = None,
 ) -> None:
     """Export the log with its chain links; `coord audit verify --file` re-verifies it."""
     from shared.audit_export import may_see_protected
-    from shared.directory import load_directory
     from shared.settings import get_settings
 
     settings = get_settings()
     start, end = _time(since, "--since"), _time(until, "--until")
-    person = load_directory(Path(settings.directory)).person(as_) if as_ else None
-    if as_ and person is None:
-        raise typer.BadParameter(f"{as_!r} is not a person of the directory", param_hint="--as")
-    reveal = person is not None and may_see_protected(person.clearance)
+    person = _auditor(settings)
+    # The auditor's clearance decides: only STRICTLY CONFIDENTIAL opens an alert's source.
+    reveal = may_see_protected(person.clearance)
+    # Only a cleared reader's export opens sources: nobody else's touches the keys.
+    keys = _source_keys(settings) if reveal else None
     filters = {
         k: v
         for k, v in {"since": since, "until": until, "alert": alert, "type": type_}.items()
         if v
     }
-    record_access_or_refuse(settings, as_, "export", filters, revealed=reveal)
+    record_access_or_refuse(settings, person, "export", filters, revealed=reveal)
     stream = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
-        asyncio.run(_export(settings, stream, fmt, (start, end, alert, type_), reveal))
+        asyncio.run(
+            _export(settings, stream, fmt, (start, end, alert, type_), reveal=reveal, keys=keys)
+        )
     finally:
         if output:
             stream.close()
+
+
+def _source_keys(settings: Settings) -> SourceKeyRing:
+    """The key ring that opens sealed sources; exit 1 naming what is wrong with it."""
+    from shared.source_protection import InvalidSourceKeys, SourceKeyRing
+
+    try:
+        return SourceKeyRing.from_settings(settings)
+    except InvalidSourceKeys as error:
+        typer.echo(f"COORD_SOURCE_KEYS: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 async def _export(
@@ -248,7 +257,9 @@ async def _export(
     stream: TextIO,
     fmt: ExportFormat,
     filters: tuple[datetime | None, datetime | None, str | None, str | None],
+    *,
     reveal: bool,
+    keys: SourceKeyRing | None,
 ) -> None:
     from shared.audit_export import csv_header, exported, to_csv_line, to_json_line
     from shared.event_log import LogFilter, records
@@ -259,7 +270,7 @@ async def _export(
         stream.write(csv_header())
     async with _session(settings) as session:
         async for record in records(session, where=where):
-            item = exported(record, reveal_protected=reveal)
+            item = exported(record, reveal_protected=reveal, keys=keys)
             stream.write(
                 to_csv_line(item) if fmt is ExportFormat.CSV else to_json_line(item) + "\n"
             )
@@ -273,7 +284,6 @@ def replay_command(
     output: Annotated[
         Path | None, typer.Option(help="Also write the rebuilt states here (JSON Lines).")
     ] = None,
-    as_: AsOption = None,
 ) -> None:
     """Rebuild every alert, message and recommendation from the log; compare with the live state.
 
@@ -284,7 +294,9 @@ def replay_command(
 
     settings = get_settings()
     moment = _time(as_of, "--as-of")
-    record_access_or_refuse(settings, as_, "replay", {"as_of": as_of or ""}, revealed=False)
+    record_access_or_refuse(
+        settings, _auditor(settings), "replay", {"as_of": as_of or ""}, revealed=False
+    )
     asyncio.run(_replay(settings, moment, output))
 
 
@@ -331,13 +343,14 @@ async def _replay(settings: Settings, moment: datetime | None, output: Path | No
 @audit_app.command("explain")
 def explain_command(
     alert_id: Annotated[str, typer.Argument(help="The alert's id.")],
-    as_: AsOption = None,
 ) -> None:
     """Tell an alert's story from the log: route, policy, pages, deliveries, acks, escalations."""
     from shared.settings import get_settings
 
     settings = get_settings()
-    record_access_or_refuse(settings, as_, "explain", {"alert": alert_id}, revealed=False)
+    record_access_or_refuse(
+        settings, _auditor(settings), "explain", {"alert": alert_id}, revealed=False
+    )
 
     async def story() -> list[str]:
         from services.router.explain import explain

@@ -12,6 +12,7 @@ import typer
 from coord.audit_commands import audit_app
 from coord.directory_commands import directory_app, policy_app
 from coord.report_commands import report_app
+from coord.source_key_commands import source_key_app
 from shared.auth import mint_token
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
@@ -26,6 +27,7 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(policy_app, name="policy")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
+app.add_typer(source_key_app, name="source-key")
 
 PortOption = Annotated[int | None, typer.Option(help="HTTP port (health, metrics, API).")]
 

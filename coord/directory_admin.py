@@ -8,7 +8,6 @@ database, and prints. ``coord.directory_commands`` imports it when a command run
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from coord.dry_run_output import plain_lines, print_rich
+from coord.identity import caller
 from services.router.dry_run import plan_dry_run
 from services.router.routing import SUPPORTED_CHANNELS, AlertFacts
 from shared.bus import publish_once
@@ -36,6 +36,7 @@ from shared.directory_store import (
 )
 from shared.envelope import Classification
 from shared.event_log import EventRecord
+from shared.permissions import Action, allowed
 from shared.settings import Settings, get_settings
 
 POLL_SECONDS = 0.2
@@ -70,6 +71,8 @@ def load(file: Path, timeout: float) -> None:
     Refused if the check finds a schema or reference error; coverage problems
     (say, a level paging nobody in a sector) are printed as warnings.
     """
+    settings = get_settings()
+    admin = caller(settings, Action.ADMINISTER_DIRECTORY)
     text = file.read_text(encoding="utf-8")
     problems = check_text(text, SUPPORTED_CHANNELS)
     blocking = [p for p in problems if p.blocking]
@@ -79,10 +82,15 @@ def load(file: Path, timeout: float) -> None:
         raise typer.Exit(1)
     _echo_problems(file, problems, prefix="warning: ")
     directory = Directory.model_validate(yaml.safe_load(text))
-    loaded_by = os.environ.get("USER") or "admin"
-    settings = get_settings()
+    if not any(allowed(p, Action.ADMINISTER_DIRECTORY) for p in directory.people):
+        # The live directory decides who may load the next one: this would lock everyone out.
+        typer.echo(
+            f"refused: nobody in {file} may administer the directory (role directory_admin); "
+            "loading it would leave no one able to load another; nothing was loaded"
+        )
+        raise typer.Exit(1)
     try:
-        outcome = asyncio.run(_load(settings, directory, loaded_by, timeout))
+        outcome = asyncio.run(_load(settings, directory, admin.id, timeout))
     except (OSError, TimeoutError) as error:
         typer.echo(f"cannot reach the broker (COORD_AMQP_URL): {error!r}", err=True)
         raise typer.Exit(1) from error

@@ -82,11 +82,15 @@ def recommendations(
     """Is it heeded? Recommendations answered and alerts acknowledged, per sector."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from coord.identity import caller
+    from shared.permissions import Action
     from shared.settings import get_settings
 
     start = parse_since(since)
+    settings = get_settings()
+    caller(settings, Action.REPORT)
     try:
-        result = asyncio.run(_read(get_settings(), start, sector))
+        result = asyncio.run(_read(settings, start, sector))
     except (SQLAlchemyError, OSError) as error:
         first = str(error).splitlines()[0] if str(error) else repr(error)
         typer.echo(

@@ -1,4 +1,8 @@
-"""A development webhook receiver: shows each page and whether its signature verifies."""
+"""A development webhook receiver: shows each page and whether its signature verifies.
+
+A signature is refused when it does not match, or when its timestamp is further than
+``COORD_WEBHOOK_TOLERANCE`` seconds from now (a replay); the reason is shown.
+"""
 
 from __future__ import annotations
 
@@ -36,14 +40,21 @@ def serve(settings: Settings, port: int) -> None:
 
     async def receive(request: Request) -> JSONResponse:
         body = await request.body()
-        valid = verify(body, request.headers.get(SIGNATURE_HEADER, ""), secret)
+        verdict = verify(
+            body,
+            request.headers.get(SIGNATURE_HEADER, ""),
+            secret,
+            tolerance=settings.webhook_tolerance,
+        )
+        if not verdict:
+            # An unverified body is not read: it may be anyone's.
+            console.print(f"[bold]{request.url.path}[/bold] [red]refused: {verdict.value}[/red]")
+            return JSONResponse({"received": False, "reason": verdict.value}, status_code=401)
         page = json.loads(body or b"{}")
         console.print(
-            f"[bold]{request.url.path}[/bold] "
-            f"{'[green]signature ok[/green]' if valid else '[red]BAD SIGNATURE[/red]'} "
-            f"{describe(page)}"
+            f"[bold]{request.url.path}[/bold] [green]{verdict.value}[/green] {describe(page)}"
         )
-        return JSONResponse({"received": True}, status_code=200 if valid else 401)
+        return JSONResponse({"received": True})
 
     app = Starlette(routes=[Route("/{path:path}", receive, methods=["POST"])])
     console.print(f"webhook sink on http://{settings.host}:{port}/ - Ctrl-C to stop")

@@ -25,6 +25,11 @@ def cleared_for(person: Person, classification: Classification) -> bool:
     return _RANK[person.clearance] >= _RANK[classification]
 
 
+def cleared_classifications(person: Person) -> list[Classification]:
+    """Every classification ``person`` may read (for SQL ``IN`` filters)."""
+    return [c for c in Classification if cleared_for(person, c)]
+
+
 def not_cleared_reason(person: Person, classification: Classification) -> str:
     """Why ``person`` does not get something of ``classification``, in words."""
     return (

@@ -2,10 +2,14 @@
 
 Each exported record carries its chain links (``prev_hash``, ``hash``) and its
 ``payload_sha256``. Protected fields (an alert's ``source``) are redacted for a
-reader not cleared for them: the payload then lists them in ``redacted`` and
-the digest still proves the chain. An export re-verifies: each record against
-its own hash, and each record against the one before it where both are there
-(an export filtered by alert or type has gaps, which are not errors).
+reader not cleared for them (the payload then lists them in ``redacted``), and
+opened with the key ring for a cleared one (``shared.source_protection``: the
+log holds them sealed). Either way the export gives each protected field's
+digest as stored (``protected_sha256``), which stands in for it when the chain
+is checked: the log hashed the sealed form, not what the reader is shown. An
+export re-verifies: each record against its own hash, and each record against
+the one before it where both are there (an export filtered by alert or type has
+gaps, which are not errors).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
+
+from pydantic import ValidationError
 
 from shared.contracts import AUDIT_ACCESSED
 from shared.contracts.audit import AuditAccessedV1
@@ -29,8 +35,17 @@ from shared.event_log import (
     payload_digest,
     record_hash,
 )
+from shared.source_protection import (
+    SealedSource,
+    SourceKeyRing,
+    SourceNotAuthentic,
+    UnknownSourceKey,
+)
 
 REDACTED = "[redacted]"
+# A cleared reader's view of a source whose key was retired (crypto-shredded) or that
+# does not authenticate: the record still verifies through its protected_sha256.
+UNREADABLE = "[unreadable]"
 
 CSV_COLUMNS = (
     "seq",
@@ -84,21 +99,49 @@ def may_see_protected(clearance: Classification) -> bool:
     return clearance is Classification.STRICTLY_CONFIDENTIAL
 
 
-def exported(record: EventRecord, *, reveal_protected: bool) -> dict[str, Any]:
-    """One record as exported: fields, payload (redacted unless revealed), digest, links."""
+def exported(
+    record: EventRecord, *, reveal_protected: bool, keys: SourceKeyRing | None = None
+) -> dict[str, Any]:
+    """One record as exported: fields, payload, digests, links.
+
+    Protected fields read ``[redacted]`` unless ``reveal_protected``; then a sealed
+    source is opened with ``keys`` (required for it), or reads ``[unreadable]`` when
+    its key was retired. ``protected_sha256`` always gives the stored value's digest.
+    """
     fields = fields_of(record)
     payload = dict(record.payload)
-    redacted = sorted(k for k in payload if k in PROTECTED_FIELDS) if not reveal_protected else []
-    for key in redacted:
-        payload[key] = REDACTED
+    protected = sorted(k for k in payload if k in PROTECTED_FIELDS)
+    redacted: list[str] = []
+    for key in protected:
+        shown = _revealed(payload, key, keys) if reveal_protected else REDACTED
+        if shown in (REDACTED, UNREADABLE):  # a tuple: an opened source is a dict
+            redacted.append(key)
+        payload[key] = shown
     return {
         **fields,
         "payload": payload,
         "payload_sha256": payload_digest(record.payload),
         "redacted": redacted,
-        # The digest of each redacted value: with it the visible fields still verify.
-        "protected_sha256": {key: field_digest(record.payload[key]) for key in redacted},
+        # The digest of each protected value as stored (sealed): with it the record
+        # verifies whether the value is shown redacted, opened, or as it is.
+        "protected_sha256": {key: field_digest(record.payload[key]) for key in protected},
     }
+
+
+def _revealed(payload: Mapping[str, Any], key: str, keys: SourceKeyRing | None) -> Any:
+    """A protected value for a cleared reader: a sealed source opened, anything else as is."""
+    value = payload[key]
+    try:
+        sealed = SealedSource.model_validate(value)
+    except ValidationError:
+        return value  # not sealed: absent (None), or plaintext on a log from before sealing
+    if keys is None:
+        raise ValueError("revealing a sealed source needs the source key ring")
+    try:
+        alert_id = UUID(str(payload["alert_id"]))  # the sealed source is bound to it
+        return keys.open(sealed, alert_id).model_dump(mode="json")
+    except (KeyError, ValueError, UnknownSourceKey, SourceNotAuthentic):
+        return UNREADABLE
 
 
 def to_json_line(item: Mapping[str, Any]) -> str:
@@ -154,6 +197,8 @@ def verify_export(items: Iterable[Mapping[str, Any]]) -> tuple[int, Problem | No
     for item in items:
         seq = int(item["seq"])
         digest = str(item["payload_sha256"])
+        # Protected fields count by their stored digest: the log hashed the sealed form,
+        # and the reader sees it redacted or opened.
         if payload_digest(item["payload"], item.get("protected_sha256")) != digest:
             return checked, Problem(seq, "its payload does not match payload_sha256 (altered?)")
         if record_hash(item, digest, str(item["prev_hash"])) != item["hash"]:

@@ -1,14 +1,45 @@
-"""Bearer tokens: development HS256 JWTs whose ``sub`` is a directory person id."""
+"""Bearer tokens: JWTs whose ``sub`` is a directory person id.
+
+Two modes, chosen by the settings:
+
+- development (no ``oidc_issuer``): HS256 tokens signed with ``jwt_secret`` (``coord token``
+  mints them);
+- production (``oidc_issuer`` set): RS256/ES256 tokens signed by the OpenID Connect issuer,
+  verified with the keys of its JWKS; development tokens are refused.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
+from jwt.exceptions import InvalidSubjectError
 
 from shared.envelope import utc_now
+from shared.jwks import IdentityProviderUnavailable, JwksCache
+from shared.settings import Settings
+
+__all__ = [
+    "ALGORITHM",
+    "OIDC_ALGORITHMS",
+    "Authenticator",
+    "IdentityProviderUnavailable",
+    "InvalidToken",
+    "mint_token",
+    "subject_of",
+]
 
 ALGORITHM = "HS256"
+# Asymmetric only: with an HS* algorithm allowed, the issuer's public key (or anyone's
+# development secret) could be used to forge tokens.
+OIDC_ALGORITHMS = ("RS256", "ES256")
+# Clocks of the issuer and of our replicas drift apart a little.
+OIDC_LEEWAY = timedelta(seconds=30)
 
 
 class InvalidToken(Exception):
@@ -23,16 +54,192 @@ def mint_token(person_id: str, secret: str, ttl: timedelta = timedelta(hours=8))
 
 
 def subject_of(token: str, secret: str) -> str:
-    """The person id a valid token speaks for."""
+    """The person id a valid development (HS256) token speaks for.
+
+    Raises:
+        InvalidToken: the token is not trustworthy; the message says why.
+    """
+    _check_algorithm(_header(token), (ALGORITHM,))
+    claims = _decode(token, secret, ALGORITHM, require=("sub", "exp"))
+    return _subject(claims)
+
+
+class Authenticator:
+    """Verifies bearer tokens in development (HS256) or production (OIDC issuer) mode.
+
+    Use :meth:`from_settings`; close with :meth:`aclose` (or ``async with``).
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str,
+        issuer: str | None = None,
+        audience: str | None = None,
+        jwks_cache_seconds: float = 300.0,
+        min_refetch_interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._secret = secret
+        self._issuer = issuer.rstrip("/") if issuer else None
+        self._audience = audience
+        self._jwks: JwksCache | None = None
+        if self._issuer is None:
+            return
+        if not audience:
+            raise ValueError("oidc_audience is required when oidc_issuer is set")
+        url = urlsplit(self._issuer)
+        if url.scheme not in ("https", "http") or not url.netloc:
+            raise ValueError(f"oidc_issuer {issuer!r} is not an http(s) URL")
+        self._jwks = JwksCache(
+            self._issuer,
+            ttl=jwks_cache_seconds,
+            min_refetch_interval=min_refetch_interval,
+            clock=clock,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Authenticator:
+        """The authenticator the settings describe (production mode iff ``oidc_issuer``).
+
+        Raises:
+            ValueError: ``oidc_issuer`` is set without ``oidc_audience``, or is not a URL.
+        """
+        return cls(
+            secret=settings.jwt_secret.get_secret_value(),
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            jwks_cache_seconds=settings.oidc_jwks_cache_seconds,
+        )
+
+    @property
+    def production(self) -> bool:
+        """Whether tokens must come from the OIDC issuer."""
+        return self._jwks is not None
+
+    async def subject(self, token: str) -> str:
+        """The person id (``sub``) a valid token speaks for.
+
+        Raises:
+            InvalidToken: the token is not trustworthy; the message says why (401).
+            IdentityProviderUnavailable: the issuer's keys cannot be fetched (503).
+        """
+        if self._jwks is None:
+            return subject_of(token, self._secret)
+        header = _header(token)
+        algorithm = _check_algorithm(header, OIDC_ALGORITHMS)
+        kid = header.get("kid")
+        key = await self._jwks.key(kid)
+        if key is None:
+            if kid is None:
+                raise InvalidToken("token names no signing key (kid)")
+            raise InvalidToken(f"token signing key {_shown(kid)} is unknown to the issuer")
+        if key.algorithm_name != algorithm:
+            raise InvalidToken(
+                f"token algorithm {algorithm!r} does not match its signing key {_shown(kid)}"
+            )
+        claims = _decode(
+            token,
+            key,
+            algorithm,
+            require=("sub", "exp", "iss"),
+            audience=self._audience,
+            leeway=OIDC_LEEWAY,
+        )
+        # Compared here rather than by PyJWT so the reason can name the wrong issuer; a
+        # trailing slash is not a different issuer (some providers publish one, some not).
+        issuer = claims["iss"]
+        if not isinstance(issuer, str) or issuer.rstrip("/") != self._issuer:
+            raise InvalidToken(f"token issuer {_shown(issuer)} is not the configured issuer")
+        return _subject(claims)
+
+    async def aclose(self) -> None:
+        """Release the HTTP client of production mode."""
+        if self._jwks is not None:
+            await self._jwks.aclose()
+
+    async def __aenter__(self) -> Authenticator:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _shown(value: object) -> str:
+    """A value taken from a token, quoted and cut short: it ends up in responses and logs."""
+    return repr(str(value)[:64])
+
+
+def _header(token: str) -> dict[str, Any]:
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+        return jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise InvalidToken("token is malformed") from None
+
+
+def _check_algorithm(header: dict[str, Any], accepted: Sequence[str]) -> str:
+    """The token's algorithm when it is one of ``accepted`` (never "none")."""
+    algorithm = header.get("alg")
+    if not isinstance(algorithm, str) or algorithm not in accepted:
+        raise InvalidToken(
+            f"token algorithm {_shown(algorithm)} is not accepted; use {' or '.join(accepted)}"
+        )
+    return algorithm
+
+
+def _decode(
+    token: str,
+    key: jwt.PyJWK | str,
+    algorithm: str,
+    *,
+    require: Sequence[str],
+    audience: str | None = None,
+    leeway: timedelta = timedelta(0),
+) -> dict[str, Any]:
+    """The verified claims, PyJWT's errors turned into reasons fit for the client."""
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=audience,
+            leeway=leeway,
+            options={"require": list(require), "verify_aud": audience is not None},
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise InvalidToken("token is not valid yet") from None
+    except jwt.InvalidAudienceError:
+        raise InvalidToken(f"token audience does not include {audience!r}") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise InvalidToken(_missing(error.claim, audience)) from None
+    except InvalidSubjectError:
+        raise InvalidToken("token has no subject") from None
+    except jwt.InvalidSignatureError:
+        raise InvalidToken("token signature is invalid") from None
+    except jwt.DecodeError:
+        raise InvalidToken("token is malformed") from None
     except jwt.InvalidTokenError as error:
-        raise InvalidToken(f"invalid token: {error}") from None
-    subject = claims["sub"]
+        # Whatever is left (a non-numeric "iat", ...): PyJWT's reasons never quote the token.
+        raise InvalidToken(f"token is invalid: {error}") from None
+
+
+def _missing(claim: str, audience: str | None) -> str:
+    """The reason for a token lacking a required claim."""
+    if claim == "aud":
+        return f"token audience does not include {audience!r}"
+    names = {"sub": "subject", "exp": "expiry", "iss": "issuer"}
+    return f"token has no {names.get(claim, repr(claim))}"
+
+
+def _subject(claims: dict[str, Any]) -> str:
+    subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("token has no subject")
     return subject

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Classification(StrEnum):
@@ -23,6 +23,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _representable_in_utc(value: datetime) -> datetime:
+    # 9999-12-31T23:59-14:00 is a valid aware time that UTC cannot hold: refuse it at the
+    # edge (422) instead of failing in the database layer (500).
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time is out of range once converted to UTC") from None
+    return value
+
+
+#: An aware time (with its zone) that converts to UTC: every time field of the contracts.
+Moment = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
+
+
 class Envelope(BaseModel):
     """One message on the bus; ``payload`` is the typed content named by ``type``."""
 
@@ -31,7 +45,7 @@ class Envelope(BaseModel):
     id: UUID = Field(default_factory=uuid4)
     type: str = Field(min_length=1, max_length=100)
     schema_version: int = Field(default=1, ge=1)
-    occurred_at: AwareDatetime = Field(default_factory=utc_now)
+    occurred_at: Moment = Field(default_factory=utc_now)
     producer: str = Field(min_length=1, max_length=50)
     actor: str = Field(min_length=1, max_length=200)
     correlation_id: UUID

@@ -4,16 +4,53 @@ The correlation id is bound with ``structlog.contextvars`` for every HTTP reques
 and every consumed message, so that each log line of that work carries it.
 Libraries that log through the standard library (aio-pika, uvicorn, alembic)
 are rendered by the same processors, so a JSON log stays JSON throughout.
+
+No log line carries an alert's source (DESIGN section 8): it is sealed before it
+is written anywhere, and ``redact_sources`` blanks any ``source`` key that reaches
+a log line all the same.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import structlog
 
 from shared.settings import Settings
+
+REDACTED = "[redacted]"
+_SOURCE_KEY = "source"
+_MAX_DEPTH = 8  # log values are shallow; this bounds the walk over an odd one
+
+
+def _without_sources(value: Any, depth: int) -> Any:
+    """``value`` with every mapping's ``source`` redacted, through mappings and lists."""
+    if depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if key == _SOURCE_KEY else _without_sources(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_without_sources(item, depth + 1) for item in value]
+    return value
+
+
+def redact_sources(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor: no ``source`` key (at any depth) reaches a log line.
+
+    Defence in depth: a source is sealed at ingest, but a payload logged whole by
+    mistake (say, of an ``alert.raised`` v1 from before sealing) must still not show it.
+    """
+    for key, value in list(event_dict.items()):
+        event_dict[key] = REDACTED if key == _SOURCE_KEY else _without_sources(value, 1)
+    return event_dict
 
 
 def configure_logging(settings: Settings) -> None:
@@ -30,6 +67,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_sources,
     ]
     structlog.configure(
         processors=[

@@ -1,8 +1,11 @@
-"""Ingest's alert service: accept an alert (idempotently) and read alert views."""
+"""Ingest's alert service: accept an alert (idempotently) and read alert views.
+
+The alert's source is sealed here, before anything is written: the outbox, the
+broker and every later copy only ever hold it encrypted (``shared.source_protection``).
+"""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -10,20 +13,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.tables import OUTBOX, AlertViewRecord, IdempotencyKeyRecord, TimelineRecord
+from shared.addressing import cleared_for
 from shared.contracts import (
     ALERT_RAISED,
 )
-from shared.contracts.alerts import AlertRaisedV1, RaiseAlertV1
+from shared.contracts.alerts import AlertRaisedV2, RaiseAlertV1
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 from shared.metrics import ALERTS_ACCEPTED
 from shared.outbox import add_to_outbox
+from shared.source_protection import SourceKeyRing
 
 PRODUCER = "ingest"
+RAISED_VERSION = 2  # alert.raised v2: the source sealed
 
 
 class UnknownSector(ValueError):
     """The alert names a sector the directory does not have."""
+
+
+class AboveClearance(ValueError):
+    """The raiser classified the alert above their own clearance (they could not read it)."""
 
 
 class IdempotencyKeyReused(ValueError):
@@ -44,20 +54,31 @@ async def raise_alert(
     person_id: str,
     request: RaiseAlertV1,
     idempotency_key: str | None,
+    *,
+    keys: SourceKeyRing,
 ) -> Accepted:
-    """Accept an alert: its view, timeline and ``alert.raised`` event in one transaction."""
+    """Accept an alert: its view, timeline and ``alert.raised`` event in one transaction.
+
+    ``keys`` seal the source, and key the fingerprint an Idempotency-Key keeps of the
+    request (a plain hash of a body with a source would let a reader test guesses).
+    """
     if request.sector not in directory.sectors:
         raise UnknownSector(
             f"unknown sector {request.sector!r}; known sectors: {', '.join(directory.sectors)}"
         )
-    request_hash = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    raiser = directory.person(person_id)
+    if raiser is not None and not cleared_for(raiser, request.classification):
+        raise AboveClearance(
+            f"{raiser.id} is cleared for {raiser.clearance.value} only and cannot raise "
+            f"a {request.classification.value} alert"
+        )
     try:
-        return await _accept(sessions, person_id, request, idempotency_key, request_hash)
+        return await _accept(sessions, person_id, request, idempotency_key, keys)
     except IntegrityError:
         if idempotency_key is None:
             raise
         # A concurrent request with the same key won the race: answer with its alert.
-        return await _accept(sessions, person_id, request, idempotency_key, request_hash)
+        return await _accept(sessions, person_id, request, idempotency_key, keys)
 
 
 async def _accept(
@@ -65,24 +86,30 @@ async def _accept(
     person_id: str,
     request: RaiseAlertV1,
     idempotency_key: str | None,
-    request_hash: str,
+    keys: SourceKeyRing,
 ) -> Accepted:
+    body = request.model_dump_json().encode()
     async with sessions() as session, session.begin():
         if idempotency_key is not None:
             earlier = await session.get(IdempotencyKeyRecord, (person_id, idempotency_key))
             if earlier is not None:
-                if earlier.request_hash != request_hash:
+                if earlier.request_hash not in keys.digests(body):
                     raise IdempotencyKeyReused(
                         "Idempotency-Key was already used with a different request body"
                     )
                 return Accepted(UUID(earlier.alert_id), created=False)
         now = utc_now()
         alert_id = uuid4()
-        raised = AlertRaisedV1(
-            **request.model_dump(), alert_id=alert_id, raised_by=person_id, raised_at=now
+        raised = AlertRaisedV2(
+            **request.model_dump(exclude={"source"}),
+            source=keys.seal(request.source, alert_id) if request.source else None,
+            alert_id=alert_id,
+            raised_by=person_id,
+            raised_at=now,
         )
         envelope = Envelope(
             type=ALERT_RAISED,
+            schema_version=RAISED_VERSION,
             producer=PRODUCER,
             actor=person_id,
             correlation_id=alert_id,
@@ -105,7 +132,7 @@ async def _accept(
                 IdempotencyKeyRecord(
                     person_id=person_id,
                     key=idempotency_key,
-                    request_hash=request_hash,
+                    request_hash=keys.digest(body),
                     alert_id=str(alert_id),
                     created_at=now,
                 )
@@ -115,7 +142,7 @@ async def _accept(
     return Accepted(alert_id, created=True)
 
 
-def _new_view(raised: AlertRaisedV1) -> AlertViewRecord:
+def _new_view(raised: AlertRaisedV2) -> AlertViewRecord:
     return AlertViewRecord(
         alert_id=str(raised.alert_id),
         status="raised",

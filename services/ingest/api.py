@@ -9,16 +9,26 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from services.ingest import alerts, commands, queries
 from services.ingest.audit_routes import router as audit_router
-from services.ingest.deps import Context, CurrentPerson, current_person
+from services.ingest.deps import (
+    Context,
+    MayAcknowledge,
+    MayPostMessage,
+    MayRaiseAlert,
+    MayRead,
+    MayResolve,
+)
 from services.ingest.message_routes import router as message_router
+from services.ingest.rate_limit import DEFAULT_RATE_LIMIT, PersonRateLimiter, limit_rate
 from services.ingest.recommendation_routes import include_recommendation_routes
 from services.ingest.schemas import AlertPage, AlertView, NoteBody, ResolveBody
 from services.ingest.stream import frames
 from shared.contracts.alerts import Category, RaiseAlertV1
+from shared.directory import Person
+from shared.envelope import Moment
+from shared.problems import COMMON_PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -36,7 +46,7 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 )
 async def raise_alert(
     body: RaiseAlertV1,
-    person: CurrentPerson,
+    person: MayRaiseAlert,
     context: Context,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -44,11 +54,20 @@ async def raise_alert(
     """Raise a protection alert; it is routed to the people responsible."""
     try:
         accepted = await alerts.raise_alert(
-            context.sessions, context.directory, person.id, body, idempotency_key
+            context.sessions,
+            context.directory,
+            person.id,
+            body,
+            idempotency_key,
+            keys=context.source_keys,
         )
     except alerts.UnknownSector as error:
         raise RequestValidationError(
             [{"loc": ("body", "sector"), "msg": str(error), "type": "value_error"}]
+        ) from None
+    except alerts.AboveClearance as error:
+        raise RequestValidationError(
+            [{"loc": ("body", "classification"), "msg": str(error), "type": "value_error"}]
         ) from None
     except alerts.IdempotencyKeyReused as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
@@ -64,24 +83,19 @@ async def raise_alert(
 @router.get(
     "/alerts/{alert_id}",
     response_model=AlertView,
-    dependencies=[Depends(current_person)],
     responses={
-        404: {"description": "No such alert"},
+        404: {"description": "No such alert, or none the caller may see"},
         200: {"content": {"application/json": {"example": AlertView.example()}}},
     },
 )
-async def get_alert(alert_id: UUID, context: Context) -> AlertView:
-    """An alert with its status, who was notified, and its timeline."""
-    async with context.sessions() as session:
-        view = await queries.get_alert(session, alert_id)
-    if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
-    return view
+async def get_alert(alert_id: UUID, person: MayRead, context: Context) -> AlertView:
+    """An alert with its status, who was notified, and its timeline (need-to-know: else 404)."""
+    return await _visible_view(context, alert_id, person)
 
 
-async def _current_view(context: Context, alert_id: UUID) -> AlertView:
+async def _visible_view(context: Context, alert_id: UUID, person: Person) -> AlertView:
     async with context.sessions() as session:
-        view = await queries.get_alert(session, alert_id)
+        view = await queries.get_alert(session, alert_id, person)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
     return view
@@ -94,7 +108,9 @@ _COMMAND_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-async def _run_command(context: Context, alert_id: UUID, command: Awaitable[None]) -> AlertView:
+async def _run_command(
+    context: Context, alert_id: UUID, person: Person, command: Awaitable[None]
+) -> AlertView:
     try:
         await command
     except commands.AlertNotFound as error:
@@ -103,7 +119,7 @@ async def _run_command(context: Context, alert_id: UUID, command: Awaitable[None
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
     except commands.WrongState as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return await _current_view(context, alert_id)
+    return await _visible_view(context, alert_id, person)
 
 
 @router.post(
@@ -112,10 +128,10 @@ async def _run_command(context: Context, alert_id: UUID, command: Awaitable[None
     response_model=AlertView,
     responses=_COMMAND_RESPONSES,
 )
-async def acknowledge_alert(alert_id: UUID, person: CurrentPerson, context: Context) -> AlertView:
+async def acknowledge_alert(alert_id: UUID, person: MayAcknowledge, context: Context) -> AlertView:
     """Acknowledge: stops escalation (on a quorum level, once every component has)."""
     return await _run_command(
-        context, alert_id, commands.acknowledge(context.sessions, alert_id, person)
+        context, alert_id, person, commands.acknowledge(context.sessions, alert_id, person)
     )
 
 
@@ -127,14 +143,14 @@ async def acknowledge_alert(alert_id: UUID, person: CurrentPerson, context: Cont
 )
 async def resolve_alert(
     alert_id: UUID,
-    person: CurrentPerson,
+    person: MayResolve,
     context: Context,
     body: ResolveBody | None = None,
 ) -> AlertView:
     """Resolve: final; escalation stops and everyone paged is told."""
     note = body.note if body else ""
     return await _run_command(
-        context, alert_id, commands.resolve(context.sessions, alert_id, person, note)
+        context, alert_id, person, commands.resolve(context.sessions, alert_id, person, note)
     )
 
 
@@ -145,17 +161,18 @@ async def resolve_alert(
     responses=_COMMAND_RESPONSES,
 )
 async def add_note(
-    alert_id: UUID, body: NoteBody, person: CurrentPerson, context: Context
+    alert_id: UUID, body: NoteBody, person: MayPostMessage, context: Context
 ) -> AlertView:
     """Add a note to the alert's timeline."""
     return await _run_command(
-        context, alert_id, commands.add_note(context.sessions, alert_id, person, body.text)
+        context, alert_id, person, commands.add_note(context.sessions, alert_id, person, body.text)
     )
 
 
-@router.get("/alerts", response_model=AlertPage, dependencies=[Depends(current_person)])
+@router.get("/alerts", response_model=AlertPage)
 async def list_alerts(
     context: Context,
+    person: MayRead,
     *,
     status_: Annotated[
         str | None,
@@ -163,17 +180,17 @@ async def list_alerts(
     ] = None,
     sector: Annotated[str | None, Query(max_length=100)] = None,
     category: Category | None = None,
-    since: AwareDatetime | None = None,
+    since: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> AlertPage:
-    """Alerts newest first, filtered; follow ``next_cursor`` for more."""
+    """Alerts the caller may see, newest first, filtered; follow ``next_cursor`` for more."""
     where = queries.AlertFilter(
         status=status_, sector=sector, category=category.value if category else None, since=since
     )
     async with context.sessions() as session:
         try:
-            return await queries.list_alerts(session, where, limit, cursor)
+            return await queries.list_alerts(session, person, where, limit, cursor)
         except queries.BadCursor as error:
             raise RequestValidationError(
                 [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
@@ -186,7 +203,7 @@ async def list_alerts(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def stream(person: CurrentPerson, context: Context) -> StreamingResponse:
+async def stream(person: MayRead, context: Context) -> StreamingResponse:
     """Live events of the alerts the caller may see, and the caller's own pages (SSE)."""
     subscriber = context.stream.subscribe(person)
     return StreamingResponse(
@@ -196,9 +213,22 @@ async def stream(person: CurrentPerson, context: Context) -> StreamingResponse:
     )
 
 
-def include_routes(app: FastAPI) -> None:
-    """Mount the v1 API on ``app``."""
-    app.include_router(router)
-    app.include_router(message_router)
-    include_recommendation_routes(app)
-    app.include_router(audit_router)
+def include_routes(app: FastAPI, *, rate_limit: str = DEFAULT_RATE_LIMIT) -> None:
+    """Mount the v1 API on ``app``: every route rate-limited per person, errors documented.
+
+    ``rate_limit`` is per person (``"120/minute"``); the limiter is ``app.state.rate_limiter``.
+    """
+    app.state.rate_limiter = PersonRateLimiter(rate_limit)
+    # Collect every v1 router first (the route modules include theirs into an app), so the
+    # limit and the problem responses are added in this one place, for routes added later too.
+    v1 = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    v1.include_router(router)
+    v1.include_router(message_router)
+    include_recommendation_routes(v1)
+    v1.include_router(audit_router)
+    app.include_router(
+        v1.router,
+        # After authentication (FastAPI runs current_person once per request): per person.
+        dependencies=[Depends(limit_rate)],
+        responses=COMMON_PROBLEM_RESPONSES,
+    )

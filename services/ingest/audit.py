@@ -20,15 +20,10 @@ from shared.audit_export import access_event, exported, may_see_protected
 from shared.directory import Person
 from shared.event_log import EventRecord, LogFilter
 from shared.outbox import add_to_outbox
+from shared.source_protection import SourceKeyRing
 
-AUDITOR_ROLE = "auditor"
 PRODUCER = "ingest"
 _CURSOR_PREFIX = "seq:"
-
-
-def may_read_the_log(person: Person) -> bool:
-    """Only auditors read the event log (a permissions table comes later)."""
-    return AUDITOR_ROLE in person.roles
 
 
 def reveals_protected(person: Person) -> bool:
@@ -88,12 +83,16 @@ async def read_page(
     after_seq: int,
     limit: int,
     reveal_protected: bool,
+    keys: SourceKeyRing,
 ) -> LogPage:
-    """Records after ``after_seq`` matching ``where``, ``limit`` at a time, as exported."""
+    """Records after ``after_seq`` matching ``where``, ``limit`` at a time, as exported.
+
+    ``keys`` open sealed sources when ``reveal_protected``.
+    """
     query = where.apply(select(EventRecord).where(EventRecord.seq > after_seq))
     rows = (await session.scalars(query.order_by(EventRecord.seq).limit(limit + 1))).all()
     page = rows[:limit]
     return LogPage(
-        items=[exported(record, reveal_protected=reveal_protected) for record in page],
+        items=[exported(record, reveal_protected=reveal_protected, keys=keys) for record in page],
         next_seq=page[-1].seq if len(rows) > limit else None,
     )

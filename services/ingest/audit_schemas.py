@@ -59,7 +59,8 @@ class AuditRecord(BaseModel):
     )
     redacted: list[str] = Field(description="The payload fields redacted for this reader")
     protected_sha256: dict[str, str] = Field(
-        description="The digest of each redacted field: the visible ones still verify"
+        description="The digest of each protected field as stored (sealed): the record verifies "
+        "whether it is shown redacted or opened"
     )
     prev_hash: str
     hash: str

@@ -12,13 +12,14 @@ from uuid import UUID
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.ingest.queries import audience_of
 from services.ingest.tables import OUTBOX, AlertViewRecord
 from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_ADD_NOTE, ALERT_RESOLVE
 from shared.contracts.escalation import AcknowledgeAlertV1, AddNoteV1, ResolveAlertV1
 from shared.directory import Person
 from shared.envelope import Classification, Envelope
 from shared.outbox import add_to_outbox
-from shared.permissions import may_acknowledge, may_act_on_alert
+from shared.permissions import may_acknowledge, may_act_on_alert, may_see_alert
 
 PRODUCER = "ingest"
 
@@ -78,8 +79,8 @@ async def _request(
     """Check the request against the view, then stage the command, in one transaction."""
     async with sessions() as session, session.begin():
         view = await session.get(AlertViewRecord, str(alert_id))
-        if view is None:
-            raise AlertNotFound(f"no alert {alert_id}")
+        if view is None or not may_see_alert(person, audience_of(view)):
+            raise AlertNotFound(f"no alert {alert_id}")  # need-to-know: never a hint it exists
         check(view, person)
         await stage_command(
             session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -9,9 +10,11 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.stream import StreamHub
-from shared.auth import InvalidToken, subject_of
+from shared.auth import Authenticator, IdentityProviderUnavailable, InvalidToken
 from shared.directory import Directory, Person
 from shared.directory_store import DirectorySource
+from shared.permissions import Action, allowed, refusal
+from shared.source_protection import SourceKeyRing
 
 
 @dataclass(frozen=True)
@@ -20,8 +23,9 @@ class ApiContext:
 
     directories: DirectorySource
     sessions: async_sessionmaker[AsyncSession]
-    jwt_secret: str
+    authenticator: Authenticator  # bearer tokens: HS256 in development, OIDC in production
     stream: StreamHub
+    source_keys: SourceKeyRing  # seals alert sources; opens them for cleared auditors
 
     @property
     def directory(self) -> Directory:
@@ -45,7 +49,7 @@ def _unauthorized(reason: str) -> HTTPException:
     )
 
 
-def current_person(
+async def current_person(
     context: Context,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Person:
@@ -56,9 +60,16 @@ def current_person(
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Authorization header must be 'Bearer <token>'")
     try:
-        person_id = subject_of(token.strip(), context.jwt_secret)
+        person_id = await context.authenticator.subject(token.strip())
     except InvalidToken as error:
         raise _unauthorized(str(error)) from None
+    except IdentityProviderUnavailable:
+        # Not the caller's fault: their token may be fine; they should retry.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the identity provider cannot be reached to check the token; try again shortly",
+            headers={"Retry-After": "5"},
+        ) from None
     person = context.directory.person(person_id)
     if person is None:
         raise _unauthorized(f"token subject {person_id!r} is not a person of the directory")
@@ -66,3 +77,26 @@ def current_person(
 
 
 CurrentPerson = Annotated[Person, Depends(current_person)]
+
+
+def require(action: Action) -> Callable[[Person], Awaitable[Person]]:
+    """A dependency: the authenticated person, when the permissions table lets them ``action``."""
+
+    async def permitted(person: CurrentPerson) -> Person:  # async: no thread-pool hop
+        if not allowed(person, action):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(person, action))
+        return person
+
+    return permitted
+
+
+# The authenticated person, allowed by the permissions table to ... (403 otherwise).
+MayRaiseAlert = Annotated[Person, Depends(require(Action.RAISE_ALERT))]
+MayPostMessage = Annotated[Person, Depends(require(Action.POST_MESSAGE))]
+MayAcknowledge = Annotated[Person, Depends(require(Action.ACKNOWLEDGE))]
+MayResolve = Annotated[Person, Depends(require(Action.RESOLVE))]
+MayRecommend = Annotated[Person, Depends(require(Action.RECOMMEND))]
+MayRespond = Annotated[Person, Depends(require(Action.RESPOND))]
+MayRead = Annotated[Person, Depends(require(Action.READ))]
+MayReport = Annotated[Person, Depends(require(Action.REPORT))]
+MayAudit = Annotated[Person, Depends(require(Action.AUDIT))]

@@ -1,10 +1,31 @@
-"""Request body size limit: answers 413 before a large body is read into memory."""
+"""Limits on every request, before any route sees it: body size (413) and NUL characters (422).
+
+NUL is refused everywhere because no field has a use for it and PostgreSQL
+text cannot store it: caught here it is a clear 422, not a 500 from the
+database halfway through a request.
+"""
 
 from __future__ import annotations
 
-import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.problems import PROBLEM_MEDIA_TYPE, make_problem, problem_bytes
+
+# A JSON \u0000 escape not itself escaped (an even number of backslashes before it).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+
+
+def nul_in(scope: Scope, body: bytes) -> str | None:
+    """Where the request carries a NUL character (query, header or body); None if nowhere."""
+    if b"%00" in scope.get("query_string", b""):
+        return "the query string"
+    if any(b"\x00" in value for _, value in scope["headers"]):
+        return "a header"
+    if b"\x00" in body or _JSON_NUL.search(body):
+        return "the body"
+    return None
 
 
 class BodySizeLimit:
@@ -21,7 +42,7 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
+            await self._refuse(scope, send, 413, self._too_large)
             return
         chunks: list[bytes] = []
         size = 0
@@ -33,11 +54,16 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._too_large(send)
+                await self._refuse(scope, send, 413, self._too_large)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        where = nul_in(scope, body)
+        if where is not None:
+            detail = f"{where} contains a NUL character (\\u0000); no field accepts one"
+            await self._refuse(scope, send, 422, detail)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -49,18 +75,21 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, send: Send) -> None:
-        detail = json.dumps(
-            {"detail": f"request body is larger than the limit of {self.max_bytes} bytes"}
-        ).encode()
+    @property
+    def _too_large(self) -> str:
+        return f"request body is larger than the limit of {self.max_bytes} bytes"
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, detail: str) -> None:
+        # Answered here, outside FastAPI's exception handlers: built as the same problem shape.
+        body = problem_bytes(make_problem(status, detail, instance=scope["path"]))
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(detail)).encode()),
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": detail})
+        await send({"type": "http.response.body", "body": body})

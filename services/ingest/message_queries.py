@@ -29,8 +29,11 @@ from services.ingest.message_schemas import (
 )
 from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
 from services.ingest.queries import BadCursor
+from shared.addressing import cleared_classifications, cleared_for
 from shared.contracts.messages import Addressees
+from shared.directory import Person
 from shared.envelope import Classification
+from shared.permissions import Action, allowed
 
 _View = MessageViewRecord
 _Addressee = MessageAddresseeRecord
@@ -55,17 +58,27 @@ def _delivered_to(person_id: str) -> ColumnElement[bool]:
     )
 
 
-def visible_to(person_id: str) -> ColumnElement[bool]:
-    """SQL condition: ``person_id`` sent the message or it was delivered to them."""
-    return or_(_View.sender == person_id, _delivered_to(person_id))
+def _cleared(person: Person) -> ColumnElement[bool]:
+    return _View.classification.in_([c.value for c in cleared_classifications(person)])
+
+
+def visible_to(person: Person) -> ColumnElement[bool]:
+    """SQL twin of ``may_see``: cleared and the sender or a delivered addressee; auditors all."""
+    if allowed(person, Action.AUDIT):
+        return true()
+    return and_(_cleared(person), or_(_View.sender == person.id, _delivered_to(person.id)))
 
 
 def may_see(
-    view: MessageViewRecord, addressees: Sequence[MessageAddresseeRecord], person_id: str
+    view: MessageViewRecord, addressees: Sequence[MessageAddresseeRecord], person: Person
 ) -> bool:
-    """True when ``person_id`` is the sender or a delivered addressee."""
-    return view.sender == person_id or any(
-        a.person_id == person_id and a.delivered for a in addressees
+    """Cleared, and the sender or a delivered addressee; auditors see every message."""
+    if allowed(person, Action.AUDIT):
+        return True
+    if not cleared_for(person, Classification(view.classification)):
+        return False  # e.g. their clearance was lowered after delivery
+    return view.sender == person.id or any(
+        a.person_id == person.id and a.delivered for a in addressees
     )
 
 
@@ -128,24 +141,25 @@ async def addressees_of(
 
 
 async def get_message(
-    session: AsyncSession, message_id: UUID, person_id: str
+    session: AsyncSession, message_id: UUID, person: Person
 ) -> MessageView | None:
-    """The message as ``person_id`` sees it; None when unknown or not theirs to see."""
+    """The message as ``person`` sees it; None when unknown or not theirs to see."""
     view = await session.get(_View, str(message_id))
     if view is None:
         return None
     addressees = (await addressees_of(session, [view.message_id])).get(view.message_id, [])
-    if not may_see(view, addressees, person_id):
+    if not may_see(view, addressees, person):
         return None
-    return to_view(view, addressees, person_id)
+    return to_view(view, addressees, person.id)
 
 
-async def get_thread(session: AsyncSession, thread_id: UUID, person_id: str) -> ThreadView | None:
-    """The thread's messages ``person_id`` can see, oldest first; None when there are none."""
+async def get_thread(session: AsyncSession, thread_id: UUID, person: Person) -> ThreadView | None:
+    """The thread's messages ``person`` can see, oldest first; None when there are none."""
+    person_id = person.id
     views = (
         await session.scalars(
             select(_View)
-            .where(_View.thread_id == str(thread_id), visible_to(person_id))
+            .where(_View.thread_id == str(thread_id), visible_to(person))
             .order_by(_View.sent_at, _View.message_id)
         )
     ).all()
@@ -176,9 +190,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 async def list_messages(
-    session: AsyncSession, person_id: str, where: MessageFilter, limit: int, cursor: str | None
+    session: AsyncSession, person: Person, where: MessageFilter, limit: int, cursor: str | None
 ) -> MessagePage:
     """The caller's inbox (or sent box) matching ``where``, newest first, ``limit`` at a time."""
+    person_id = person.id
     anyone = aliased(_Addressee)  # the inbox joins _Addressee itself: keep them apart
     any_delivered = (
         exists()
@@ -203,6 +218,7 @@ async def list_messages(
             query = query.where(
                 _Addressee.read_at.is_(None) if where.unread else _Addressee.read_at.is_not(None)
             )
+    query = query.where(_cleared(person))
     if where.thread_id is not None:
         query = query.where(_View.thread_id == str(where.thread_id))
     if where.requires_ack is not None:

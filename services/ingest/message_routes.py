@@ -12,12 +12,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime
 
 from services.ingest import message_queries, messages
-from services.ingest.deps import Context, CurrentPerson
+from services.ingest.deps import Context, MayAcknowledge, MayPostMessage, MayRead
 from services.ingest.message_schemas import MessagePage, MessageView, SendMessageBody, ThreadView
 from services.ingest.queries import BadCursor
+from shared.directory import Person
+from shared.envelope import Moment
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
@@ -38,9 +39,9 @@ def _invalid(location: str, field: str, message: str) -> RequestValidationError:
     )
 
 
-async def _visible_view(context: Context, message_id: UUID, person_id: str) -> MessageView:
+async def _visible_view(context: Context, message_id: UUID, person: Person) -> MessageView:
     async with context.sessions() as session:
-        view = await message_queries.get_message(session, message_id, person_id)
+        view = await message_queries.get_message(session, message_id, person)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {message_id}")
     return view
@@ -61,7 +62,7 @@ async def _visible_view(context: Context, message_id: UUID, person_id: str) -> M
     },
 )
 async def send_message(
-    body: SendMessageBody, person: CurrentPerson, context: Context, response: Response
+    body: SendMessageBody, person: MayPostMessage, context: Context, response: Response
 ) -> MessageView:
     """Send a coordination message; the router resolves and delivers it.
 
@@ -78,19 +79,19 @@ async def send_message(
             ]
         ) from None
     response.headers["Location"] = f"/v1/messages/{message_id}"
-    return await _visible_view(context, message_id, person.id)
+    return await _visible_view(context, message_id, person)
 
 
 @router.get("/messages", response_model=MessagePage)
 async def list_messages(
-    person: CurrentPerson,
+    person: MayRead,
     context: Context,
     *,
     box: Annotated[Literal["inbox", "sent"], Query()] = "inbox",
     thread_id: UUID | None = None,
     unread: bool | None = None,
     requires_ack: bool | None = None,
-    since: AwareDatetime | None = None,
+    since: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> MessagePage:
@@ -102,7 +103,7 @@ async def list_messages(
     )
     async with context.sessions() as session:
         try:
-            return await message_queries.list_messages(session, person.id, where, limit, cursor)
+            return await message_queries.list_messages(session, person, where, limit, cursor)
         except BadCursor as error:
             raise _invalid("query", "cursor", str(error)) from None
 
@@ -112,13 +113,13 @@ async def list_messages(
     response_model=MessageView,
     responses={**_VIEW_EXAMPLE, 404: {"description": _NOT_FOUND}},
 )
-async def get_message(message_id: UUID, person: CurrentPerson, context: Context) -> MessageView:
+async def get_message(message_id: UUID, person: MayRead, context: Context) -> MessageView:
     """A message with each addressee's delivery, read, acknowledgement and escalation."""
-    return await _visible_view(context, message_id, person.id)
+    return await _visible_view(context, message_id, person)
 
 
 async def _run_command(
-    context: Context, message_id: UUID, person_id: str, command: Awaitable[None]
+    context: Context, message_id: UUID, person: Person, command: Awaitable[None]
 ) -> MessageView:
     try:
         await command
@@ -126,7 +127,7 @@ async def _run_command(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
     except messages.WrongState as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return await _visible_view(context, message_id, person_id)
+    return await _visible_view(context, message_id, person)
 
 
 @router.post(
@@ -135,10 +136,10 @@ async def _run_command(
     response_model=MessageView,
     responses=_COMMAND_RESPONSES,
 )
-async def mark_read(message_id: UUID, person: CurrentPerson, context: Context) -> MessageView:
+async def mark_read(message_id: UUID, person: MayRead, context: Context) -> MessageView:
     """Mark the message read by the caller (an addressee); the router records the first read."""
     return await _run_command(
-        context, message_id, person.id, messages.mark_read(context.sessions, message_id, person)
+        context, message_id, person, messages.mark_read(context.sessions, message_id, person)
     )
 
 
@@ -149,11 +150,11 @@ async def mark_read(message_id: UUID, person: CurrentPerson, context: Context) -
     responses=_COMMAND_RESPONSES,
 )
 async def acknowledge_message(
-    message_id: UUID, person: CurrentPerson, context: Context
+    message_id: UUID, person: MayAcknowledge, context: Context
 ) -> MessageView:
     """Acknowledge a ``requires_ack`` message: stops its escalation for the caller."""
     return await _run_command(
-        context, message_id, person.id, messages.acknowledge(context.sessions, message_id, person)
+        context, message_id, person, messages.acknowledge(context.sessions, message_id, person)
     )
 
 
@@ -162,10 +163,10 @@ async def acknowledge_message(
     response_model=ThreadView,
     responses={404: {"description": "No message of this thread the caller may see"}},
 )
-async def get_thread(thread_id: UUID, person: CurrentPerson, context: Context) -> ThreadView:
+async def get_thread(thread_id: UUID, person: MayRead, context: Context) -> ThreadView:
     """The thread's messages the caller can see, oldest first."""
     async with context.sessions() as session:
-        thread = await message_queries.get_thread(session, thread_id, person.id)
+        thread = await message_queries.get_thread(session, thread_id, person)
     if thread is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no thread {thread_id}")
     return thread

@@ -7,7 +7,6 @@ from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,7 +15,7 @@ from pydantic import (
 )
 
 from shared.contracts.messages import Addressees
-from shared.envelope import Classification, utc_now
+from shared.envelope import Classification, Moment, utc_now
 
 MessageStatus = Literal["sending", "delivered", "undelivered"]
 
@@ -43,7 +42,7 @@ class SendMessageBody(BaseModel):
         default=None, description="A message the sender can see; the reply joins its thread"
     )
     requires_ack: bool = False
-    ack_due_at: AwareDatetime | None = Field(
+    ack_due_at: Moment | None = Field(
         default=None,
         validate_default=True,
         description="Required, and in the future, when requires_ack is true",

@@ -65,8 +65,9 @@ def _addressing_problems(
 
 
 async def _visible(
-    session: AsyncSession, message_id: UUID, person_id: str
+    session: AsyncSession, message_id: UUID, person: Person
 ) -> MessageViewRecord | None:
+    """The message if ``person`` sent it or it was delivered to them (auditors only read)."""
     view = await session.get(MessageViewRecord, str(message_id))
     if view is None:
         return None
@@ -74,11 +75,12 @@ async def _visible(
         await session.scalars(
             select(MessageAddresseeRecord).where(
                 MessageAddresseeRecord.message_id == view.message_id,
-                MessageAddresseeRecord.person_id == person_id,
+                MessageAddresseeRecord.person_id == person.id,
             )
         )
     ).all()
-    return view if may_see(view, addressees, person_id) else None
+    mine = view.sender == person.id or any(a.delivered for a in addressees)
+    return view if mine and may_see(view, addressees, person) else None
 
 
 async def send_message(
@@ -96,7 +98,7 @@ async def send_message(
         message_id = uuid4()
         thread_id = message_id
         if request.in_reply_to is not None:
-            replied = await _visible(session, request.in_reply_to, sender.id)
+            replied = await _visible(session, request.in_reply_to, sender)
             if replied is None:
                 problems.append(("in_reply_to", "no such message"))
             else:
@@ -171,7 +173,7 @@ async def _request(
 ) -> None:
     """Check the request against the view, then stage the command, in one transaction."""
     async with sessions() as session, session.begin():
-        view = await _visible(session, message_id, person.id)
+        view = await _visible(session, message_id, person)
         if view is None:
             raise MessageNotFound(f"no message {message_id}")
         check(view, person)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.tables import AlertViewRecord, TimelineRecord
+from services.ingest.tables import AlertPersonRecord, AlertViewRecord, TimelineRecord
 from shared.contracts import ALERT_STATE_CHANGED, ALERT_TRIGGERED
 from shared.contracts.alerts import AlertTriggeredV1
 from shared.contracts.escalation import AlertStateV1
@@ -22,7 +22,9 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
     if view is None:
         return  # not an alert this ingest accepted (e.g. another thread type)
     if envelope.type == ALERT_STATE_CHANGED:
+        known = {*view.targets, *view.chain}
         apply_state(view, AlertStateV1.model_validate(envelope.payload))
+        await _concerns(session, view.alert_id, {*view.targets, *view.chain} - known)
         return
     detail = {k: v for k, v in envelope.payload.items() if k not in _PRIVATE_FIELDS}
     detail.pop("alert_id", None)
@@ -43,6 +45,17 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
         view.policy_id = triggered.policy_id
         view.level = triggered.level
         view.targets = triggered.targets
+        await _concerns(session, view.alert_id, set(triggered.targets))
+
+
+async def _concerns(session: AsyncSession, alert_id: str, people: set[str]) -> None:
+    """Record that the alert concerns ``people`` (need-to-know for the list in SQL)."""
+    for person_id in sorted(people):
+        await insert_ignoring_duplicates(
+            session,
+            AlertPersonRecord.__table__,  # type: ignore[arg-type]
+            {"alert_id": alert_id, "person_id": person_id},
+        )
 
 
 def apply_state(view: AlertViewRecord, state: AlertStateV1) -> None:

@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.schemas import AlertListItem, AlertPage, AlertView, Delivery, TimelineEntry
-from services.ingest.tables import AlertViewRecord, TimelineRecord
+from services.ingest.tables import AlertPersonRecord, AlertViewRecord, TimelineRecord
+from shared.addressing import cleared_for
 from shared.contracts import (
     ALERT_STATE_CHANGED,
     ALERT_TARGET_UNREACHABLE,
@@ -22,6 +23,9 @@ from shared.contracts import (
 )
 from shared.contracts.alerts import Location
 from shared.contracts.escalation import AcknowledgementView
+from shared.directory import MISSION_WIDE, Person
+from shared.envelope import Classification
+from shared.permissions import JOC_ROLE, Action, AlertAudience, allowed, may_see_alert
 
 DeliveryStatus = Literal["delivered", "failed", "unreachable"]
 _DELIVERY_STATUS: dict[str, DeliveryStatus] = {
@@ -45,10 +49,46 @@ class AlertFilter:
     since: datetime | None = None
 
 
-async def get_alert(session: AsyncSession, alert_id: UUID) -> AlertView | None:
-    """The alert's view with its deliveries and timeline, or None if unknown."""
+def audience_of(view: AlertViewRecord) -> AlertAudience:
+    """What need-to-know looks at on an alert's view."""
+    return AlertAudience(
+        classification=Classification(view.classification),
+        sector=view.sector,
+        raised_by=view.raised_by,
+        chain=frozenset({*view.targets, *view.chain}),
+    )
+
+
+def visible_to(person: Person) -> ColumnElement[bool]:
+    """SQL twin of ``shared.permissions.may_see_alert`` over the views (tests keep them equal)."""
+    if allowed(person, Action.AUDIT):
+        return true()
+    if not allowed(person, Action.READ):
+        return false()
+    cleared = [c.value for c in Classification if cleared_for(person, c)]
+    named = exists().where(
+        AlertPersonRecord.alert_id == AlertViewRecord.alert_id,
+        AlertPersonRecord.person_id == person.id,
+    )
+    concerned: list[ColumnElement[bool]] = [AlertViewRecord.raised_by == person.id, named]
+    if JOC_ROLE in person.roles:
+        board = MISSION_WIDE in person.sectors
+        concerned.append(true() if board else AlertViewRecord.sector.in_(person.sectors))
+    return and_(AlertViewRecord.classification.in_(cleared), or_(*concerned))
+
+
+async def get_alert(
+    session: AsyncSession, alert_id: UUID, reader: Person | None = None
+) -> AlertView | None:
+    """The alert's view with its deliveries and timeline; None if unknown or not for ``reader``.
+
+    ``reader=None`` is the service itself (e.g. answering the raiser right after
+    accepting); every route passes the caller.
+    """
     view = await session.get(AlertViewRecord, str(alert_id))
     if view is None:
+        return None
+    if reader is not None and not may_see_alert(reader, audience_of(view)):
         return None
     timeline = (
         await session.scalars(
@@ -126,10 +166,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 async def list_alerts(
-    session: AsyncSession, where: AlertFilter, limit: int, cursor: str | None
+    session: AsyncSession, reader: Person, where: AlertFilter, limit: int, cursor: str | None
 ) -> AlertPage:
-    """Alerts matching ``where``, newest first, ``limit`` at a time."""
-    query = select(AlertViewRecord)
+    """Alerts ``reader`` may see matching ``where``, newest first, ``limit`` at a time."""
+    query = select(AlertViewRecord).where(visible_to(reader))
     if where.status:
         query = query.where(AlertViewRecord.status == where.status)
     if where.sector:

@@ -26,13 +26,16 @@ from services.ingest.recommendation_tables import (
     RecommendationTimelineRecord,
     RecommendationViewRecord,
 )
+from shared.addressing import cleared_classifications, cleared_for
 from shared.contracts import RECOMMENDATION_STATE_CHANGED
 from shared.contracts.recommendations import (
     RecommendationAddressee,
     RecommendationStatus,
     Response,
 )
+from shared.directory import Person
 from shared.envelope import Classification
+from shared.permissions import Action, allowed
 
 _View = RecommendationViewRecord
 _Addressee = RecommendationAddresseeRecord
@@ -63,17 +66,22 @@ def _overdue_clause(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def may_see(view: RecommendationViewRecord, person_id: str) -> bool:
-    """True for the author and the people it was issued to."""
-    return person_id == view.author or person_id in view.addressees
+def may_see(view: RecommendationViewRecord, person: Person) -> bool:
+    """Cleared, and the author or someone it was issued to; auditors see every one."""
+    if allowed(person, Action.AUDIT):
+        return True
+    if not cleared_for(person, Classification(view.classification)):
+        return False
+    return person.id == view.author or person.id in view.addressees
 
 
-def _visible_to(person_id: str) -> ColumnElement[bool]:
+def _visible_to(person: Person) -> ColumnElement[bool]:
     addressed = exists().where(
         _Addressee.recommendation_id == _View.recommendation_id,
-        _Addressee.person_id == person_id,
+        _Addressee.person_id == person.id,
     )
-    return or_(_View.author == person_id, addressed)
+    cleared = [c.value for c in cleared_classifications(person)]
+    return and_(_View.classification.in_(cleared), or_(_View.author == person.id, addressed))
 
 
 def to_view(
@@ -113,14 +121,14 @@ def to_view(
 
 
 async def get_recommendation(
-    session: AsyncSession, recommendation_id: UUID, person_id: str, now: datetime
+    session: AsyncSession, recommendation_id: UUID, person: Person, now: datetime
 ) -> RecommendationView | None:
-    """The recommendation with its history; None if unknown or not one ``person_id`` may see.
+    """The recommendation with its history; None if unknown or not one ``person`` may see.
 
     The history leaves out ``recommendation.state_changed``: the state is the view itself.
     """
     view = await session.get(_View, str(recommendation_id))
-    if view is None or not may_see(view, person_id):
+    if view is None or not may_see(view, person):
         return None
     timeline = (
         await session.scalars(
@@ -154,15 +162,15 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 async def list_recommendations(
     session: AsyncSession,
-    person_id: str,
+    person: Person,
     where: RecommendationFilter,
     limit: int,
     cursor: str | None,
     *,
     now: datetime,
 ) -> RecommendationPage:
-    """Recommendations authored by or issued to ``person_id``, newest first, filtered."""
-    query = select(_View).where(_visible_to(person_id))
+    """Recommendations authored by or issued to ``person``, newest first, filtered."""
+    query = select(_View).where(_visible_to(person))
     if where.status:
         query = query.where(_View.status == where.status)
     if where.sector:

@@ -12,10 +12,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime
 
 from services.ingest import recommendation_queries, recommendations, reports
-from services.ingest.deps import Context, CurrentPerson
+from services.ingest.deps import (
+    Context,
+    MayAcknowledge,
+    MayRead,
+    MayRecommend,
+    MayReport,
+    MayRespond,
+)
 from services.ingest.queries import BadCursor
 from services.ingest.recommendation_schemas import (
     RecommendationPage,
@@ -24,7 +30,8 @@ from services.ingest.recommendation_schemas import (
     SubmitRecommendationBody,
 )
 from shared.contracts.recommendations import RecommendationStatus
-from shared.envelope import utc_now
+from shared.directory import Person
+from shared.envelope import Moment, utc_now
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 reports_router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -44,11 +51,11 @@ _COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _visible_view(
-    context: Context, recommendation_id: UUID, person_id: str
+    context: Context, recommendation_id: UUID, person: Person
 ) -> RecommendationView:
     async with context.sessions() as session:
         view = await recommendation_queries.get_recommendation(
-            session, recommendation_id, person_id, utc_now()
+            session, recommendation_id, person, utc_now()
         )
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recommendation {recommendation_id}")
@@ -69,7 +76,7 @@ async def _visible_view(
     },
 )
 async def submit_recommendation(
-    body: SubmitRecommendationBody, person: CurrentPerson, context: Context, response: Response
+    body: SubmitRecommendationBody, person: MayRecommend, context: Context, response: Response
 ) -> RecommendationView:
     """Submit a recommendation; the router issues it to the addressee.
 
@@ -88,12 +95,12 @@ async def submit_recommendation(
             ]
         ) from None
     response.headers["Location"] = f"/v1/recommendations/{recommendation_id}"
-    return await _visible_view(context, recommendation_id, person.id)
+    return await _visible_view(context, recommendation_id, person)
 
 
 @router.get("/recommendations", response_model=RecommendationPage)
 async def list_recommendations(
-    person: CurrentPerson,
+    person: MayRead,
     context: Context,
     *,
     status_: Annotated[RecommendationStatus | None, Query(alias="status")] = None,
@@ -109,7 +116,7 @@ async def list_recommendations(
     async with context.sessions() as session:
         try:
             return await recommendation_queries.list_recommendations(
-                session, person.id, where, limit, cursor, now=utc_now()
+                session, person, where, limit, cursor, now=utc_now()
             )
         except BadCursor as error:
             raise RequestValidationError(
@@ -123,14 +130,14 @@ async def list_recommendations(
     responses=_VIEW_RESPONSES,
 )
 async def get_recommendation(
-    recommendation_id: UUID, person: CurrentPerson, context: Context
+    recommendation_id: UUID, person: MayRead, context: Context
 ) -> RecommendationView:
     """A recommendation with its state and its history (oldest first)."""
-    return await _visible_view(context, recommendation_id, person.id)
+    return await _visible_view(context, recommendation_id, person)
 
 
 async def _run_command(
-    context: Context, recommendation_id: UUID, person_id: str, command: Awaitable[None]
+    context: Context, recommendation_id: UUID, person: Person, command: Awaitable[None]
 ) -> RecommendationView:
     try:
         await command
@@ -140,7 +147,7 @@ async def _run_command(
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
     except recommendations.WrongState as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return await _visible_view(context, recommendation_id, person_id)
+    return await _visible_view(context, recommendation_id, person)
 
 
 @router.post(
@@ -150,11 +157,11 @@ async def _run_command(
     responses=_COMMAND_RESPONSES,
 )
 async def acknowledge_recommendation(
-    recommendation_id: UUID, person: CurrentPerson, context: Context
+    recommendation_id: UUID, person: MayAcknowledge, context: Context
 ) -> RecommendationView:
     """Acknowledge (an addressee, once): the recommendation is seen and will be answered."""
     command = recommendations.acknowledge(context.sessions, recommendation_id, person)
-    return await _run_command(context, recommendation_id, person.id, command)
+    return await _run_command(context, recommendation_id, person, command)
 
 
 @router.post(
@@ -164,26 +171,26 @@ async def acknowledge_recommendation(
     responses=_COMMAND_RESPONSES,
 )
 async def respond_to_recommendation(
-    recommendation_id: UUID, body: RespondBody, person: CurrentPerson, context: Context
+    recommendation_id: UUID, body: RespondBody, person: MayRespond, context: Context
 ) -> RecommendationView:
     """Answer after acknowledging: accepted, declined (with a reason) or done."""
     command = recommendations.respond(context.sessions, recommendation_id, person, body)
-    return await _run_command(context, recommendation_id, person.id, command)
+    return await _run_command(context, recommendation_id, person, command)
 
 
 @reports_router.get("/recommendations", response_model=reports.Report)
 async def recommendation_report(
-    person: CurrentPerson,  # noqa: ARG001 - authentication only, for now
+    person: MayReport,  # noqa: ARG001 - the permission is the whole check
     context: Context,
-    since: AwareDatetime | None = None,
+    since: Moment | None = None,
     sector: Annotated[str | None, Query(max_length=100)] = None,
 ) -> reports.Report:
     """Is it heeded? Recommendations answered and alerts acknowledged, per sector.
 
     Counts recommendations submitted, and alerts raised, at or after ``since``.
     """
-    # Any authenticated person may read the report for now: who may see which
-    # sectors' figures comes with the permissions of a later issue.
+    # Mission-wide figures for those whose roles grant "report" (senior civilians,
+    # auditors): counts and decline reasons, never a recommendation's text.
     async with context.sessions() as session:
         return await reports.report(session, since, sector, utc_now())
 

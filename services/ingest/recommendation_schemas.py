@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,7 +19,7 @@ from shared.contracts.recommendations import (
     RecommendationStatus,
     Response,
 )
-from shared.envelope import Classification, utc_now
+from shared.envelope import Classification, Moment, utc_now
 
 _SUBMIT_EXAMPLE: dict[str, Any] = {
     "addressee": {"role": "sector_commander"},
@@ -44,7 +43,7 @@ class SubmitRecommendationBody(BaseModel):
     sector: str = Field(min_length=1, max_length=100)
     action: str = Field(min_length=1, max_length=2000)
     rationale: str = Field(min_length=1, max_length=10_000)
-    due_by: AwareDatetime = Field(description="When an answer is due; in the future")
+    due_by: Moment = Field(description="When an answer is due; in the future")
     alert_id: UUID | None = Field(default=None, description="An alert this recommendation follows")
     classification: Classification = Classification.UNCLASSIFIED
 

@@ -191,7 +191,7 @@ async def _request(
     """Check the request against the view, then stage the command, in one transaction."""
     async with sessions() as session, session.begin():
         view = await session.get(RecommendationViewRecord, str(recommendation_id))
-        if view is None or not may_see(view, person.id):
+        if view is None or not may_see(view, person):
             raise RecommendationNotFound(f"no recommendation {recommendation_id}")
         if person.id not in view.addressees:
             raise NotAllowed(f"{person.id} is not an addressee of this recommendation")

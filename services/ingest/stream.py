@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.ingest.tables import AlertViewRecord
 from shared.contracts import NOTIFICATION_REQUESTED
 from shared.directory import Person
-from shared.envelope import Envelope
-from shared.permissions import may_act_on_alert
+from shared.envelope import Classification, Envelope
+from shared.permissions import AlertAudience, may_see_alert
 
 STREAM_BINDINGS = ("alert.#", NOTIFICATION_REQUESTED)
 KEEP_ALIVE_SECONDS = 15.0
@@ -29,18 +29,16 @@ _PRIVATE_FIELDS = frozenset({"address", "contacts", "source", "alert"})
 
 @dataclass(frozen=True)
 class Audience:
-    """Who may see an event: the alert's chain, its sector's JOC, its raiser; or one addressee."""
+    """Who may see an event: whoever may see its alert (need-to-know), or one addressee."""
 
-    chain: frozenset[str]
-    sector: str
-    raised_by: str
+    alert: AlertAudience
     addressee: str | None = None
 
     def includes(self, person: Person) -> bool:
         """True when ``person`` may see the event."""
         if self.addressee is not None:
             return person.id == self.addressee
-        return person.id == self.raised_by or may_act_on_alert(person, self.chain, self.sector)
+        return may_see_alert(person, self.alert)
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,10 @@ class StreamHub:
         chain = (
             frozenset(view.chain) | set(payload.get("chain", ())) | set(payload.get("targets", ()))
         )
-        audience = Audience(chain, view.sector, view.raised_by, addressee)
+        alert = AlertAudience(
+            Classification(view.classification), view.sector, view.raised_by, chain
+        )
+        audience = Audience(alert, addressee)
         data = {k: v for k, v in payload.items() if k not in _PRIVATE_FIELDS}
         data |= {
             "type": envelope.type,

@@ -58,6 +58,18 @@ class AlertViewRecord(Base):
     merged_into: Mapped[str | None] = mapped_column(String(36))
 
 
+class AlertPersonRecord(Base):
+    """Someone an alert concerns by name: paged or on its chain (need-to-know in SQL).
+
+    Rows are only added: having been paged for an alert keeps it visible to you.
+    """
+
+    __tablename__ = "ingest_alert_people"
+
+    alert_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+
+
 class TimelineRecord(Base):
     """One event of an alert's timeline (keyed by event id, so replays are no-ops)."""
 

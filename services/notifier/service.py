@@ -15,6 +15,7 @@ from services.notifier.retry import RetryPolicy
 from services.notifier.tables import OUTBOX
 from shared.bus import NOTIFIER_QUEUE
 from shared.health import health_routes
+from shared.problems import install_problem_handlers
 from shared.runtime import Infrastructure
 from shared.settings import Settings
 
@@ -40,6 +41,7 @@ class NotifierService:
         self.infrastructure: Infrastructure | None = None
         self.http: httpx.AsyncClient | None = None
         self.app = FastAPI(title="coord notifier", docs_url=None, redoc_url=None)
+        install_problem_handlers(self.app)
         self.app.include_router(health_routes(self._readiness))
 
     async def _readiness(self) -> dict[str, str]:

@@ -39,11 +39,16 @@ def webhook_body(request: NotificationRequestedV2) -> bytes:
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-def webhook_headers(request: NotificationRequestedV2, body: bytes, secret: str) -> dict[str, str]:
-    """The headers of the POST: signature, stable delivery id, and ``<subject_type>.<kind>``."""
+def webhook_headers(
+    request: NotificationRequestedV2, body: bytes, secret: str, timestamp: int | None = None
+) -> dict[str, str]:
+    """The headers of the POST: signature, stable delivery id, and ``<subject_type>.<kind>``.
+
+    The signature covers ``timestamp`` (unix seconds, now by default) and the body.
+    """
     return {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(body, secret),
+        SIGNATURE_HEADER: sign(body, secret, timestamp),
         "X-Coord-Delivery": str(request.notification_id),
         "X-Coord-Event": event_name(request),
     }
@@ -58,9 +63,11 @@ async def deliver_webhook(
 ) -> DeliveryResult:
     """POST the notification to ``url``; retry failures, and say how it ended."""
     body = webhook_body(request)
-    headers = webhook_headers(request, body, secret)
 
     async def post() -> None:
+        # Signed at each attempt: a late retry carries a fresh timestamp, so receivers that
+        # refuse stale ones (replays) still take it. The body and delivery id stay the same.
+        headers = webhook_headers(request, body, secret)
         response = await client.post(url, content=body, headers=headers)
         if not response.is_success:
             raise WebhookRejected(f"HTTP {response.status_code}")

@@ -25,10 +25,12 @@ from services.router.transitions import EventFactory, apply_transition, stage, s
 from shared.contracts import (
     ALERT_DEDUPLICATED,
     ALERT_MERGED,
+    ALERT_RAISED,
     ALERT_TRIGGERED,
     ALERT_UNROUTED,
+    payload_model,
 )
-from shared.contracts.alerts import AlertRaisedV1
+from shared.contracts.alerts import AlertRaised, AlertRaisedV1, AlertRaisedV2
 from shared.contracts.notifications import AlertSummary
 from shared.db import insert_ignoring_duplicates
 from shared.directory import Directory
@@ -37,7 +39,19 @@ from shared.envelope import Envelope, utc_now
 log = structlog.get_logger(__name__)
 
 
-def summarise(alert: AlertRaisedV1) -> AlertSummary:
+def raised_alert(raised: Envelope) -> AlertRaised:
+    """The payload of an ``alert.raised`` in its schema version.
+
+    v2 (what ingest sends) carries the source sealed, v1 (records and messages from
+    before sealing) in plaintext. The router routes on neither: it holds no source key.
+    """
+    alert = payload_model(ALERT_RAISED, raised.schema_version).model_validate(raised.payload)
+    if not isinstance(alert, AlertRaisedV1 | AlertRaisedV2):  # pragma: no cover - the table
+        raise TypeError(f"{ALERT_RAISED} v{raised.schema_version} is not an alert")
+    return alert
+
+
+def summarise(alert: AlertRaised) -> AlertSummary:
     """What a notification may say about the alert: never its source."""
     return AlertSummary(
         title=alert.title,
@@ -54,7 +68,7 @@ def summarise(alert: AlertRaisedV1) -> AlertSummary:
 
 
 def plan_trigger(
-    directory: Directory, alert: AlertRaisedV1
+    directory: Directory, alert: AlertRaised
 ) -> tuple[PolicySnapshot | None, Transition]:
     """Route the alert and decide its first transition, without side effects."""
     facts = AlertFacts(
@@ -96,7 +110,7 @@ def plan_trigger(
 
 async def trigger_alert(session: AsyncSession, directory: Directory, raised: Envelope) -> None:
     """Open a raised alert, or merge it into the open alert with its dedup key."""
-    alert = AlertRaisedV1.model_validate(raised.payload)
+    alert = raised_alert(raised)
     snapshot, transition = plan_trigger(directory, alert)
     record = AlertRecord(
         alert_id=str(alert.alert_id),

@@ -10,6 +10,7 @@ from services.router.timers import TimerLoop
 from shared.bus import ROUTER_QUEUE
 from shared.directory_store import DirectorySource
 from shared.health import health_routes
+from shared.problems import install_problem_handlers
 from shared.runtime import Infrastructure
 from shared.settings import Settings
 
@@ -24,6 +25,7 @@ class RouterService:
         self.port = port or settings.router_port
         self.infrastructure: Infrastructure | None = None
         self.app = FastAPI(title="coord router", docs_url=None, redoc_url=None)
+        install_problem_handlers(self.app)
         self.app.include_router(health_routes(self._readiness))
 
     async def _readiness(self) -> dict[str, str]:

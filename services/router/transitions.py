@@ -7,6 +7,7 @@ change and none is lost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,6 +19,7 @@ from services.router.escalation import Page, Transition
 from services.router.event_log import append_events
 from services.router.routing import contact_points, joc_operators
 from services.router.tables import OUTBOX, AlertRecord
+from shared.addressing import cleared_for
 from shared.contracts import (
     ALERT_COMMAND_REJECTED,
     ALERT_STATE_CHANGED,
@@ -33,7 +35,7 @@ from shared.contracts.notifications import (
     NotificationKind,
     NotificationRequestedV1,
 )
-from shared.directory import Directory
+from shared.directory import Directory, Person
 from shared.envelope import Classification, Envelope
 from shared.outbox import add_to_outbox
 
@@ -109,9 +111,9 @@ def notifications(
         for person_id in people:
             person = directory.person(person_id)
             contacts = contact_points(person) if person is not None else []
-            if not contacts:
+            reason = _unreachable(person, contacts, summary.classification)
+            if reason is not None:
                 # Never a silent skip: the JOC sees who could not be reached.
-                reason = "no contact on a supported channel" if person else "not in the directory"
                 produced.append(
                     events.make(
                         ALERT_TARGET_UNREACHABLE,
@@ -144,6 +146,20 @@ def notifications(
                 events.make(NOTIFICATION_REQUESTED, request.model_dump(exclude={"alert_id"}))
             )
     return produced
+
+
+def _unreachable(
+    person: Person | None, contacts: Sequence[object], classification: str
+) -> str | None:
+    """Why ``person`` cannot be paged about an alert of ``classification``; None if they can."""
+    if person is None:
+        return "not in the directory"
+    if not cleared_for(person, Classification(classification)):
+        # Need-to-know: a page would tell them what they may not read.
+        return f"cleared for {person.clearance.value} only; the alert is {classification}"
+    if not contacts:
+        return "no contact on a supported channel"
+    return None
 
 
 async def apply_transition(

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from shared.contracts.alerts import (
     AlertRaisedV1,
+    AlertRaisedV2,
     AlertTriggeredV1,
     AlertUnroutedV1,
     TargetUnreachableV1,
@@ -110,6 +111,7 @@ AUDIT_ACCESSED = "audit.accessed"
 
 EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_RAISED, 1): AlertRaisedV1,
+    (ALERT_RAISED, 2): AlertRaisedV2,
     (ALERT_TRIGGERED, 1): AlertTriggeredV1,
     (ALERT_TARGET_UNREACHABLE, 1): TargetUnreachableV1,
     (ALERT_UNROUTED, 1): AlertUnroutedV1,

@@ -1,17 +1,23 @@
-"""Protection-alert contracts, version 1 (DESIGN section 3).
+"""Protection-alert contracts (DESIGN section 3).
 
 Vocabularies follow CAP 1.2 (severity, urgency, certainty), lower-cased as in
 the directory file's routes.
+
+``alert.raised`` has two versions: v1 carried the reporting source in plaintext
+(still read on logs written before sealing); v2, which ingest produces, carries
+it sealed (``SealedSource``, see ``shared.source_protection``). The HTTP body
+``RaiseAlertV1`` keeps the plaintext source: it never leaves ingest unsealed.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, TypeAlias
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.envelope import Classification
+from shared.envelope import Classification, Moment
 
 
 class Category(StrEnum):
@@ -85,8 +91,52 @@ class Source(BaseModel):
     contact: str | None = Field(default=None, max_length=200)
 
 
-class RaiseAlertV1(BaseModel):
-    """The body of ``POST /v1/alerts``."""
+# A key id of the source key ring: short and safe in "kid:key,kid:key" and in a payload.
+KEY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_BASE64URL_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"
+
+
+class SealedSource(BaseModel):
+    """A ``Source`` encrypted by ingest (AES-256-GCM), bound to its alert's id.
+
+    Only a holder of the key ring opens it (``shared.source_protection``); everyone
+    else, the broker and every table included, sees only these opaque strings.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alg: Literal["A256GCM"] = "A256GCM"
+    kid: str = Field(pattern=KEY_ID_PATTERN, description="Which key of the ring sealed it")
+    nonce: str = Field(
+        pattern=_BASE64URL_PATTERN, max_length=32, description="96-bit nonce, base64url"
+    )
+    ciphertext: str = Field(
+        pattern=_BASE64URL_PATTERN,
+        max_length=8192,
+        description="The padded source JSON encrypted, with its tag; base64url",
+    )
+
+
+class AlertContent(BaseModel):
+    """What an alert says, the same in every version: all but who reported it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    category: Category
+    severity: Severity
+    urgency: Urgency
+    certainty: Certainty
+    sector: str = Field(min_length=1, max_length=100)
+    location: Location
+    origin: Component
+    classification: Classification = Classification.UNCLASSIFIED
+    dedup_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class RaiseAlertV1(AlertContent):
+    """The body of ``POST /v1/alerts`` (the source in plaintext: ingest seals it at once)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -108,26 +158,28 @@ class RaiseAlertV1(BaseModel):
         },
     )
 
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
-    category: Category
-    severity: Severity
-    urgency: Urgency
-    certainty: Certainty
-    sector: str = Field(min_length=1, max_length=100)
-    location: Location
-    origin: Component
-    classification: Classification = Classification.UNCLASSIFIED
-    dedup_key: str | None = Field(default=None, min_length=1, max_length=200)
     source: Source | None = None
 
 
 class AlertRaisedV1(RaiseAlertV1):
-    """Event ``alert.raised``: an alert accepted by ingest."""
+    """Event ``alert.raised`` v1: its source in plaintext (only on logs from before v2)."""
 
     alert_id: UUID
     raised_by: str
-    raised_at: AwareDatetime
+    raised_at: Moment
+
+
+class AlertRaisedV2(AlertContent):
+    """Event ``alert.raised`` v2: an alert accepted by ingest, its source sealed."""
+
+    source: SealedSource | None = None
+    alert_id: UUID
+    raised_by: str
+    raised_at: Moment
+
+
+# ``alert.raised`` in any version: what the router needs is the same in both.
+AlertRaised: TypeAlias = AlertRaisedV1 | AlertRaisedV2
 
 
 class AlertTriggeredV1(BaseModel):

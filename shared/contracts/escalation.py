@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.envelope import Moment
 
 
 class _Contract(BaseModel):
@@ -47,7 +49,7 @@ class AlertEscalatedV1(_Contract):
     level: int = Field(ge=1)
     loop: int = Field(ge=0)
     targets: list[str]
-    next_escalation_at: AwareDatetime | None
+    next_escalation_at: Moment | None
 
 
 class AcknowledgementRecordedV1(_Contract):
@@ -65,7 +67,7 @@ class AlertAcknowledgedV1(_Contract):
     alert_id: UUID
     person_id: str
     acknowledged_by: list[str]
-    ack_timeout_at: AwareDatetime | None
+    ack_timeout_at: Moment | None
 
 
 class AlertRetriggeredV1(_Contract):
@@ -74,7 +76,7 @@ class AlertRetriggeredV1(_Contract):
     alert_id: UUID
     level: int = Field(ge=1)
     targets: list[str]
-    next_escalation_at: AwareDatetime | None
+    next_escalation_at: Moment | None
 
 
 class EscalationExhaustedV1(_Contract):
@@ -131,7 +133,7 @@ class AcknowledgementView(_Contract):
 
     person_id: str
     component: str
-    at: AwareDatetime
+    at: Moment
 
 
 class AlertStateV1(_Contract):
@@ -149,7 +151,7 @@ class AlertStateV1(_Contract):
     loop: int
     cycle: int
     exhausted: bool
-    next_escalation_at: AwareDatetime | None
+    next_escalation_at: Moment | None
     targets: list[str]
     chain: list[str]
     acknowledgements: list[AcknowledgementView]

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.envelope import Classification
+from shared.envelope import Classification, Moment
 
 
 class _Contract(BaseModel):
@@ -55,7 +55,7 @@ class MessageSentV1(_Contract):
     thread_id: UUID
     in_reply_to: UUID | None = None
     requires_ack: bool = False
-    ack_due_at: AwareDatetime | None = None
+    ack_due_at: Moment | None = None
 
     @model_validator(mode="after")
     def _due_time_with_ack(self) -> MessageSentV1:
@@ -115,7 +115,7 @@ class MessageEscalatedV1(_Contract):
     person_id: str = Field(description="The addressee who has not acknowledged")
     level: int = Field(ge=1, description="1: their superior; 2: the superior's superior...")
     superiors: list[str] = Field(description="Who was told; empty: nobody, the JOC was told")
-    next_escalation_at: AwareDatetime | None
+    next_escalation_at: Moment | None
 
 
 class MessageCommandRejectedV1(_Contract):
@@ -133,8 +133,8 @@ class AddresseeState(_Contract):
     person_id: str
     delivered: bool
     reason: str | None = None
-    read_at: AwareDatetime | None = None
-    acknowledged_at: AwareDatetime | None = None
+    read_at: Moment | None = None
+    acknowledged_at: Moment | None = None
     escalation_level: int = 0
     escalated_to: list[str] = Field(default_factory=list)
     escalation_ended: bool = Field(
@@ -151,4 +151,4 @@ class MessageStateV1(_Contract):
     message_id: UUID
     version: int = Field(ge=1)
     addressees: list[AddresseeState]
-    next_escalation_at: AwareDatetime | None
+    next_escalation_at: Moment | None

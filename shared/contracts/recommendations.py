@@ -13,9 +13,9 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.envelope import Classification
+from shared.envelope import Classification, Moment
 
 
 class _Contract(BaseModel):
@@ -64,7 +64,7 @@ class RecommendationSubmittedV1(_Contract):
     sector: str
     action: str = Field(min_length=1, max_length=2000)
     rationale: str = Field(min_length=1, max_length=10_000)
-    due_by: AwareDatetime
+    due_by: Moment
     alert_id: UUID | None = None
     classification: Classification = Classification.UNCLASSIFIED
 
@@ -97,7 +97,7 @@ class RecommendationIssuedV1(_Contract):
     recommendation_id: UUID
     addressees: list[str]
     addressee_component: str | None
-    due_by: AwareDatetime
+    due_by: Moment
 
 
 class RecommendationUndeliverableV1(_Contract):
@@ -150,10 +150,10 @@ class RecommendationStateV1(_Contract):
     addressees: list[str]
     addressee_component: str | None
     acknowledged_by: str | None
-    acknowledged_at: AwareDatetime | None
+    acknowledged_at: Moment | None
     response: Response | None
     reason: str | None
     responded_by: str | None
-    responded_at: AwareDatetime | None
-    escalated_at: AwareDatetime | None
+    responded_at: Moment | None
+    escalated_at: Moment | None
     escalated_to: list[str]

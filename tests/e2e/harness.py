@@ -61,6 +61,9 @@ WEBHOOK_PEOPLE = (
     "lt.mbeki",
 )
 
+# A receiver refuses a webhook signed longer ago than this (COORD_WEBHOOK_TOLERANCE default).
+WEBHOOK_TOLERANCE = 300.0
+
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
@@ -124,9 +127,36 @@ def coord_bin() -> str:
     raise RuntimeError("the `coord` console script is not installed (run `uv sync`)")
 
 
-def sign(body: bytes, secret: str = TEST_WEBHOOK_SECRET) -> str:
-    """Expected ``X-Coord-Signature`` of a webhook body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str = TEST_WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    """An ``X-Coord-Signature`` of a webhook body sent at ``timestamp`` (unix s; now):
+    ``t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>." + body>`` (docs/contract.md)."""
+    at = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={digest}"
+
+
+def signature_error(
+    body: bytes,
+    header: str | None,
+    now: float,
+    secret: str = TEST_WEBHOOK_SECRET,
+    tolerance: float = WEBHOOK_TOLERANCE,
+) -> str | None:
+    """Why ``header`` does not sign ``body`` as received at ``now`` (unix s), or None when it
+    does - a receiver's check, written from the contract alone."""
+    fields: dict[str, list[str]] = {}
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        fields.setdefault(key, []).append(value)
+    stamps, signatures = fields.get("t", []), fields.get("v1", [])
+    if len(stamps) != 1 or not stamps[0].isdigit() or not signatures:
+        return f"malformed signature header {header!r}"
+    if abs(now - int(stamps[0])) > tolerance:
+        return f"timestamp {stamps[0]} is more than {tolerance} s from {now:.0f}"
+    expected = sign(body, secret, int(stamps[0])).partition(",v1=")[2]
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        return "signature does not match the body and timestamp"
+    return None
 
 
 def mint_token(person_id: str, secret: str = TEST_JWT_SECRET, ttl_seconds: int = 8 * 3600) -> str:
@@ -343,6 +373,12 @@ class Receipt:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def signature_error(self, secret: str = TEST_WEBHOOK_SECRET) -> str | None:
+        """Why ``X-Coord-Signature`` does not verify at arrival, or None when it does."""
+        return signature_error(
+            self.body, self.header("x-coord-signature"), self.received_at.timestamp(), secret
+        )
 
 
 @dataclass
@@ -617,6 +653,8 @@ class System:
                 "COORD_LOG_FORMAT": "json",
                 "COORD_LOG_LEVEL": "info",
                 "COORD_HOST": "127.0.0.1",
+                # The tests and the benchmark raise hundreds of alerts as one person.
+                "COORD_RATE_LIMIT": "1000000/minute",
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -636,13 +674,22 @@ class System:
     def ingest_url(self) -> str:
         return self.services["ingest"].url
 
-    async def run_coord(self, *args: str, timeout: float = 120.0) -> str:  # noqa: ASYNC109
+    async def run_coord(
+        self,
+        *args: str,
+        timeout: float = 120.0,  # noqa: ASYNC109
+        as_person: str | None = None,
+    ) -> str:
         """Run ``coord <args>`` with the system's environment; returns stdout (raises with
-        the output on a non-zero exit)."""
+        the output on a non-zero exit). ``as_person``: COORD_TOKEN is their bearer token
+        (the commands that change state or read the log check who runs them)."""
+        env = dict(self.env)
+        if as_person is not None:
+            env["COORD_TOKEN"] = mint_token(as_person)
         process = await asyncio.create_subprocess_exec(
             self.coord,
             *args,
-            env=self.env,
+            env=env,
             cwd=str(REPO_ROOT),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,

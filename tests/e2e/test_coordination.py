@@ -124,7 +124,9 @@ async def test_recommendation_to_the_sector_commander_is_declined_and_counted(
 
     # the same report from the command line
     printed = json.loads(
-        await system.run_coord("report", "recommendations", "--sector", "beni", "--format", "json")
+        await system.run_coord(
+            "report", "recommendations", "--sector", "beni", "--format", "json", as_person=AWA
+        )
     )
     [cli_row] = [
         r for r in printed["recommendations"]["groups"] if r["addressee_component"] == "military"

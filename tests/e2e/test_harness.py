@@ -24,9 +24,10 @@ async def test_receiver_records_posts_and_answers_configured_status() -> None:
     async with WebhookReceiver() as receiver:
         receiver.respond("col.okafor", 500)
         body = json.dumps({"alert_id": "a1", "person_id": "awa.hfo"}).encode()
+        signature = sign(body)
         async with httpx.AsyncClient(base_url=receiver.base_url) as client:
             ok = await client.post(
-                "/awa.hfo", content=body, headers={"X-Coord-Signature": sign(body)}
+                "/awa.hfo", content=body, headers={"X-Coord-Signature": signature}
             )
             failing = await client.post("/col.okafor", json={"alert_id": "a1"})
             again = await client.post("/awa.hfo?x=1", json={"alert_id": "a2"})  # keep-alive reuse
@@ -45,7 +46,9 @@ async def test_receiver_records_posts_and_answers_configured_status() -> None:
         assert len(receiver.receipts) == 4  # POSTs only
         first = receiver.receipts[0]
         assert first.body == body
-        assert first.header("X-Coord-Signature") == sign(body)
+        assert first.header("X-Coord-Signature") == signature
+        assert first.signature_error() is None
+        assert receiver.receipts[1].signature_error() is not None  # not signed
         assert first.person_id == "awa.hfo"
         assert receiver.receipts[2].path == "/awa.hfo"
         assert receiver.receipts[3].json() == {"alert_id": "a3"}

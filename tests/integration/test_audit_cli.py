@@ -8,7 +8,6 @@ CLI runs cost seconds each: independent ones run concurrently.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import os
 import subprocess
@@ -24,10 +23,12 @@ import pytest
 from aio_pika.abc import AbstractQueue
 
 from shared.audit_export import exported, read_export, to_json_line, verify_export
+from shared.auth import mint_token
 from shared.bus import EVENTS_EXCHANGE, Bus
 from shared.contracts import AUDIT_ACCESSED
 from shared.envelope import Envelope
 from shared.event_log import Head, records
+from shared.settings import DEV_JWT_SECRET
 from tests.integration.conftest import Database
 from tests.integration.test_event_log_tamper import (
     BATCH_SIZES,
@@ -47,11 +48,11 @@ from tests.unit.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-DIRECTORY = REPO_ROOT / "tests" / "data" / "example_directory.yaml"
+DIRECTORY = REPO_ROOT / "deploy" / "directory.yaml"  # has a cleared auditor, oios.chief
 RECORDED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # batch i is recorded i hours later
 SOURCE_SEQ = first_seqs()[SOURCE_BATCH]
 SECRETS = (SOURCE["name"], SOURCE["contact"], "999 000 111")
-LOGIN_ACTOR = f"cli:{getpass.getuser()}"
+LOGIN_ACTOR = "audit.one"  # the auditor COORD_TOKEN names unless a test says otherwise
 
 
 # --------------------------------------------------------------------------- helpers
@@ -78,7 +79,13 @@ async def coord(log: AuditLog, *args: str, **env: str) -> subprocess.CompletedPr
     return await asyncio.to_thread(
         subprocess.run,
         [coord_bin(), *args],
-        env={**clean, "COORD_LOG_FORMAT": "console", **log.env, **env},
+        env={
+            **clean,
+            "COORD_LOG_FORMAT": "console",
+            "COORD_TOKEN": mint_token(LOGIN_ACTOR, DEV_JWT_SECRET),
+            **log.env,
+            **env,
+        },
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -264,14 +271,14 @@ async def test_export_round_trips_with_the_source_redacted(
 async def test_export_reveals_the_source_only_to_strictly_confidential_clearance(
     audit_log: AuditLog, accesses: Accesses
 ) -> None:
-    as_dsrsg, as_confidential = await asyncio.gather(
-        coord(audit_log, "audit", "export", "--as", "grace.dsrsg"),
-        coord(audit_log, "audit", "export", "--as", "audit.one"),
+    as_cleared, as_confidential = await asyncio.gather(
+        coord(audit_log, "audit", "export", COORD_TOKEN=mint_token("oios.chief", DEV_JWT_SECRET)),
+        coord(audit_log, "audit", "export"),
     )
-    revealed = export_items(ok(as_dsrsg))
+    revealed = export_items(ok(as_cleared))
     assert revealed[SOURCE_SEQ]["payload"]["source"] == SOURCE  # type: ignore[index]
     assert revealed[SOURCE_SEQ]["redacted"] == []
-    assert all(secret in as_dsrsg.stdout for secret in SECRETS)
+    assert all(secret in as_cleared.stdout for secret in SECRETS)
     redacted = export_items(ok(as_confidential))
     assert redacted[SOURCE_SEQ]["payload"]["source"] == "[redacted]"  # type: ignore[index]
     assert not [secret for secret in SECRETS if secret in as_confidential.stdout]
@@ -280,7 +287,7 @@ async def test_export_reveals_the_source_only_to_strictly_confidential_clearance
     assert verify_export(redacted.values()) == (TOTAL, None)
 
     assert await accesses.payloads() == ordered(
-        access("export", person="grace.dsrsg", revealed=True),
+        access("export", person="oios.chief", revealed=True),
         access("export", person="audit.one"),
     )
 
@@ -345,3 +352,26 @@ async def test_an_edit_to_the_visible_part_of_a_redacted_record_is_detected(
     checked, problem = verify_export(read_export(tampered))
     assert problem is not None
     assert (checked, problem.seq) == (SOURCE_SEQ - 1, SOURCE_SEQ)
+
+
+@pytest.mark.parametrize(
+    ("person", "says"),
+    [
+        pytest.param("grace.dsrsg", "grace.dsrsg (dsrsg) may not audit", id="senior-civilian"),
+        pytest.param("ops.admin", "ops.admin (directory_admin) may not audit", id="admin"),
+    ],
+)
+async def test_only_auditors_run_the_audit_commands(
+    audit_log: AuditLog, accesses: Accesses, person: str, says: str
+) -> None:
+    token = mint_token(person, DEV_JWT_SECRET)
+    results = await asyncio.gather(
+        coord(audit_log, "audit", "export", COORD_TOKEN=token),
+        coord(audit_log, "audit", "verify", COORD_TOKEN=token),
+        coord(audit_log, "audit", "head", COORD_TOKEN=token),
+    )
+    for result in results:
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert says in result.stderr
+        assert result.stdout == ""
+    assert await accesses.payloads() == []

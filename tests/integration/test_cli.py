@@ -23,14 +23,17 @@ from coord.report_commands import CSV_COLUMNS
 from coord.schema import metadata
 from services.ingest.recommendation_tables import RecommendationViewRecord
 from services.ingest.tables import AlertViewRecord
-from shared.auth import InvalidToken, subject_of
+from shared.auth import InvalidToken, mint_token, subject_of
 from shared.db import create_engine
+from shared.settings import DEV_JWT_SECRET
 from tests.integration.conftest import Database
 from tests.unit.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
 JWT_SECRET = "cli-test-jwt-secret-" + "0123456789abcdef" * 3
+# `coord report` checks who runs it: a senior civilian of the demo directory.
+READER_TOKEN = mint_token("awa.hfo", DEV_JWT_SECRET)
 
 
 def coord_bin() -> str:
@@ -167,7 +170,7 @@ async def test_report_recommendations_as_json(report_db: Database) -> None:
     result = await asyncio.to_thread(
         run_coord,
         "report", "recommendations", "--format", "json", "--since", "2026-11-23",
-        COORD_DATABASE_URL=report_db.url,
+        COORD_DATABASE_URL=report_db.url, COORD_TOKEN=READER_TOKEN,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -197,7 +200,7 @@ async def test_report_recommendations_as_json(report_db: Database) -> None:
         run_coord,
         "report", "recommendations", "--format", "json", "--since", "2026-11-24T00:00:00+00:00",
         "--sector", "beni",
-        COORD_DATABASE_URL=report_db.url,
+        COORD_DATABASE_URL=report_db.url, COORD_TOKEN=READER_TOKEN,
     )  # fmt: skip
     assert later.returncode == 0, later.stderr
     assert json.loads(later.stdout)["recommendations"]["groups"] == []
@@ -207,7 +210,7 @@ async def test_report_recommendations_as_csv(report_db: Database) -> None:
     result = await asyncio.to_thread(
         run_coord,
         "report", "recommendations", "--format", "csv", "--sector", "beni",
-        COORD_DATABASE_URL=report_db.url,
+        COORD_DATABASE_URL=report_db.url, COORD_TOKEN=READER_TOKEN,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     reader = csv.DictReader(io.StringIO(result.stdout))
@@ -228,6 +231,21 @@ async def test_report_recommendations_as_csv(report_db: Database) -> None:
 
 async def test_report_on_a_database_without_the_schema_fails_clearly(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-    result = await asyncio.to_thread(run_coord, "report", "recommendations", COORD_DATABASE_URL=url)
+    result = await asyncio.to_thread(
+        run_coord, "report", "recommendations", COORD_DATABASE_URL=url, COORD_TOKEN=READER_TOKEN
+    )
     assert result.returncode == 1
     assert "coord db upgrade" in result.stderr
+
+
+async def test_report_is_refused_to_a_focal_point(report_db: Database) -> None:
+    result = await asyncio.to_thread(
+        run_coord,
+        "report",
+        "recommendations",
+        COORD_DATABASE_URL=report_db.url,
+        COORD_TOKEN=mint_token("col.okafor", DEV_JWT_SECRET),
+    )
+    assert result.returncode == 2
+    assert "col.okafor (sector_commander) may not report" in result.stderr
+    assert result.stdout == ""

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from services.router.directory_versions import on_directory_load, record_directory
 from services.router.handlers import EFFECTS, RouterHandler
 from services.router.tables import OUTBOX, EventRecord
+from shared.auth import mint_token
 from shared.bus import EVENTS_EXCHANGE
 from shared.db import create_engine, session_factory
 from shared.directory import Directory, load_directory
@@ -37,11 +38,22 @@ from shared.directory_store import (
     stored_directory,
 )
 from shared.envelope import Envelope, utc_now
+from shared.settings import DEV_JWT_SECRET
 from tests.integration.conftest import Database
 from tests.integration.test_cli import run_coord
 from tests.unit.helpers import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
 
 pytestmark = pytest.mark.integration
+
+# The demo directory's administrator; `coord directory load` checks who runs it.
+ADMIN_TOKEN = mint_token("ops.admin", DEV_JWT_SECRET)
+ADMIN = {
+    "id": "ops.admin",
+    "name": "Directory administrator",
+    "component": "civilian",
+    "roles": ["directory_admin"],
+    "sectors": ["*"],
+}
 
 
 async def record(db: Database, envelope: Envelope) -> None:
@@ -212,7 +224,7 @@ async def test_directory_source_uses_the_file_when_the_store_cannot_answer(
 
 def test_check_exit_codes(tmp_path: Path) -> None:
     ok = run_coord("directory", "check", str(DEMO_DIRECTORY))
-    assert (ok.returncode, ok.stdout) == (0, "ok: 13 people, 3 policies, 3 routes\n"), ok.stderr
+    assert (ok.returncode, ok.stdout) == (0, "ok: 15 people, 3 policies, 3 routes\n"), ok.stderr
 
     gaps = run_coord("directory", "check", str(EXAMPLE_DIRECTORY))
     assert gaps.returncode == 1
@@ -265,7 +277,7 @@ async def stand_in_router(amqp_url: str, db: Database) -> AsyncIterator[list[str
 
 
 async def test_load_publishes_and_waits_for_the_router(
-    amqp_url: str, db: Database, stand_in_router: list[str]
+    amqp_url: str, db: Database, stand_in_router: list[str], tmp_path: Path
 ) -> None:
     result = await asyncio.to_thread(
         run_coord,
@@ -274,24 +286,29 @@ async def test_load_publishes_and_waits_for_the_router(
         str(DEMO_DIRECTORY),
         COORD_AMQP_URL=amqp_url,
         COORD_DATABASE_URL=db.url,
-        USER="ops.admin",
+        COORD_TOKEN=ADMIN_TOKEN,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     [row] = await versions(db)
     assert result.stdout.startswith(
-        f"loaded: version 1 (13 people, 3 policies, 3 routes), sha256 {row.sha256}, by ops.admin"
+        f"loaded: version 1 (15 people, 3 policies, 3 routes), sha256 {row.sha256}, by ops.admin"
     )
     assert stand_in_router == [row.command_id]
     assert Directory.model_validate(row.content) == load_directory(DEMO_DIRECTORY)
 
-    # The example's sector gaps are warnings: it loads, as version 2.
+    # The example's sector gaps are warnings: it loads, as version 2 (given an admin).
+    example = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
+    example["people"].append(ADMIN)
+    with_admin = tmp_path / "example.yaml"
+    with_admin.write_text(yaml.safe_dump(example, sort_keys=False), encoding="utf-8")
     result = await asyncio.to_thread(
         run_coord,
         "directory",
         "load",
-        str(EXAMPLE_DIRECTORY),
+        str(with_admin),
         COORD_AMQP_URL=amqp_url,
         COORD_DATABASE_URL=db.url,
+        COORD_TOKEN=ADMIN_TOKEN,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -312,6 +329,7 @@ async def test_load_refuses_a_file_with_errors(tmp_path: Path, db: Database) -> 
         str(broken),
         COORD_AMQP_URL="amqp://guest:guest@127.0.0.1:1/",  # never contacted
         COORD_DATABASE_URL=db.url,
+        COORD_TOKEN=ADMIN_TOKEN,
     )
     assert result.returncode == 1
     assert "routes[0].policy: route names unknown policy 'poc-typo'" in result.stdout
@@ -332,7 +350,46 @@ async def test_load_times_out_without_a_router(amqp_url: str, db: Database) -> N
         "1",
         COORD_AMQP_URL=amqp_url,
         COORD_DATABASE_URL=db.url,
+        COORD_TOKEN=ADMIN_TOKEN,
     )
     assert result.returncode == 1
     assert "timed out after 1s" in result.stdout
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        pytest.param(None, "this command needs to know who you are", id="no-token"),
+        pytest.param(
+            "awa.hfo", "awa.hfo (head_of_field_office) may not administer", id="not-admin"
+        ),
+        pytest.param("nobody", "'nobody' is not a person of the directory", id="unknown"),
+        pytest.param("garbage", "COORD_TOKEN: token is malformed", id="bad-token"),
+    ],
+)
+async def test_only_a_directory_admin_may_load(db: Database, token: str | None, says: str) -> None:
+    env = {"COORD_DATABASE_URL": db.url, "COORD_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/"}
+    if token == "garbage":  # noqa: S105 - a test case's name, not a secret
+        env["COORD_TOKEN"] = "not-a-jwt"  # noqa: S105 - deliberately not a token
+    elif token is not None:
+        env["COORD_TOKEN"] = mint_token(token, DEV_JWT_SECRET)
+    result = await asyncio.to_thread(run_coord, "directory", "load", str(DEMO_DIRECTORY), **env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert says in result.stderr
+    assert await versions(db) == []
+
+
+async def test_a_directory_without_an_admin_is_refused(db: Database) -> None:
+    result = await asyncio.to_thread(
+        run_coord,
+        "directory",
+        "load",
+        str(EXAMPLE_DIRECTORY),
+        COORD_DATABASE_URL=db.url,
+        COORD_AMQP_URL="amqp://guest:guest@127.0.0.1:1/",  # never contacted
+        COORD_TOKEN=ADMIN_TOKEN,
+    )
+    assert result.returncode == 1
+    assert "loading it would leave no one able to load another" in result.stdout
+    assert await versions(db) == []

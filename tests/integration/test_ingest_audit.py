@@ -20,14 +20,16 @@ from services.ingest.service import IngestService
 from services.ingest.stream import StreamHub
 from services.ingest.tables import OUTBOX
 from shared.audit_export import REDACTED, exported, verify_export
-from shared.auth import mint_token
+from shared.auth import Authenticator, mint_token
 from shared.contracts import ALERT_STATE_CHANGED, AUDIT_ACCESSED
+from shared.contracts.alerts import Source
 from shared.contracts.audit import AuditAccessedV1
 from shared.directory import Directory
 from shared.directory_store import DirectorySource
 from shared.envelope import Envelope
-from shared.event_log import EventRecord, append
+from shared.event_log import EventRecord, append, field_digest
 from shared.settings import Settings
+from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
 from tests.unit.helpers import EXAMPLE_DIRECTORY, SOURCE, raised_envelope, state_changed
 
@@ -68,7 +70,11 @@ def _app(db: Database) -> Any:
     settings = Settings(jwt_secret=JWT_SECRET, directory=EXAMPLE_DIRECTORY, database_url=db.url)
     app = IngestService(settings).app
     app.state.api = ApiContext(
-        DirectorySource.fixed(audit_directory()), db.sessions, JWT_SECRET, StreamHub(db.sessions)
+        DirectorySource.fixed(audit_directory()),
+        db.sessions,
+        Authenticator(secret=JWT_SECRET),
+        StreamHub(db.sessions),
+        SourceKeyRing.from_settings(settings),
     )
     return app
 
@@ -126,7 +132,8 @@ async def test_only_auditors_may_read_the_log(
     await an_alert_story(db)
     response = await client.get("/v1/audit/events", headers=bearer(person))
     assert response.status_code == 403
-    assert response.json()["detail"] == "auditor role required"
+    assert response.json()["detail"].endswith(") may not audit")
+    assert person in response.json()["detail"]
     # Refused before the query is even looked at.
     bad = await client.get("/v1/audit/events?cursor=%%%", headers=bearer(person))
     assert bad.status_code == 403
@@ -192,6 +199,28 @@ async def test_a_confidential_auditor_sees_the_source_redacted_and_the_export_ve
     [access] = await accesses(db)
     assert access.payload["person_id"] == AUDITOR
     assert access.payload["protected_revealed"] is False
+
+
+async def test_a_sealed_source_is_opened_for_strict_clearance_only(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    """An ``alert.raised`` v2 (as ingest writes it now): the log holds the source sealed."""
+    alert_id = uuid4()
+    v1 = raised_envelope(alert_id=alert_id)
+    sealed = SourceKeyRing.from_settings(Settings()).seal(Source(**SOURCE), alert_id)
+    payload = {**v1.payload, "source": sealed.model_dump(mode="json")}
+    await write_log(db, v1.model_copy(update={"schema_version": 2, "payload": payload}))
+
+    [opened] = (await events(client, STRICT_AUDITOR))["items"]
+    [hidden] = (await events(client, AUDITOR))["items"]
+    assert (opened["schema_version"], opened["payload"]["source"]) == (2, SOURCE)
+    assert opened["redacted"] == []
+    assert (hidden["payload"]["source"], hidden["redacted"]) == (REDACTED, ["source"])
+    assert SOURCE["name"] not in str(hidden)
+    # Both stand on the digest of what the log holds: the sealed form.
+    for item in (opened, hidden):
+        assert item["protected_sha256"] == {"source": field_digest(payload["source"])}
+        assert verify_export([item]) == (1, None)
 
 
 async def test_an_empty_log_is_an_empty_page(db: Database, client: httpx.AsyncClient) -> None:
@@ -310,7 +339,7 @@ async def test_bad_parameters_are_422_naming_them_and_nothing_is_read(
     await an_alert_story(db)
     response = await client.get("/v1/audit/events", params=params, headers=bearer())
     assert response.status_code == 422, response.text
-    [error] = response.json()["detail"]
+    [error] = response.json()["errors"]
     assert error["loc"] == ["query", parameter]
     assert await accesses(db) == []
 

@@ -25,13 +25,14 @@ from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRe
 from services.ingest.service import IngestService
 from services.ingest.stream import StreamHub
 from services.ingest.tables import OUTBOX
-from shared.auth import mint_token
+from shared.auth import Authenticator, mint_token
 from shared.bus import to_outgoing
 from shared.contracts import MESSAGE_STATE_CHANGED
 from shared.contracts.messages import AddresseeState, MessageSentV1, MessageStateV1
 from shared.directory_store import DirectorySource
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
+from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
 from tests.unit.helpers import EXAMPLE_DIRECTORY, example_directory
 
@@ -49,7 +50,11 @@ async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(jwt_secret=JWT_SECRET, directory=EXAMPLE_DIRECTORY, database_url=db.url)
     app = IngestService(settings).app
     app.state.api = ApiContext(
-        DirectorySource.fixed(example_directory()), db.sessions, JWT_SECRET, StreamHub(db.sessions)
+        DirectorySource.fixed(example_directory()),
+        db.sessions,
+        Authenticator(secret=JWT_SECRET),
+        StreamHub(db.sessions),
+        SourceKeyRing.from_settings(settings),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
@@ -240,7 +245,7 @@ async def test_invalid_messages_get_422_naming_the_problem(
         "/v1/messages", json=message_request(**overrides), headers=bearer("jo.operator")
     )
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
+    errors = response.json()["errors"]
     assert {tuple(e["loc"][:2]) for e in errors} == {("body", field)}
     text = " ".join(e["msg"] for e in errors)
     for word in words:
@@ -253,7 +258,7 @@ async def test_every_problem_is_named_at_once(db: Database, client: httpx.AsyncC
     body = message_request(to={"roles": ["wizard"]}, classification="strictly_confidential")
     response = await client.post("/v1/messages", json=body, headers=bearer("jo.operator"))
     assert response.status_code == 422
-    assert [e["loc"] for e in response.json()["detail"]] == [
+    assert [e["loc"] for e in response.json()["errors"]] == [
         ["body", "to"],
         ["body", "classification"],
     ]
@@ -519,7 +524,7 @@ async def test_replying_to_a_message_one_cannot_see_is_422(
         body = message_request(to={"persons": ["awa.hfo"]}, in_reply_to=message["id"])
         response = await client.post("/v1/messages", json=body, headers=bearer(person_id))
         assert response.status_code == 422
-        [error] = response.json()["detail"]
+        [error] = response.json()["errors"]
         assert error["loc"] == ["body", "in_reply_to"]
         assert error["msg"] == "in_reply_to: no such message"
     assert await db.count(OUTBOX) == before
@@ -588,7 +593,7 @@ async def test_inbox_filters(db: Database, client: httpx.AsyncClient) -> None:
         "/v1/messages", params={"box": "sent", "unread": True}, headers=bearer("jo.operator")
     )
     assert sent_unread.status_code == 422
-    assert sent_unread.json()["detail"][0]["loc"] == ["query", "unread"]
+    assert sent_unread.json()["errors"][0]["loc"] == ["query", "unread"]
 
 
 @pytest.mark.parametrize("box", ["inbox", "sent"])
@@ -617,7 +622,7 @@ async def test_bad_cursor_is_422_naming_the_cursor(client: httpx.AsyncClient, cu
         "/v1/messages", params={"cursor": cursor}, headers=bearer("col.okafor")
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
+    assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
 
 
 async def test_lists_need_valid_credentials(client: httpx.AsyncClient) -> None:

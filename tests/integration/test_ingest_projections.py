@@ -22,7 +22,7 @@ from services.ingest.stream import StreamHub
 from services.ingest.tables import OUTBOX, AlertViewRecord, TimelineRecord
 from services.router.handlers import RouterHandler
 from services.router.tables import OUTBOX as ROUTER_OUTBOX
-from shared.auth import mint_token
+from shared.auth import Authenticator, mint_token
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,
     ALERT_STATE_CHANGED,
@@ -35,6 +35,7 @@ from shared.contracts.notifications import NotificationDeliveredV1, Notification
 from shared.directory_store import DirectorySource
 from shared.envelope import Envelope
 from shared.settings import Settings
+from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
 from tests.unit.helpers import (
     EXAMPLE_DIRECTORY,
@@ -57,8 +58,9 @@ async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
     app.state.api = ApiContext(
         DirectorySource.fixed(directory_with_sms_target()),
         db.sessions,
-        JWT_SECRET,
+        Authenticator(secret=JWT_SECRET),
         StreamHub(db.sessions),
+        SourceKeyRing.from_settings(settings),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:

@@ -23,7 +23,7 @@ from services.ingest.recommendation_tables import (
 from services.ingest.service import IngestService
 from services.ingest.stream import StreamHub
 from services.ingest.tables import OUTBOX
-from shared.auth import mint_token
+from shared.auth import Authenticator, mint_token
 from shared.bus import Bus, to_outgoing
 from shared.contracts import (
     RECOMMENDATION_ACKNOWLEDGE,
@@ -44,6 +44,7 @@ from shared.contracts.recommendations import (
 from shared.directory_store import DirectorySource
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
+from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
 from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory
 
@@ -53,6 +54,7 @@ JWT_SECRET = "recommendation-jwt-secret-" + "0123456789abcdef" * 3
 AUTHOR = "jo.operator"
 ADDRESSEE = "col.okafor"  # the sector commander of beni (military)
 OUTSIDER = "insp.diallo"
+READER = "grace.dsrsg"  # a senior civilian: reads the "is it heeded?" report
 
 
 def bearer(person_id: str = AUTHOR) -> dict[str, str]:
@@ -77,7 +79,11 @@ async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(jwt_secret=JWT_SECRET, directory=EXAMPLE_DIRECTORY, database_url=db.url)
     app = IngestService(settings).app
     app.state.api = ApiContext(
-        DirectorySource.fixed(example_directory()), db.sessions, JWT_SECRET, StreamHub(db.sessions)
+        DirectorySource.fixed(example_directory()),
+        db.sessions,
+        Authenticator(secret=JWT_SECRET),
+        StreamHub(db.sessions),
+        SourceKeyRing.from_settings(settings),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
@@ -246,7 +252,7 @@ async def test_invalid_recommendations_get_422_naming_the_problem(
         "/v1/recommendations", json=recommendation_request(**overrides), headers=bearer()
     )
     assert response.status_code == 422, response.text
-    [error] = response.json()["detail"]
+    [error] = response.json()["errors"]
     assert error["loc"] == location
     assert named in error["msg"] or named in str(error["loc"]), error
     await nothing_written(db)
@@ -258,11 +264,11 @@ async def test_every_unknown_name_is_reported_at_once(
     body = recommendation_request(addressee={"role": "ghost_role"}, sector="atlantis")
     response = await client.post("/v1/recommendations", json=body, headers=bearer())
     assert response.status_code == 422
-    assert [e["loc"] for e in response.json()["detail"]] == [
+    assert [e["loc"] for e in response.json()["errors"]] == [
         ["body", "addressee", "role"],
         ["body", "sector"],
     ]
-    assert "north" in response.json()["detail"][1]["msg"]  # the known sectors are listed
+    assert "north" in response.json()["errors"][1]["msg"]  # the known sectors are listed
     await nothing_written(db)
 
 
@@ -363,7 +369,7 @@ async def test_invalid_answers_get_422(
     await apply(db, acknowledged(recommendation_id))
     response = await command(client, recommendation_id, ADDRESSEE, body)
     assert response.status_code == 422, response.text
-    assert location in [e["loc"] for e in response.json()["detail"]]
+    assert location in [e["loc"] for e in response.json()["errors"]]
     if location[-1] == "reason":
         assert "reason" in response.text
     assert await db.count(OUTBOX) == 1  # the submitted event alone
@@ -509,7 +515,7 @@ async def test_list_filters_and_pages(db: Database, client: httpx.AsyncClient) -
 
     bad = await client.get("/v1/recommendations", params={"cursor": "nope"}, headers=bearer())
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["loc"] == ["query", "cursor"]
+    assert bad.json()["errors"][0]["loc"] == ["query", "cursor"]
     wrong = await client.get("/v1/recommendations", params={"status": "x"}, headers=bearer())
     assert wrong.status_code == 422
 
@@ -529,7 +535,10 @@ async def test_report_counts_a_declined_recommendation_with_its_reason(
     raised = await client.post("/v1/alerts", json=alert_request(), headers=bearer())
     assert raised.status_code == 201
 
-    response = await client.get("/v1/reports/recommendations", headers=bearer(OUTSIDER))
+    # The figures are for senior civilians and auditors, not for every focal point.
+    refused = await client.get("/v1/reports/recommendations", headers=bearer(OUTSIDER))
+    assert refused.status_code == 403, refused.text
+    response = await client.get("/v1/reports/recommendations", headers=bearer("audit.one"))
     assert response.status_code == 200, response.text
     report = response.json()
     section = report["recommendations"]
@@ -546,17 +555,19 @@ async def test_report_counts_a_declined_recommendation_with_its_reason(
     assert report["alerts"]["sectors"][0]["sector"] == "beni"
 
     only_north = await client.get(
-        "/v1/reports/recommendations", params={"sector": "north"}, headers=bearer()
+        "/v1/reports/recommendations", params={"sector": "north"}, headers=bearer(READER)
     )
     assert [g["sector"] for g in only_north.json()["recommendations"]["groups"]] == ["north"]
     assert only_north.json()["alerts"]["totals"]["raised"] == 0
     later = (utc_now() + timedelta(minutes=5)).isoformat()
     empty = await client.get(
-        "/v1/reports/recommendations", params={"since": later}, headers=bearer()
+        "/v1/reports/recommendations", params={"since": later}, headers=bearer(READER)
     )
     assert empty.json()["recommendations"]["totals"]["issued"] == 0
     naive = await client.get(
-        "/v1/reports/recommendations", params={"since": "2026-01-01T00:00:00"}, headers=bearer()
+        "/v1/reports/recommendations",
+        params={"since": "2026-01-01T00:00:00"},
+        headers=bearer(READER),
     )
     assert naive.status_code == 422
     assert (await client.get("/v1/reports/recommendations")).status_code == 401

@@ -302,11 +302,23 @@ def test_payload_model_of_known_types(type_: str, model: type[BaseModel]) -> Non
     assert payload_model(type_, 1) is model
 
 
+def test_alert_raised_v2_carries_the_source_sealed_only() -> None:
+    v2 = payload_model("alert.raised", 2)
+    payload = raised_envelope().payload
+    sealed = {"alg": "A256GCM", "kid": "k1", "nonce": "AAAAAAAAAAAAAAAA", "ciphertext": "AAAA"}
+    assert v2.model_validate({**payload, "source": sealed}).model_dump(mode="json")["source"] == (
+        sealed
+    )
+    assert v2.model_validate(payload).model_dump()["source"] is None
+    with pytest.raises(ValidationError):  # a plaintext source is not a v2 payload
+        v2.model_validate({**payload, "source": SOURCE})
+
+
 @pytest.mark.parametrize(
     ("type_", "version"),
     [
         pytest.param("alert.exploded", 1, id="unknown-type"),
-        pytest.param("alert.raised", 2, id="unknown-version"),
+        pytest.param("alert.raised", 3, id="unknown-version"),
         pytest.param("", 1, id="empty"),
     ],
 )

@@ -232,7 +232,7 @@ def _route_after_catch_all(d: dict[str, Any]) -> None:
             id="unknown-person",
         ),
         pytest.param(
-            _duplicate_person, "people[13].id", REFERENCE, "duplicate person id", id="dup-person"
+            _duplicate_person, "people[15].id", REFERENCE, "duplicate person id", id="dup-person"
         ),
         pytest.param(
             _duplicate_policy,

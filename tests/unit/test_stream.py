@@ -6,10 +6,26 @@ import pytest
 
 from services.ingest.stream import Audience, StreamEvent, StreamHub
 from shared.directory import Person
+from shared.envelope import Classification
+from shared.permissions import AlertAudience
+
+C = Classification
 
 
-def person(person_id: str, roles: list[str], sectors: list[str]) -> Person:
-    return Person(id=person_id, name=person_id, component="civilian", roles=roles, sectors=sectors)
+def person(
+    person_id: str,
+    roles: list[str],
+    sectors: list[str],
+    clearance: Classification = C.CONFIDENTIAL,
+) -> Person:
+    return Person(
+        id=person_id,
+        name=person_id,
+        component="civilian",
+        roles=roles,
+        sectors=sectors,
+        clearance=clearance,
+    )
 
 
 AWA = person("awa.hfo", ["head_of_field_office"], ["beni"])
@@ -17,8 +33,13 @@ JOC = person("jo.operator", ["joc_operator"], ["*"])
 JOC_NORTH = person("north.joc", ["joc_operator"], ["north"])
 CLA = person("amani.cla", ["community_liaison"], ["beni"])
 OUTSIDER = person("col.okafor", ["sector_commander"], ["beni"])
-ALERT = Audience(frozenset({"awa.hfo", "lucas.ho"}), "beni", raised_by="amani.cla")
-PAGE_TO_AWA = Audience(frozenset({"awa.hfo", "lucas.ho"}), "beni", "amani.cla", "awa.hfo")
+UNCLEARED = person("lucas.ho", ["head_of_office"], ["beni"], C.UNCLASSIFIED)
+AUDITOR = person("audit.one", ["auditor"], ["*"], C.UNCLASSIFIED)
+_CONFIDENTIAL = AlertAudience(
+    C.CONFIDENTIAL, "beni", "amani.cla", frozenset({"awa.hfo", "lucas.ho"})
+)
+ALERT = Audience(_CONFIDENTIAL)
+PAGE_TO_AWA = Audience(_CONFIDENTIAL, addressee="awa.hfo")
 
 
 @pytest.mark.parametrize(
@@ -29,6 +50,8 @@ PAGE_TO_AWA = Audience(frozenset({"awa.hfo", "lucas.ho"}), "beni", "amani.cla", 
         pytest.param(ALERT, JOC_NORTH, False, id="joc-of-another-sector"),
         pytest.param(ALERT, CLA, True, id="who-raised-it"),
         pytest.param(ALERT, OUTSIDER, False, id="same-sector-not-on-chain"),
+        pytest.param(ALERT, UNCLEARED, False, id="on-the-chain-but-not-cleared"),
+        pytest.param(ALERT, AUDITOR, True, id="auditor-sees-all"),
         pytest.param(PAGE_TO_AWA, AWA, True, id="own-page"),
         pytest.param(PAGE_TO_AWA, JOC, False, id="someone-elses-page"),
     ],

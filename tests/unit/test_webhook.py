@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 
 from services.notifier.retry import RetryPolicy
-from services.notifier.webhook import deliver_webhook, webhook_body
+from services.notifier.webhook import deliver_webhook, webhook_body, webhook_headers
+from shared import signing
 from shared.contracts.notifications import (
     AlertSummary,
     ContactPoint,
@@ -19,7 +21,7 @@ from shared.contracts.notifications import (
     SubjectType,
     upcast_requested,
 )
-from shared.signing import verify
+from shared.signing import Verdict, sign, verify
 
 SECRET = "unit-webhook-secret-0123456789abcdef0123456789abcd"  # noqa: S105
 CONTRACT_FIELDS = {
@@ -259,7 +261,32 @@ async def test_delivery_is_signed_and_addressed() -> None:
     assert sent.headers["x-coord-event"] == "alert.page"
     assert sent.headers["x-coord-delivery"] == str(notification.notification_id)
     assert sent.content == webhook_body(notification)
-    assert verify(sent.content, sent.headers["x-coord-signature"], SECRET)
+    assert verify(sent.content, sent.headers["x-coord-signature"], SECRET, tolerance=5)
+
+
+def test_headers_sign_the_timestamp_and_the_body() -> None:
+    notification = request()
+    body = webhook_body(notification)
+    headers = webhook_headers(notification, body, SECRET, timestamp=1_795_000_000)
+    signature = headers["X-Coord-Signature"]
+    assert signature == sign(body, SECRET, 1_795_000_000)
+    assert signature.startswith("t=1795000000,v1=")
+    assert verify(body, signature, SECRET, tolerance=300, now=1_795_000_100) is Verdict.OK
+    assert verify(body, signature, SECRET, tolerance=300, now=1_795_000_301) is Verdict.STALE
+
+
+async def test_each_attempt_is_signed_when_it_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A retry long after the first attempt must not carry a timestamp receivers find stale.
+    clock = iter([1_795_000_000.0, 1_795_000_400.0])
+    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: next(clock)))
+    recorder = Recorder([500, 200])
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        result = await deliver_webhook(client, request(), URL, SECRET, NO_WAIT)
+    assert result.delivered
+    first, second = (r.headers["x-coord-signature"] for r in recorder.requests)
+    assert first.startswith("t=1795000000,")
+    assert second.startswith("t=1795000400,")
+    assert verify(recorder.requests[1].content, second, SECRET, tolerance=300, now=1_795_000_401)
 
 
 @pytest.mark.parametrize(
@@ -374,7 +401,7 @@ async def test_subject_headers(
     assert sent.headers["x-coord-event"] == event
     assert sent.headers["x-coord-delivery"] == str(notification.notification_id)
     assert sent.content == webhook_body(notification)
-    assert verify(sent.content, sent.headers["x-coord-signature"], SECRET)
+    assert verify(sent.content, sent.headers["x-coord-signature"], SECRET, tolerance=5)
 
 
 def test_a_summary_cannot_pass_for_another_notification() -> None:
