@@ -288,6 +288,24 @@ def directory_for(receiver_base_url: str) -> dict[str, Any]:
                 "clearance": "confidential",
                 "contacts": [],
             },
+            {  # an auditor cleared to read a source in an export (as in deploy/)
+                "id": "oios.chief",
+                "name": "OIOS chief investigator",
+                "component": "civilian",
+                "roles": ["auditor"],
+                "sectors": ["*"],
+                "clearance": "strictly_confidential",
+                "contacts": [],
+            },
+            {  # may run `coord directory load`
+                "id": "ops.admin",
+                "name": "Mission directory administrator",
+                "component": "civilian",
+                "roles": ["directory_admin"],
+                "sectors": ["*"],
+                "clearance": "unclassified",
+                "contacts": [],
+            },
         ],
         "escalation_policies": [
             {

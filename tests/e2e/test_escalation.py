@@ -421,12 +421,18 @@ async def test_only_the_chain_may_acknowledge_and_unknown_alerts_are_404(
     alert_id = await _raise(system, jo, category="abduction", title="Abduction, wrong acker")
     await _triggered(system, jo, alert_id, (AWA,))
 
-    # col.okafor is in beni but on no level of esc3
+    # col.okafor is in beni but on no level of esc3: need-to-know, the alert does not
+    # exist for him - the same 404 as an unknown id, so nothing tells him it is there.
+    response = await okafor.get(f"/v1/alerts/{alert_id}")
+    assert response.status_code == 404, f"{response.status_code} {response.text}"
     response = await _post(okafor, alert_id, "acknowledge")
-    assert response.status_code == 403, f"{response.status_code} {response.text}"
+    assert response.status_code == 404, f"{response.status_code} {response.text}"
     response = await _post(okafor, alert_id, "resolve", json={})
-    assert response.status_code == 403, f"{response.status_code} {response.text}"
+    assert response.status_code == 404, f"{response.status_code} {response.text}"
     response = await _post(okafor, alert_id, "notes", json={"text": "not mine"})
+    assert response.status_code == 404, f"{response.status_code} {response.text}"
+    # The JOC sees it (its sector's board) but is not on the chain: 403.
+    response = await _post(jo, alert_id, "acknowledge")
     assert response.status_code == 403, f"{response.status_code} {response.text}"
 
     unknown = str(uuid.uuid4())

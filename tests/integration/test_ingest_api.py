@@ -18,28 +18,23 @@ import pytest
 from sqlalchemy import select
 
 from services.ingest import queries
-from services.ingest.deps import ApiContext
 from services.ingest.projections import apply_event
-from services.ingest.service import IngestService
-from services.ingest.stream import StreamHub
 from services.ingest.tables import (
     OUTBOX,
     AlertViewRecord,
     IdempotencyKeyRecord,
     TimelineRecord,
 )
-from shared.auth import Authenticator, mint_token
+from shared.auth import mint_token
 from shared.contracts.alerts import RaiseAlertV1, SealedSource, Source
-from shared.directory_store import DirectorySource
 from shared.envelope import Envelope
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
+from tests.integration.ingest_client import ingest_client
 from tests.unit.helpers import (
-    EXAMPLE_DIRECTORY,
     SOURCE,
     alert_request,
-    example_directory,
     state_changed,
 )
 
@@ -56,22 +51,7 @@ def bearer(person_id: str = "jo.operator", **kwargs: Any) -> dict[str, str]:
 
 @pytest.fixture
 async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        max_body_bytes=MAX_BODY,
-        jwt_secret=JWT_SECRET,
-        directory=EXAMPLE_DIRECTORY,
-        database_url=db.url,
-    )
-    app = IngestService(settings).app
-    app.state.api = ApiContext(
-        DirectorySource.fixed(example_directory()),
-        db.sessions,
-        Authenticator(secret=JWT_SECRET),
-        StreamHub(db.sessions),
-        SourceKeyRing.from_settings(settings),
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+    async with ingest_client(db, JWT_SECRET, max_body_bytes=MAX_BODY) as client:
         yield client
 
 

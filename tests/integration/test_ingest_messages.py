@@ -19,22 +19,19 @@ import aio_pika
 import httpx
 import pytest
 
-from services.ingest.deps import ApiContext
 from services.ingest.message_projections import apply_message_event
 from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
 from services.ingest.service import IngestService
-from services.ingest.stream import StreamHub
 from services.ingest.tables import OUTBOX
-from shared.auth import Authenticator, mint_token
+from shared.auth import mint_token
 from shared.bus import to_outgoing
 from shared.contracts import MESSAGE_STATE_CHANGED
 from shared.contracts.messages import AddresseeState, MessageSentV1, MessageStateV1
-from shared.directory_store import DirectorySource
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
-from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
-from tests.unit.helpers import EXAMPLE_DIRECTORY, example_directory
+from tests.integration.ingest_client import ingest_client
+from tests.unit.helpers import EXAMPLE_DIRECTORY
 
 pytestmark = pytest.mark.integration
 
@@ -47,17 +44,7 @@ def bearer(person_id: str) -> dict[str, str]:
 
 @pytest.fixture
 async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(jwt_secret=JWT_SECRET, directory=EXAMPLE_DIRECTORY, database_url=db.url)
-    app = IngestService(settings).app
-    app.state.api = ApiContext(
-        DirectorySource.fixed(example_directory()),
-        db.sessions,
-        Authenticator(secret=JWT_SECRET),
-        StreamHub(db.sessions),
-        SourceKeyRing.from_settings(settings),
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+    async with ingest_client(db, JWT_SECRET) as client:
         yield client
 
 

@@ -15,14 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import inspect, select
 
-from services.ingest.deps import ApiContext
 from services.ingest.projections import apply_event
-from services.ingest.service import IngestService
-from services.ingest.stream import StreamHub
 from services.ingest.tables import OUTBOX, AlertViewRecord, TimelineRecord
 from services.router.handlers import RouterHandler
 from services.router.tables import OUTBOX as ROUTER_OUTBOX
-from shared.auth import Authenticator, mint_token
+from shared.auth import mint_token
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,
     ALERT_STATE_CHANGED,
@@ -32,13 +29,10 @@ from shared.contracts import (
 )
 from shared.contracts.escalation import AcknowledgeAlertV1
 from shared.contracts.notifications import NotificationDeliveredV1, NotificationFailedV1
-from shared.directory_store import DirectorySource
 from shared.envelope import Envelope
-from shared.settings import Settings
-from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
+from tests.integration.ingest_client import ingest_client
 from tests.unit.helpers import (
-    EXAMPLE_DIRECTORY,
     SOURCE,
     alert_request,
     directory_with_sms_target,
@@ -53,17 +47,7 @@ HEADERS = {"Authorization": f"Bearer {mint_token('jo.operator', JWT_SECRET)}"}
 
 @pytest.fixture
 async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(jwt_secret=JWT_SECRET, directory=EXAMPLE_DIRECTORY, database_url=db.url)
-    app = IngestService(settings).app
-    app.state.api = ApiContext(
-        DirectorySource.fixed(directory_with_sms_target()),
-        db.sessions,
-        Authenticator(secret=JWT_SECRET),
-        StreamHub(db.sessions),
-        SourceKeyRing.from_settings(settings),
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+    async with ingest_client(db, JWT_SECRET, directory=directory_with_sms_target()) as client:
         yield client
 
 

@@ -13,7 +13,6 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from services.ingest.deps import ApiContext
 from services.ingest.recommendation_projections import apply_recommendation_event
 from services.ingest.recommendation_tables import (
     RecommendationAddresseeRecord,
@@ -21,9 +20,8 @@ from services.ingest.recommendation_tables import (
     RecommendationViewRecord,
 )
 from services.ingest.service import IngestService
-from services.ingest.stream import StreamHub
 from services.ingest.tables import OUTBOX
-from shared.auth import Authenticator, mint_token
+from shared.auth import mint_token
 from shared.bus import Bus, to_outgoing
 from shared.contracts import (
     RECOMMENDATION_ACKNOWLEDGE,
@@ -41,12 +39,11 @@ from shared.contracts.recommendations import (
     RecommendationSubmittedV1,
     RespondRecommendationV1,
 )
-from shared.directory_store import DirectorySource
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
-from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
-from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory
+from tests.integration.ingest_client import ingest_client
+from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request
 
 pytestmark = pytest.mark.integration
 
@@ -76,17 +73,7 @@ def recommendation_request(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(jwt_secret=JWT_SECRET, directory=EXAMPLE_DIRECTORY, database_url=db.url)
-    app = IngestService(settings).app
-    app.state.api = ApiContext(
-        DirectorySource.fixed(example_directory()),
-        db.sessions,
-        Authenticator(secret=JWT_SECRET),
-        StreamHub(db.sessions),
-        SourceKeyRing.from_settings(settings),
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+    async with ingest_client(db, JWT_SECRET) as client:
         yield client
 
 

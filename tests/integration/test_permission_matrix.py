@@ -40,7 +40,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
 
-from services.ingest.deps import ApiContext
 from services.ingest.message_projections import apply_message_event
 from services.ingest.message_tables import MessageViewRecord
 from services.ingest.projections import apply_event
@@ -52,17 +51,16 @@ from services.ingest.recommendation_tables import (
 from services.ingest.service import IngestService
 from services.ingest.stream import StreamHub, Subscriber
 from services.ingest.tables import OUTBOX, AlertViewRecord, IdempotencyKeyRecord, TimelineRecord
-from shared.auth import Authenticator, mint_token
+from shared.auth import mint_token
 from shared.contracts import MESSAGE_STATE_CHANGED, RECOMMENDATION_STATE_CHANGED
 from shared.contracts.messages import AddresseeState, MessageStateV1
 from shared.contracts.recommendations import RecommendationStateV1
 from shared.directory import Person
-from shared.directory_store import DirectorySource
 from shared.envelope import Envelope, utc_now
 from shared.permissions import Action, allowed
 from shared.settings import Settings
-from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
+from tests.integration.ingest_client import ingest_client
 from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory, state_changed
 
 pytestmark = pytest.mark.integration
@@ -335,17 +333,7 @@ def bearer(person_id: str) -> dict[str, str]:
 
 @pytest.fixture
 async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(jwt_secret=JWT_SECRET, directory=EXAMPLE_DIRECTORY, database_url=db.url)
-    app = IngestService(settings).app
-    app.state.api = ApiContext(
-        DirectorySource.fixed(example_directory()),
-        db.sessions,
-        Authenticator(secret=JWT_SECRET),
-        OneShotHub(db.sessions),
-        SourceKeyRing.from_settings(settings),
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+    async with ingest_client(db, JWT_SECRET, stream=OneShotHub(db.sessions)) as client:
         yield client
 
 
