@@ -64,7 +64,7 @@ def _tail(plan: DryRun) -> list[str]:
     lines: list[str] = []
     if plan.exhausted_at is not None:
         joc = ", ".join(
-            p.person_id + ("" if p.reachable else " (no supported contact)") for p in plan.joc
+            p.person_id + ("" if p.reachable else " (cannot be told)") for p in plan.joc
         )
         lines.append(
             f"{format_offset(plan.exhausted_at)}  escalation exhausted: nobody acknowledged "

@@ -24,7 +24,9 @@ from services.router.routing import (
     route_matches,
     select_policies,
 )
+from shared.addressing import cleared_for
 from shared.directory import Contact, Directory, Person
+from shared.envelope import Classification
 
 
 class UnknownSector(ValueError):
@@ -40,11 +42,12 @@ class PlannedPage:
     component: str
     contacts: tuple[Contact, ...]  # on supported channels, in the directory's order
     policy_id: str
+    cleared: bool = True  # for the alert's classification: the router pages no one else
 
     @property
     def reachable(self) -> bool:
-        """False when the person has no contact on a supported channel."""
-        return bool(self.contacts)
+        """False when the person cannot be paged: no supported contact, or not cleared."""
+        return bool(self.contacts) and self.cleared
 
 
 @dataclass(frozen=True)
@@ -113,16 +116,23 @@ class DryRun:
             page.person_id: page for step in self.steps for page in step.pages if not page.reachable
         }
         found.extend(
-            f"{person_id} has no contact on a supported channel: "
-            "the JOC is told instead (alert.target_unreachable)"
-            for person_id in unreachable
+            f"{person_id} "
+            + (
+                "has no contact on a supported channel"
+                if page.cleared
+                else f"is not cleared for a {self.facts.classification} alert"
+            )
+            + ": the JOC is told instead (alert.target_unreachable)"
+            for person_id, page in unreachable.items()
         )
         if not any(page.reachable for page in self.joc):
             found.append("no joc_operator can be reached: exhaustion and failures go unheard")
         return found
 
 
-def planned_page(person: Person, policy_id: str, channels: Sequence[str]) -> PlannedPage:
+def planned_page(
+    person: Person, policy_id: str, channels: Sequence[str], classification: str
+) -> PlannedPage:
     """A person as paged: their contacts on ``channels``, in the directory's order."""
     return PlannedPage(
         person_id=person.id,
@@ -130,6 +140,7 @@ def planned_page(person: Person, policy_id: str, channels: Sequence[str]) -> Pla
         component=person.component,
         contacts=tuple(c for c in person.contacts if c.channel in channels),
         policy_id=policy_id,
+        cleared=cleared_for(person, Classification(classification)),
     )
 
 
@@ -142,13 +153,16 @@ def plan_dry_run(
             f"unknown sector {facts.sector!r}; known sectors: {', '.join(directory.sectors)}"
         )
     policy_ids = select_policies(directory.routes, facts)
-    joc = tuple(planned_page(p, "", channels) for p in joc_operators(directory, facts.sector))
+    joc = tuple(
+        planned_page(p, "", channels, facts.classification)
+        for p in joc_operators(directory, facts.sector)
+    )
     routes = tuple(_matched_routes(directory, facts))
     if not policy_ids:
         return DryRun(facts, routes, (), (), 0, None, None, joc)
     policy = directory.policy(policy_ids[0])
     first = tuple(
-        planned_page(page.person, page.policy_id, channels)
+        planned_page(page.person, page.policy_id, channels, facts.classification)
         for page in first_level_pages(directory, policy_ids, facts.sector)
     )
     steps: list[PlannedStep] = []
@@ -160,7 +174,7 @@ def plan_dry_run(
                 first
                 if number == 1
                 else tuple(
-                    planned_page(person, policy.id, channels)
+                    planned_page(person, policy.id, channels, facts.classification)
                     for person in resolve_targets(directory, level, facts.sector)
                 )
             )

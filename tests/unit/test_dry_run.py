@@ -286,3 +286,28 @@ def test_plain_text(directory: Directory) -> None:
     assert lines[7].startswith("T+40m  loop 2 level 1: awa.hfo")
     assert lines[10].startswith("T+80m  escalation exhausted: nobody acknowledged in 2 loop(s)")
     assert lines[11].startswith("ack timeout: acknowledged but not resolved within 1h")
+
+
+def test_people_not_cleared_for_the_alert_are_shown_as_not_paged(directory: Directory) -> None:
+    # A strictly confidential military alert: poc-joint's level 1 holds the sector
+    # commander and the police focal point (both cleared confidential) - the router
+    # would not page them, and the JOC (confidential too) could not be told.
+    plan = plan_dry_run(
+        directory,
+        facts("armed_group_movement", "moderate", origin="military",
+              classification="strictly_confidential"),
+        CHANNELS,
+    )  # fmt: skip
+    level_one = {p.person_id: p.reachable for p in plan.steps[0].pages}
+    assert level_one == {"awa.hfo": True, "col.okafor": False, "insp.diallo": False}
+    assert (
+        "col.okafor is not cleared for a strictly_confidential alert: "
+        "the JOC is told instead (alert.target_unreachable)"
+    ) in plan.warnings
+    assert "no joc_operator can be reached: exhaustion and failures go unheard" in plan.warnings
+    cleared = plan_dry_run(
+        directory,
+        facts("armed_group_movement", "moderate", origin="military", classification="confidential"),
+        CHANNELS,
+    )
+    assert all(p.cleared for p in cleared.steps[0].pages)
