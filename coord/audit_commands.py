@@ -91,7 +91,7 @@ def record_access_or_refuse(
 def _session(settings: Settings) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
     from shared.db import one_session
 
-    return one_session(settings.database_url)
+    return one_session(settings.database_url, read_only=True)  # never holds the write lock
 
 
 class _Progress:

@@ -214,7 +214,7 @@ def dry_run(
 
 
 async def _live_directory(settings: Settings) -> tuple[Directory, str]:
-    async with one_session(settings.database_url) as session:
+    async with one_session(settings.database_url, read_only=True) as session:
         stored = await stored_directory(session)
     if stored is None:
         typer.echo("no directory was loaded yet (coord directory load FILE)", err=True)

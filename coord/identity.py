@@ -64,7 +64,7 @@ def _directory_in_force(settings: Settings) -> Directory:
     """The live directory (the last ``coord directory load``), else the configured file."""
 
     async def live() -> Directory | None:
-        async with one_session(settings.database_url) as session:
+        async with one_session(settings.database_url, read_only=True) as session:
             stored = await stored_directory(session)
         return stored.directory if stored is not None else None
 

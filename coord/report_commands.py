@@ -112,7 +112,7 @@ async def _read(settings: Settings, since: datetime | None, sector: str | None) 
     from shared.db import one_session
     from shared.envelope import utc_now
 
-    async with one_session(settings.database_url) as session:
+    async with one_session(settings.database_url, read_only=True) as session:
         return await report(session, since, sector, utc_now())
 
 

@@ -59,19 +59,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and write-safe transactions."""
+def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout and write-safe transactions.
+
+    ``read_only``: for readers that never write (``coord audit``, ``coord report``):
+    on SQLite their transactions take no write lock, so a long audit of the log
+    does not stop the services writing.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _make_sqlite_transactions_immediate(engine)
+        _configure_sqlite_transactions(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
+def _configure_sqlite_transactions(engine: AsyncEngine, begin: str) -> None:
     # pysqlite's deferred BEGIN lets two processes both read, then fail to
     # upgrade to a write lock (SQLITE_BUSY without waiting). BEGIN IMMEDIATE
     # takes the write lock up front, so the busy timeout makes writers queue.
+    # A reader that never writes keeps the deferred BEGIN: under WAL it reads a
+    # consistent snapshot while writers go on.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -83,7 +90,7 @@ def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -92,9 +99,9 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @contextlib.asynccontextmanager
-async def one_session(database_url: str) -> AsyncIterator[AsyncSession]:
+async def one_session(database_url: str, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
     """One session on an engine of its own, disposed after: for one-off commands (the CLI)."""
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, read_only=read_only)
     try:
         async with session_factory(engine)() as session:
             yield session
