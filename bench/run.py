@@ -1,13 +1,18 @@
-"""``make bench``: the raw aio-pika baseline and coord end to end, in one run, one table.
+"""``make bench``: coord's figures next to their baselines, in one run, one table.
 
-Figures (issue 7), each next to its baseline from the same run, on this machine:
+Figures (issue 7), each next to its baseline from the same run, on this machine
+(parts chosen with --only, all by default):
 - raw: aio-pika confirmed publishes/s and consumed+acked/s (bench/raw.py);
-- per database: alerts/s from HTTP accepted to webhook delivered with 32 clients
-  posting back to back (and the backlog left when they stop), as a share of the raw
-  confirmed-publish rate; latency p50/p95/p99 at 100 alerts/s and at half the
-  measured throughput (bench/alerts.py).
-Not measured yet: escalation timer lateness with 10,000 pending timers, and the audit
-verify/replay rate on 1,000,000 events (see docs/performance.md).
+- system, per database: alerts/s from HTTP accepted to webhook delivered with 32
+  clients posting back to back (and the backlog left when they stop), as a share of
+  the raw confirmed-publish rate; latency p50/p95/p99 at 100 alerts/s and at half the
+  measured throughput (bench/alerts.py); needs raw, which then runs too;
+- timers, per database: escalation timer lateness with --timers pending timers, the
+  router's timer loop in process: steady (due over --steady-window s, the first
+  --steady-measure s measured) and burst (all due within --burst-window s)
+  (bench/timers.py);
+- audit, per database: verify and replay records/s on a log of --events records,
+  against a plain SELECT of the same rows (bench/audit.py).
 """
 
 from __future__ import annotations
@@ -26,10 +31,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench import audit, timers
 from bench.alerts import latency_at, throughput
 from bench.infra import database, vhost
 from bench.raw import raw_baseline
+from bench.templates import record_template
+from shared.logging import configure_logging
+from shared.settings import Settings
 from tests.e2e.harness import System, WebhookReceiver
+
+PARTS = ("raw", "system", "timers", "audit")
 
 
 async def _system_figures(kind: str, seconds: float, concurrency: int) -> dict[str, Any]:
@@ -66,32 +77,51 @@ async def _system_figures(kind: str, seconds: float, concurrency: int) -> dict[s
     }
 
 
-async def run(
-    databases: list[str], seconds: float, concurrency: int, messages: int
-) -> dict[str, Any]:
-    """Every figure, as JSON-ready data."""
-    async with vhost() as amqp_url:
-        raw = await raw_baseline(amqp_url, messages=messages)
+async def _timer_figures(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    steady = await timers.timer_lateness(
+        kind, args.timers, window=args.steady_window, measured=args.steady_measure
+    )
+    burst = await timers.timer_lateness(kind, args.timers, window=args.burst_window)
+    return {"steady": timers.as_json(steady), "burst": timers.as_json(burst)}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Every figure asked for, as JSON-ready data."""
+    parts, databases = set(args.only.split(",")), args.databases.split(",")
+    if "system" in parts:
+        parts.add("raw")  # its baseline
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "raw": asdict(raw),
         "systems": {},
+        "timers": {},
+        "audit": {},
     }
-    for kind in databases:
-        results["systems"][kind] = await _system_figures(kind, seconds, concurrency)
+    if "raw" in parts:
+        async with vhost() as amqp_url:
+            results["raw"] = asdict(await raw_baseline(amqp_url, messages=args.messages))
+    for kind in databases if "system" in parts else []:
+        results["systems"][kind] = await _system_figures(kind, args.seconds, args.concurrency)
+    for kind in databases if "timers" in parts else []:
+        results["timers"][kind] = await _timer_figures(kind, args)
+    if "audit" in parts:
+        with tempfile.TemporaryDirectory(prefix="coord-bench-template-") as tmp:
+            template = await record_template(Path(tmp))
+        for kind in databases:
+            results["audit"][kind] = await audit.audit_figures(kind, args.events, template)
     return results
 
 
 def table(results: dict[str, Any]) -> Table:
     """The results as one table."""
-    raw = results["raw"]
     out = Table(title=f"coord benchmark, {results['machine']['cpus']} cores, {results['when']}")
     for column in ("figure", "value", "baseline (same run)", "ratio / target"):
         out.add_column(column)
-    out.add_row("raw aio-pika: confirmed publishes/s", f"{raw['published_per_s']:.0f}", "", "")
-    out.add_row("raw aio-pika: consumed + acked/s", f"{raw['consumed_per_s']:.0f}", "", "")
-    for kind, figures in results["systems"].items():
+    raw: dict[str, Any] = results.get("raw", {})
+    if raw:
+        out.add_row("raw aio-pika: confirmed publishes/s", f"{raw['published_per_s']:.0f}", "", "")
+        out.add_row("raw aio-pika: consumed + acked/s", f"{raw['consumed_per_s']:.0f}", "", "")
+    for kind, figures in results["systems"].items():  # run with raw, their baseline
         most = figures["throughput"]
         ratio = most["delivered_per_s"] / raw["published_per_s"]
         out.add_row(
@@ -108,6 +138,12 @@ def table(results: dict[str, Any]) -> Table:
                 f"{lat['alerts']} alerts",
                 target,
             )
+    for kind, runs in results.get("timers", {}).items():
+        for row in timers.table_rows(kind, runs):
+            out.add_row(*row)
+    for kind, figures in results.get("audit", {}).items():
+        for row in audit.table_rows(kind, figures):
+            out.add_row(*row)
     return out
 
 
@@ -118,11 +154,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--messages", type=int, default=10_000, help="of the raw baseline")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"parts: {','.join(PARTS)}")
+    parser.add_argument("--timers", type=int, default=10_000, help="pending escalation timers")
+    parser.add_argument("--steady-window", type=float, default=600.0, help="s; steady: due over")
+    parser.add_argument("--steady-measure", type=float, default=25.0, help="s; steady: measured")
+    parser.add_argument("--burst-window", type=float, default=20.0, help="s; burst: due over")
+    parser.add_argument("--events", type=int, default=1_000_000, help="records of the audit log")
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     args = parser.parse_args()
-    results = asyncio.run(
-        run(args.databases.split(","), args.seconds, args.concurrency, args.messages)
-    )
+    unknown = set(args.only.split(",")) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    # The in-process router and the template driver would log every alert.
+    configure_logging(Settings(log_level="warning"))
+    results = asyncio.run(run(args))
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     Console().print(table(results))
     print(f"written to {args.out}")
