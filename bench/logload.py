@@ -25,24 +25,10 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from bench.templates import LoggedRow
-from shared.event_log import GENESIS, payload_digest, record_hash
+from shared.event_log import GENESIS, EventRecord, payload_digest, record_hash
 
-COLUMNS = (
-    "seq",
-    "event_id",
-    "type",
-    "schema_version",
-    "occurred_at",
-    "recorded_at",
-    "producer",
-    "actor",
-    "correlation_id",
-    "causation_id",
-    "classification",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+# The log table's own columns, in its order (what COPY and the SELECT baseline use).
+COLUMNS = tuple(column.name for column in EventRecord.__table__.columns)
 _UUID = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4})-[0-9a-f]{12}")
 _CHUNK = 20_000
 

@@ -125,7 +125,12 @@ def concerns(person: Person, alert: AlertAudience) -> bool:
     """
     if person.id == alert.raised_by or person.id in alert.chain:
         return True
-    return JOC_ROLE in person.roles and person.covers(alert.sector)
+    return _runs_the_board(person, alert.sector)
+
+
+def _runs_the_board(person: Person, sector: str) -> bool:
+    """A JOC duty officer of ``sector``: watches its alerts, resolves and annotates them."""
+    return JOC_ROLE in person.roles and person.covers(sector)
 
 
 def may_see_alert(person: Person, alert: AlertAudience) -> bool:
@@ -152,5 +157,4 @@ def may_act_on_alert(person: Person | None, chain: Collection[str], sector: str)
     """Resolve and notes: anyone on the chain, or a JOC duty officer of the sector."""
     if person is None:
         return False
-    on_duty = JOC_ROLE in person.roles and person.covers(sector)
-    return on_duty or person.id in chain
+    return _runs_the_board(person, sector) or person.id in chain

@@ -22,7 +22,8 @@ from services.ingest.deps import (
 )
 from services.ingest.message_routes import router as message_router
 from services.ingest.rate_limit import DEFAULT_RATE_LIMIT, PersonRateLimiter, limit_rate
-from services.ingest.recommendation_routes import include_recommendation_routes
+from services.ingest.recommendation_routes import reports_router
+from services.ingest.recommendation_routes import router as recommendation_router
 from services.ingest.schemas import AlertPage, AlertView, NoteBody, ResolveBody
 from services.ingest.stream import frames
 from shared.contracts.alerts import Category, RaiseAlertV1
@@ -219,15 +220,13 @@ def include_routes(app: FastAPI, *, rate_limit: str = DEFAULT_RATE_LIMIT) -> Non
     ``rate_limit`` is per person (``"120/minute"``); the limiter is ``app.state.rate_limiter``.
     """
     app.state.rate_limiter = PersonRateLimiter(rate_limit)
-    # Collect every v1 router first (the route modules include theirs into an app), so the
-    # limit and the problem responses are added in this one place, for routes added later too.
-    v1 = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    v1.include_router(router)
-    v1.include_router(message_router)
-    include_recommendation_routes(v1)
-    v1.include_router(audit_router)
+    # Every v1 router under one, so the limit and the problem responses are added in this
+    # one place, for routes added later too.
+    v1 = APIRouter()
+    for part in (router, message_router, recommendation_router, reports_router, audit_router):
+        v1.include_router(part)
     app.include_router(
-        v1.router,
+        v1,
         # After authentication (FastAPI runs current_person once per request): per person.
         dependencies=[Depends(limit_rate)],
         responses=COMMON_PROBLEM_RESPONSES,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.schemas import AlertListItem, AlertPage, AlertView, Delivery, TimelineEntry
 from services.ingest.tables import AlertPersonRecord, AlertViewRecord, TimelineRecord
-from shared.addressing import cleared_for
+from shared.addressing import cleared_classifications
 from shared.contracts import (
     ALERT_STATE_CHANGED,
     ALERT_TARGET_UNREACHABLE,
@@ -65,7 +65,7 @@ def visible_to(person: Person) -> ColumnElement[bool]:
         return true()
     if not allowed(person, Action.READ):
         return false()
-    cleared = [c.value for c in Classification if cleared_for(person, c)]
+    cleared = [c.value for c in cleared_classifications(person)]
     named = exists().where(
         AlertPersonRecord.alert_id == AlertViewRecord.alert_id,
         AlertPersonRecord.person_id == person.id,

@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from services.ingest import recommendation_queries, recommendations, reports
@@ -193,9 +193,3 @@ async def recommendation_report(
     # auditors): counts and decline reasons, never a recommendation's text.
     async with context.sessions() as session:
         return await reports.report(session, since, sector, utc_now())
-
-
-def include_recommendation_routes(app: FastAPI) -> None:
-    """Mount the recommendation and report routes on ``app``."""
-    app.include_router(router)
-    app.include_router(reports_router)

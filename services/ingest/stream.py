@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.ingest.queries import audience_of
 from services.ingest.tables import AlertViewRecord
 from shared.contracts import NOTIFICATION_REQUESTED
 from shared.directory import Person
-from shared.envelope import Classification, Envelope
+from shared.envelope import Envelope
 from shared.permissions import AlertAudience, may_see_alert
 
 STREAM_BINDINGS = ("alert.#", NOTIFICATION_REQUESTED)
@@ -96,13 +97,9 @@ class StreamHub:
         # The view may not have the chain yet (the projection runs on its own queue):
         # events that name their chain or targets widen the audience themselves.
         payload = envelope.payload
-        chain = (
-            frozenset(view.chain) | set(payload.get("chain", ())) | set(payload.get("targets", ()))
-        )
-        alert = AlertAudience(
-            Classification(view.classification), view.sector, view.raised_by, chain
-        )
-        audience = Audience(alert, addressee)
+        known = audience_of(view)
+        named = set(payload.get("chain", ())) | set(payload.get("targets", ()))
+        audience = Audience(replace(known, chain=frozenset(known.chain) | named), addressee)
         data = {k: v for k, v in payload.items() if k not in _PRIVATE_FIELDS}
         data |= {
             "type": envelope.type,
