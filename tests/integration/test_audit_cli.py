@@ -18,18 +18,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue
 
 from shared.audit_export import exported, read_export, to_json_line, verify_export
 from shared.auth import mint_token
-from shared.bus import EVENTS_EXCHANGE, Bus
 from shared.contracts import AUDIT_ACCESSED
 from shared.envelope import Envelope
 from shared.event_log import Head, records
 from shared.settings import DEV_JWT_SECRET
-from tests.integration.conftest import Database
+from tests.integration.conftest import Database, tapped
 from tests.integration.test_event_log_tamper import (
     BATCH_SIZES,
     SOURCE,
@@ -178,18 +176,9 @@ async def audit_log(db: Database, amqp_url: str) -> AuditLog:
 
 @pytest.fixture
 async def accesses(amqp_url: str) -> AsyncIterator[Accesses]:
-    """A queue of the test's own bound to ``audit.accessed`` (topology declared first)."""
-    bus = Bus(amqp_url, prefetch=1, delivery_limit=10)
-    await bus.connect()
-    await bus.close()
-    connection = await aio_pika.connect(amqp_url, timeout=10)
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue("test.audit-accessed", durable=False)
-        await queue.bind(await channel.get_exchange(EVENTS_EXCHANGE), routing_key=AUDIT_ACCESSED)
+    """A queue of the test's own bound to ``audit.accessed``."""
+    async with tapped(amqp_url, "test.audit-accessed", AUDIT_ACCESSED) as queue:
         yield Accesses(queue)
-    finally:
-        await connection.close()
 
 
 # --------------------------------------------------------------------------- verify and head

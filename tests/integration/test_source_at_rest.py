@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractQueue
@@ -39,7 +38,6 @@ from shared.audit_export import (
     verify_export,
 )
 from shared.auth import Authenticator, mint_token
-from shared.bus import EVENTS_EXCHANGE, Bus
 from shared.contracts import ALERT_RAISED, ALERT_STATE_CHANGED
 from shared.contracts.alerts import SealedSource, Source
 from shared.directory_store import DirectorySource
@@ -47,7 +45,7 @@ from shared.envelope import Envelope
 from shared.event_log import EventRecord, field_digest
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing, new_key_line
-from tests.integration.conftest import Database
+from tests.integration.conftest import Database, tapped
 from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory
 
 pytestmark = pytest.mark.integration
@@ -135,18 +133,9 @@ async def log_records(db: Database) -> list[EventRecord]:
 
 @pytest.fixture
 async def tap(amqp_url: str) -> AsyncIterator[AbstractQueue]:
-    """A queue of the test's own bound to ``alert.raised`` (topology declared first)."""
-    bus = Bus(amqp_url, prefetch=1, delivery_limit=10)
-    await bus.connect()
-    await bus.close()
-    connection = await aio_pika.connect(amqp_url, timeout=10)
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue("test.alert-raised", durable=False)
-        await queue.bind(await channel.get_exchange(EVENTS_EXCHANGE), routing_key=ALERT_RAISED)
+    """A queue of the test's own bound to ``alert.raised``."""
+    async with tapped(amqp_url, "test.alert-raised", ALERT_RAISED) as queue:
         yield queue
-    finally:
-        await connection.close()
 
 
 # --------------------------------------------------------------------------- at rest
