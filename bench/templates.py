@@ -36,7 +36,7 @@ from shared.contracts.alerts import AlertRaisedV2, RaiseAlertV1, Source
 from shared.db import create_engine, session_factory
 from shared.directory import Directory, load_directory
 from shared.envelope import Classification, Envelope, utc_now
-from shared.event_log import EventRecord, records
+from shared.event_log import EventRecord, LogRecord, records
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing
 from tests.unit.helpers import DEMO_DIRECTORY, alert_request
@@ -91,7 +91,7 @@ def raised_envelope(rng: random.Random, keys: SourceKeyRing, dedup: str | None) 
     )
 
 
-def _outcomes(rng: random.Random, requested: EventRecord) -> list[Envelope]:
+def _outcomes(rng: random.Random, requested: LogRecord) -> list[Envelope]:
     """What the notifier reports for one page: delivered, sometimes after a failed channel."""
     payload = requested.payload
     cause = Envelope(

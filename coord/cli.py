@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -58,7 +57,7 @@ def _unit(name: ServiceName, settings: Settings, port: int | None) -> ServiceUni
 @app.command()
 def up(port: PortOption = None) -> None:
     """Run all three services in this one process (the API on --port)."""
-    from shared.runtime import run_units
+    from shared.runtime import serve
 
     settings = get_settings()
     configure_logging(settings)
@@ -67,17 +66,17 @@ def up(port: PortOption = None) -> None:
         _unit(ServiceName.ROUTER, settings, None),
         _unit(ServiceName.NOTIFIER, settings, None),
     ]
-    asyncio.run(run_units(units, settings.host))
+    serve(units, settings.host)
 
 
 @app.command()
 def run(service: ServiceName, port: PortOption = None) -> None:
     """Run one service in this process; run several side by side as replicas."""
-    from shared.runtime import run_units
+    from shared.runtime import serve
 
     settings = get_settings()
     configure_logging(settings)
-    asyncio.run(run_units([_unit(service, settings, port)], settings.host))
+    serve([_unit(service, settings, port)], settings.host)
 
 
 @db_app.command("upgrade")

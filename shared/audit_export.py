@@ -28,7 +28,7 @@ from shared.contracts.audit import AuditAccessedV1
 from shared.envelope import Classification, Envelope
 from shared.event_log import (
     PROTECTED_FIELDS,
-    EventRecord,
+    LogRecord,
     Problem,
     field_digest,
     fields_of,
@@ -100,7 +100,7 @@ def may_see_protected(clearance: Classification) -> bool:
 
 
 def exported(
-    record: EventRecord, *, reveal_protected: bool, keys: SourceKeyRing | None = None
+    record: LogRecord, *, reveal_protected: bool, keys: SourceKeyRing | None = None
 ) -> dict[str, Any]:
     """One record as exported: fields, payload, digests, links.
 

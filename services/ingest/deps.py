@@ -33,7 +33,9 @@ class ApiContext:
         return self.directories.current
 
 
-def _context(request: Request) -> ApiContext:
+async def _context(request: Request) -> ApiContext:
+    # async: FastAPI runs a plain ``def`` dependency on a worker thread, a thread hop on
+    # every request for one attribute read.
     context: ApiContext | None = getattr(request.app.state, "api", None)
     if context is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "service is starting")

@@ -38,7 +38,7 @@ from shared.contracts import (
     MESSAGE_STATE_CHANGED,
     RECOMMENDATION_STATE_CHANGED,
 )
-from shared.event_log import EventRecord, records
+from shared.event_log import LogRecord, records
 
 # Kinds of entity, and the event that carries each one's whole state.
 STATE_EVENTS = {
@@ -73,7 +73,7 @@ class Replay:
     differences: list[str] = field(default_factory=list)
 
 
-def _fold_alert(story: AlertStory, record: EventRecord) -> None:
+def _fold_alert(story: AlertStory, record: LogRecord) -> None:
     payload = record.payload
     if record.type == ALERT_TRIGGERED:
         story.status, story.level = "triggered", payload["level"]
@@ -95,7 +95,7 @@ def _fold_alert(story: AlertStory, record: EventRecord) -> None:
 async def rebuild(
     session: AsyncSession,
     as_of: datetime | None = None,
-    on_record: Callable[[EventRecord], None] | None = None,
+    on_record: Callable[[LogRecord], None] | None = None,
 ) -> Replay:
     """Every entity's state from the log (up to ``as_of``), and the alerts' stories."""
     replay = Replay()

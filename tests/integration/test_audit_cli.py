@@ -210,12 +210,18 @@ async def test_verify_exits_1_naming_the_cut_and_the_altered_record(
     assert f"recorded head {TOTAL}" in against_head.stdout
 
     await flip_one_payload_byte(audit_log.db, 12)
-    altered = await coord(audit_log, "audit", "verify")
+    altered, in_ranges = await asyncio.gather(
+        coord(audit_log, "audit", "verify"), coord(audit_log, "audit", "verify", "--jobs", "3")
+    )
     assert broken_at(altered) == 12
     assert "does not match its hash" in altered.stdout
+    assert in_ranges.stdout == altered.stdout
 
     assert await accesses.payloads() == ordered(
-        access("verify", head=""), access("verify", head=recorded), access("verify", head="")
+        access("verify", head=""),
+        access("verify", head=recorded),
+        access("verify", head=""),
+        access("verify", head=""),
     )
 
 

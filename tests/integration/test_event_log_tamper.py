@@ -39,6 +39,7 @@ from shared.event_log import (
     record_hash,
     verify,
 )
+from shared.log_verification import check_range, join, split, verify_in_parallel
 from tests.integration.conftest import Database
 
 pytestmark = pytest.mark.integration
@@ -164,8 +165,19 @@ async def write_log(
 
 
 async def check_log(db: Database, expected: Head | None = None) -> ChainCheck:
+    """``verify``'s answer, after checking that splitting the log over processes by
+    ``seq`` range (``coord audit verify --jobs N``) gives the same one, whichever
+    range boundaries fall next to the tampering."""
     async with db.sessions() as session:
-        return await verify(session, expected)
+        check = await verify(session, expected)
+    last = await current_head(db)
+    for jobs in (2, 7):  # ranges checked here one after the other, as the processes would
+        ranges = [
+            await check_range(db.url, first, last_seq, expected)
+            for first, last_seq in split(last.seq, jobs)
+        ]
+        assert join(ranges, expected) == (check.checked, check.problem), f"{jobs} ranges"
+    return check
 
 
 async def current_head(db: Database) -> Head:
@@ -417,6 +429,20 @@ async def test_a_changed_header_field_is_reported_at_its_seq(
     assert check.problem is not None
     assert check.problem.seq == seq
     assert "does not match its hash" in check.problem.reason
+
+
+@pytest.mark.parametrize("tamper", [False, True], ids=["untouched", "altered"])
+async def test_verify_in_parallel_processes_gives_verifys_answer(
+    log: Database, tamper: bool
+) -> None:
+    if tamper:
+        await TAMPERING["payload byte changed"].action(log)
+    async with log.sessions() as session:
+        alone = await verify(session)
+    checked, problem, last = await verify_in_parallel(log.url, jobs=2)
+    assert (checked, problem) == (alone.checked, alone.problem)
+    assert (problem is None) is (not tamper)
+    assert last == await current_head(log)
 
 
 async def test_a_deleted_last_row_is_caught_only_by_the_recorded_head(log: Database) -> None:
