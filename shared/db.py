@@ -71,9 +71,9 @@ def create_engine(
     ``read_only``: for readers that never write (``coord audit``, ``coord report``):
     on SQLite their transactions take no write lock, so a long audit of the log
     does not stop the services writing.
-    ``pool_size``: PostgreSQL connections kept open. There is no overflow: a pool that
-    opens extra connections under load and closes them when they come back spends more
-    on connecting (TCP, TLS probe, SCRAM) than the statements cost.
+    ``pool_size``: PostgreSQL connections kept open, sized for the handlers a service
+    runs at once: the pool's overflow connections are closed when they come back, and
+    opening one (TCP, TLS probe, SCRAM) costs more than the statements it carries.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -85,7 +85,7 @@ def create_engine(
     # invalidates with every older connection; handlers retry (the bus requeues after a
     # back-off) and an HTTP client gets a 500 and may retry with its Idempotency-Key.
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, **kwargs
+        url, pool_size=pool_size, max_overflow=10, pool_recycle=1800, **kwargs
     )
 
 

@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    # PostgreSQL connections each service keeps open; a handler waits for one when all are busy.
-    db_pool_size: int = Field(default=10, ge=1)
+    # PostgreSQL connections each service keeps open (10 more are opened in a burst).
+    db_pool_size: int = Field(default=20, ge=1)
     prefetch: int = Field(default=64, ge=1)
     delivery_limit: int = Field(default=10, ge=1)
     outbox_poll_interval: float = Field(default=0.5, gt=0)
