@@ -9,14 +9,19 @@ the moment the receiver reads the webhook, on the same monotonic clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
+import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.e2e.harness import System, alert_body
+from bench.infra import database, vhost
+from tests.e2e.harness import System, WebhookReceiver, alert_body
 
 TARGET = "awa.hfo"
 
@@ -42,6 +47,32 @@ class ThroughputResult:
     delivered_in_window: int
     delivered_per_s: float
     backlog_at_end: int
+
+
+@contextlib.asynccontextmanager
+async def running_system(kind: str) -> AsyncIterator[System]:
+    """The three services as processes on a fresh vhost and ``kind`` database, started."""
+    with tempfile.TemporaryDirectory(prefix=f"coord-bench-{kind}-") as tmp:
+        workdir = Path(tmp)
+        async with (
+            vhost() as amqp_url,
+            database(kind, workdir) as database_url,
+            WebhookReceiver() as receiver,
+        ):
+            system = System(
+                workdir / "system",
+                amqp_url,
+                database_url,
+                receiver,
+                # Logging every request costs CPU the benchmark would measure too.
+                extra_env={"COORD_LOG_LEVEL": "warning"},
+                local_tokens=True,
+            )
+            await system.start()
+            try:
+                yield system
+            finally:
+                await system.aclose()
 
 
 def _body(i: int) -> dict[str, Any]:

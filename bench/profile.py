@@ -17,14 +17,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from bench.alerts import throughput
-from bench.infra import database, vhost
+from bench.alerts import running_system, throughput
 from shared.logging import configure_logging
 from shared.settings import Settings
-from tests.e2e.harness import System, WebhookReceiver
 
 # Frames below these are the event loop and the interpreter, not coord's choices.
 _NOISE = ("<module>", "run (asyncio", "run_forever", "_run_once", "_run (asyncio")
@@ -82,54 +79,36 @@ async def profile(
 ) -> None:
     """Run the load with every service under py-spy; print each summary."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    with tempfile.TemporaryDirectory(prefix=f"coord-profile-{kind}-") as tmp:
-        workdir = Path(tmp)
-        async with (
-            vhost() as amqp_url,
-            database(kind, workdir) as database_url,
-            WebhookReceiver() as receiver,
-        ):
-            system = System(
-                workdir / "system",
-                amqp_url,
-                database_url,
-                receiver,
-                extra_env={"COORD_LOG_LEVEL": "warning"},
-                local_tokens=True,
+    async with running_system(kind) as system:
+        client = await system.client("jo.operator")
+        samplers = {}
+        for name, service in system.services.items() if sample else ():
+            if service.process is None:  # not started
+                continue
+            samplers[name] = subprocess.Popen(  # noqa: ASYNC220 - started, not awaited
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(service.process.pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(out / f"{name}.txt"),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
-            await system.start()
-            try:
-                client = await system.client("jo.operator")
-                samplers = {}
-                for name, service in system.services.items() if sample else ():
-                    if service.process is None:  # not started
-                        continue
-                    samplers[name] = subprocess.Popen(  # noqa: ASYNC220 - started, not awaited
-                        [
-                            py_spy,
-                            "record",
-                            "--pid",
-                            str(service.process.pid),
-                            "--duration",
-                            str(int(seconds)),
-                            "--rate",
-                            "200",
-                            "--format",
-                            "raw",
-                            "--output",
-                            str(out / f"{name}.txt"),
-                            "--nonblocking",
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                before = cpu_seconds()
-                result = await throughput(system, client, concurrency, seconds)
-                after = cpu_seconds()
-                for sampler in samplers.values():
-                    await asyncio.to_thread(sampler.wait)
-            finally:
-                await system.aclose()
+        before = cpu_seconds()
+        result = await throughput(system, client, concurrency, seconds)
+        after = cpu_seconds()
+        for sampler in samplers.values():
+            await asyncio.to_thread(sampler.wait)
     print(f"{kind}: {result.delivered_per_s:.1f} alerts/s delivered, {result.accepted} accepted")
     print(f"CPU over the {result.seconds:.1f} s of load, share of one core:")
     busy = {k: v - before.get(k, 0.0) for k, v in after.items()}

@@ -32,44 +32,24 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import audit, timers
-from bench.alerts import latency_at, throughput
-from bench.infra import database, vhost
+from bench.alerts import latency_at, running_system, throughput
+from bench.infra import vhost
 from bench.raw import raw_baseline
 from bench.templates import record_template
 from shared.logging import configure_logging
 from shared.settings import Settings
-from tests.e2e.harness import System, WebhookReceiver
 
 PARTS = ("raw", "system", "timers", "audit")
 
 
 async def _system_figures(kind: str, seconds: float, concurrency: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix=f"coord-bench-{kind}-") as tmp:
-        workdir = Path(tmp)
-        async with (
-            vhost() as amqp_url,
-            database(kind, workdir) as database_url,
-            WebhookReceiver() as receiver,
-        ):
-            system = System(
-                workdir / "system",
-                amqp_url,
-                database_url,
-                receiver,
-                # Logging every request costs CPU the benchmark would measure too.
-                extra_env={"COORD_LOG_LEVEL": "warning"},
-                local_tokens=True,
-            )
-            await system.start()
-            try:
-                client = await system.client("jo.operator")
-                await latency_at(system, client, rate=20, seconds=2)  # warm up
-                most = await throughput(system, client, concurrency, seconds)
-                at_100 = await latency_at(system, client, rate=100, seconds=seconds)
-                half = max(round(most.delivered_per_s / 2), 1)
-                at_half = await latency_at(system, client, rate=half, seconds=seconds)
-            finally:
-                await system.aclose()
+    async with running_system(kind) as system:
+        client = await system.client("jo.operator")
+        await latency_at(system, client, rate=20, seconds=2)  # warm up
+        most = await throughput(system, client, concurrency, seconds)
+        at_100 = await latency_at(system, client, rate=100, seconds=seconds)
+        half = max(round(most.delivered_per_s / 2), 1)
+        at_half = await latency_at(system, client, rate=half, seconds=seconds)
     return {
         "throughput": asdict(most),
         "latency_at_100": asdict(at_100),
