@@ -38,6 +38,15 @@ class LatencyResult:
 
 
 @dataclass(frozen=True)
+class SustainedResult:
+    """The highest offered rate whose deliveries kept up, and the latency there."""
+
+    rate: float
+    held: LatencyResult
+    tried: list[LatencyResult]
+
+
+@dataclass(frozen=True)
 class ThroughputResult:
     """Alerts delivered per second while ``concurrency`` clients post without pause."""
 
@@ -155,3 +164,25 @@ async def throughput(
         delivered_per_s=len(in_window) / (ended - started),
         backlog_at_end=backlog,
     )
+
+
+# A rate is held when 99 % of its alerts are delivered within this: a queue that grows
+# for the whole window makes the last alerts wait seconds.
+HELD_P99_MS = 500.0
+
+
+async def sustained(
+    system: System, client: httpx.AsyncClient, seconds: float, step: float = 10.0
+) -> SustainedResult:
+    """Offer ``step``, 2 x ``step``, ... alerts/s (open loop) until a rate is not held."""
+    tried: list[LatencyResult] = []
+    rate = step
+    while True:
+        result = await latency_at(system, client, rate=rate, seconds=seconds)
+        tried.append(result)
+        if result.p99_ms > HELD_P99_MS or result.alerts < int(rate * seconds):
+            break
+        rate += step
+    held = [r for r in tried if r.p99_ms <= HELD_P99_MS and r.alerts >= int(r.rate * seconds)]
+    best = held[-1] if held else tried[0]
+    return SustainedResult(rate=best.rate if held else 0.0, held=best, tried=tried)

@@ -3,10 +3,12 @@
 Figures (issue 7), each next to its baseline from the same run, on this machine
 (parts chosen with --only, all by default):
 - raw: aio-pika confirmed publishes/s and consumed+acked/s (bench/raw.py);
-- system, per database: alerts/s from HTTP accepted to webhook delivered with 32
-  clients posting back to back (and the backlog left when they stop), as a share of
-  the raw confirmed-publish rate; latency p50/p95/p99 at 100 alerts/s and at half the
-  measured throughput (bench/alerts.py); needs raw, which then runs too;
+- system, per database: the sustained rate, the highest of 10, 20, 30 ... alerts/s
+  offered (open loop) whose deliveries kept up (p99 accepted -> webhook delivered
+  <= 500 ms), as a share of the raw confirmed-publish rate; what 32 clients posting
+  back to back get accepted and delivered (and the backlog left when they stop);
+  latency p50/p95/p99 at 100 alerts/s and at half the sustained rate
+  (bench/alerts.py); needs raw, which then runs too;
 - timers, per database: escalation timer lateness with --timers pending timers, the
   router's timer loop in process: steady (due over --steady-window s, the first
   --steady-measure s measured) and burst (all due within --burst-window s)
@@ -32,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import audit, timers
-from bench.alerts import latency_at, running_system, throughput
+from bench.alerts import latency_at, running_system, sustained, throughput
 from bench.infra import vhost
 from bench.raw import raw_baseline
 from bench.templates import record_template
@@ -47,11 +49,13 @@ async def _system_figures(kind: str, seconds: float, concurrency: int) -> dict[s
         client = await system.client("jo.operator")
         await latency_at(system, client, rate=20, seconds=2)  # warm up
         most = await throughput(system, client, concurrency, seconds)
+        kept = await sustained(system, client, seconds)
         at_100 = await latency_at(system, client, rate=100, seconds=seconds)
-        half = max(round(most.delivered_per_s / 2), 1)
+        half = max(round(kept.rate / 2), 1)
         at_half = await latency_at(system, client, rate=half, seconds=seconds)
     return {
         "throughput": asdict(most),
+        "sustained": asdict(kept),
         "latency_at_100": asdict(at_100),
         "latency_at_half": asdict(at_half),
     }
@@ -102,13 +106,18 @@ def table(results: dict[str, Any]) -> Table:
         out.add_row("raw aio-pika: confirmed publishes/s", f"{raw['published_per_s']:.0f}", "", "")
         out.add_row("raw aio-pika: consumed + acked/s", f"{raw['consumed_per_s']:.0f}", "", "")
     for kind, figures in results["systems"].items():  # run with raw, their baseline
-        most = figures["throughput"]
-        ratio = most["delivered_per_s"] / raw["published_per_s"]
+        most, kept = figures["throughput"], figures["sustained"]
         out.add_row(
-            f"{kind}: alerts/s accepted -> webhook delivered ({most['concurrency']} clients)",
-            f"{most['delivered_per_s']:.0f} (backlog {most['backlog_at_end']})",
+            f"{kind}: alerts/s sustained, accepted -> webhook delivered (p99 <= 500 ms)",
+            f"{kept['rate']:.0f}",
             f"{raw['published_per_s']:.0f} raw/s",
-            f"{ratio:.3f} x raw (target >= 0.15)",
+            f"{kept['rate'] / raw['published_per_s']:.3f} x raw (target >= 0.15)",
+        )
+        out.add_row(
+            f"{kind}: {most['concurrency']} clients flat out: accepted/s, delivered/s",
+            f"{most['accepted'] / most['seconds']:.0f}, {most['delivered_per_s']:.0f}",
+            f"backlog {most['backlog_at_end']}",
+            "",
         )
         for key, target in (("latency_at_100", "p50 <= 15, p99 <= 50"), ("latency_at_half", "")):
             lat = figures[key]
