@@ -36,7 +36,7 @@ from bench.templates import LoggedRow
 from coord.migrate import upgrade
 from services.router.replay import rebuild
 from shared.db import create_engine, session_factory
-from shared.event_log import EventRecord, verify
+from shared.event_log import EventRecord, head, verify
 from shared.log_verification import verify_in_parallel
 
 _QUERY = f"SELECT {', '.join(COLUMNS)} FROM router_event_log ORDER BY seq"  # noqa: S608
@@ -117,7 +117,9 @@ async def audit_figures(kind: str, events: int, template: list[LoggedRow]) -> di
                     return check.checked
 
                 async def parallel_pass() -> int:
-                    checked, problem, _ = await verify_in_parallel(database_url, jobs=2)
+                    async with sessions() as session:
+                        last = await head(session)
+                    checked, problem, _ = await verify_in_parallel(database_url, last, jobs=2)
                     if problem is not None:
                         raise AssertionError(f"the built log does not verify: {problem}")
                     return checked

@@ -110,15 +110,11 @@ class _Progress:
     @classmethod
     async def over_the_log(cls, description: str, session: AsyncSession) -> _Progress:
         """A bar over every record of the log; the records are counted only for a terminal."""
-        total = await cls.log_size(session) if sys.stderr.isatty() else 0
-        return cls(description, total)
-
-    @staticmethod
-    async def log_size(session: AsyncSession) -> int:
-        """How many records the log has (its last ``seq``: records are never deleted)."""
         from shared.event_log import head
 
-        return (await head(session)).seq
+        # Records are never deleted: the last seq is how many there are.
+        total = (await head(session)).seq if sys.stderr.isatty() else 0
+        return cls(description, total)
 
     def advance(self) -> None:
         """One more record done."""
@@ -171,18 +167,17 @@ def verify_command(
 
 
 async def _verify(settings: Settings, expected: Head | None, jobs: int) -> None:
-    import os
-
-    from shared.event_log import verify
-    from shared.log_verification import PARALLEL_FROM, verify_in_parallel
+    from shared.event_log import head, verify
+    from shared.log_verification import jobs_for, verify_in_parallel
 
     async with _session(settings) as session:
-        if jobs == 0:
-            size = (await _Progress.log_size(session)) if (os.cpu_count() or 1) > 1 else 0
-            jobs = min(os.cpu_count() or 1, 4) if size >= PARALLEL_FROM else 1
+        last = await head(session)
+        jobs = jobs or jobs_for(last.seq)
         if jobs > 1:
-            checked, problem, last = await verify_in_parallel(settings.database_url, jobs, expected)
-            _report(checked, problem, str(last))
+            checked, problem, end = await verify_in_parallel(
+                settings.database_url, last, jobs, expected
+            )
+            _report(checked, problem, str(end))
             return
         progress = await _Progress.over_the_log("verifying", session)
         try:

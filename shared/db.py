@@ -76,7 +76,7 @@ def create_engine(
     opening one (TCP, TLS probe, SCRAM) costs more than the statements it carries.
     """
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(url, **kwargs)
         _configure_sqlite_transactions(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     # No pool_pre_ping: on asyncpg it is three round trips (BEGIN, ";", ROLLBACK) before

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from shared.db import one_session
-from shared.event_log import GENESIS, ChainCheck, EventRecord, Head, Problem, head, records
+from shared.event_log import GENESIS, ChainCheck, EventRecord, Head, Problem, records
 
 # Below this many records, starting processes costs more than it saves.
 PARALLEL_FROM = 50_000
@@ -87,15 +88,23 @@ def join(ranges: list[RangeCheck], expected: Head | None = None) -> tuple[int, P
     return checked, None
 
 
-async def verify_in_parallel(
-    database_url: str, jobs: int, expected: Head | None = None
-) -> tuple[int, Problem | None, Head]:
-    """Check the log as it is now over ``jobs`` processes: (checked, first problem, head).
+def jobs_for(log_size: int, cores: int | None = None) -> int:
+    """Processes to verify a log of ``log_size`` records: one per core, up to 4.
 
-    Records appended while it runs are left for the next verification.
+    Below ``PARALLEL_FROM`` records, one: starting processes would cost more.
     """
-    async with one_session(database_url, read_only=True) as session:
-        last = await head(session)
+    cores = cores if cores is not None else os.cpu_count() or 1
+    return min(cores, 4) if log_size >= PARALLEL_FROM else 1
+
+
+async def verify_in_parallel(
+    database_url: str, last: Head, jobs: int, expected: Head | None = None
+) -> tuple[int, Problem | None, Head]:
+    """Check records 1..``last.seq`` over ``jobs`` processes: (checked, first problem, head).
+
+    ``last`` is the head read when the verification starts; records appended while it
+    runs are left for the next one.
+    """
     spans = split(last.seq, jobs)
     loop = asyncio.get_running_loop()
     # spawn, not fork: forking a process whose other threads (a driver's) may hold

@@ -439,10 +439,11 @@ async def test_verify_in_parallel_processes_gives_verifys_answer(
         await TAMPERING["payload byte changed"].action(log)
     async with log.sessions() as session:
         alone = await verify(session)
-    checked, problem, last = await verify_in_parallel(log.url, jobs=2)
+    last = await current_head(log)
+    checked, problem, end = await verify_in_parallel(log.url, last, jobs=2)
     assert (checked, problem) == (alone.checked, alone.problem)
     assert (problem is None) is (not tamper)
-    assert last == await current_head(log)
+    assert end == last
 
 
 async def test_a_deleted_last_row_is_caught_only_by_the_recorded_head(log: Database) -> None:
