@@ -28,14 +28,12 @@ from shared.contracts import (
     RECOMMENDATION_ACKNOWLEDGED,
     RECOMMENDATION_ISSUED,
     RECOMMENDATION_RESPOND,
-    RECOMMENDATION_STATE_CHANGED,
     RECOMMENDATION_SUBMITTED,
 )
 from shared.contracts.recommendations import (
     AcknowledgeRecommendationV1,
     RecommendationAcknowledgedV1,
     RecommendationIssuedV1,
-    RecommendationStateV1,
     RecommendationSubmittedV1,
     RespondRecommendationV1,
 )
@@ -43,7 +41,7 @@ from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
 from tests.integration.conftest import Database
 from tests.integration.ingest_client import ingest_client
-from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request
+from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, recommendation_state_changed
 
 pytestmark = pytest.mark.integration
 
@@ -91,29 +89,7 @@ async def nothing_written(db: Database) -> None:
 
 def state(recommendation_id: str, version: int = 1, **overrides: Any) -> Envelope:
     """A ``recommendation.state_changed`` of the router: issued to col.okafor."""
-    payload: dict[str, Any] = {
-        "recommendation_id": recommendation_id,
-        "version": version,
-        "status": "issued",
-        "addressees": [ADDRESSEE],
-        "addressee_component": "military",
-        "acknowledged_by": None,
-        "acknowledged_at": None,
-        "response": None,
-        "reason": None,
-        "responded_by": None,
-        "responded_at": None,
-        "escalated_at": None,
-        "escalated_to": [],
-    }
-    payload.update(overrides)
-    return Envelope(
-        type=RECOMMENDATION_STATE_CHANGED,
-        producer="router",
-        actor="router",
-        correlation_id=UUID(recommendation_id),
-        payload=RecommendationStateV1.model_validate(payload).model_dump(mode="json"),
-    )
+    return recommendation_state_changed(recommendation_id, version=version, **overrides)
 
 
 ACKNOWLEDGED = {"status": "acknowledged", "acknowledged_by": ADDRESSEE}

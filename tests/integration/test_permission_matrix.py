@@ -52,16 +52,21 @@ from services.ingest.service import IngestService
 from services.ingest.stream import StreamHub, Subscriber
 from services.ingest.tables import OUTBOX, AlertViewRecord, IdempotencyKeyRecord, TimelineRecord
 from shared.auth import mint_token
-from shared.contracts import MESSAGE_STATE_CHANGED, RECOMMENDATION_STATE_CHANGED
+from shared.contracts import MESSAGE_STATE_CHANGED
 from shared.contracts.messages import AddresseeState, MessageStateV1
-from shared.contracts.recommendations import RecommendationStateV1
 from shared.directory import Person
 from shared.envelope import Envelope, utc_now
 from shared.permissions import Action, allowed
 from shared.settings import Settings
 from tests.integration.conftest import Database
 from tests.integration.ingest_client import ingest_client
-from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory, state_changed
+from tests.unit.helpers import (
+    EXAMPLE_DIRECTORY,
+    alert_request,
+    example_directory,
+    recommendation_state_changed,
+    state_changed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -360,32 +365,6 @@ def message_delivered(message_id: str, thread_id: str, person_id: str) -> Envelo
     )
 
 
-def recommendation_issued(recommendation_id: str, person_id: str, **fields: Any) -> Envelope:
-    payload: dict[str, Any] = {
-        "recommendation_id": recommendation_id,
-        "version": 1,
-        "status": "issued",
-        "addressees": [person_id],
-        "addressee_component": "military",
-        "acknowledged_by": None,
-        "acknowledged_at": None,
-        "response": None,
-        "reason": None,
-        "responded_by": None,
-        "responded_at": None,
-        "escalated_at": None,
-        "escalated_to": [],
-        **fields,
-    }
-    return Envelope(
-        type=RECOMMENDATION_STATE_CHANGED,
-        producer="router",
-        actor="router",
-        correlation_id=UUID(recommendation_id),
-        payload=RecommendationStateV1.model_validate(payload).model_dump(mode="json"),
-    )
-
-
 async def build_world(db: Database, client: httpx.AsyncClient) -> dict[str, str]:
     """The objects of the matrix, put in their state the way the projections do; their ids."""
     alert_id = await created(client, "/v1/alerts", alert_request(), "amani.cla")
@@ -407,14 +386,11 @@ async def build_world(db: Database, client: httpx.AsyncClient) -> dict[str, str]
     async with db.sessions() as session, session.begin():
         await apply_event(session, routed)
         await apply_message_event(session, message_delivered(message_id, message_id, "awa.hfo"))
-        await apply_recommendation_event(
-            session, recommendation_issued(recommendation_id, "col.okafor")
-        )
+        await apply_recommendation_event(session, recommendation_state_changed(recommendation_id))
         await apply_recommendation_event(
             session,
-            recommendation_issued(
+            recommendation_state_changed(
                 acknowledged_id,
-                "col.okafor",
                 status="acknowledged",
                 acknowledged_by="col.okafor",
                 acknowledged_at=utc_now().isoformat(),

@@ -9,7 +9,12 @@ from uuid import UUID, uuid4
 
 import yaml
 
-from shared.contracts import ALERT_RAISED, ALERT_STATE_CHANGED, payload_model
+from shared.contracts import (
+    ALERT_RAISED,
+    ALERT_STATE_CHANGED,
+    RECOMMENDATION_STATE_CHANGED,
+    payload_model,
+)
 from shared.directory import Directory, load_directory
 from shared.envelope import Envelope
 
@@ -131,5 +136,33 @@ def state_changed(alert_id: UUID | str, **overrides: Any) -> Envelope:
         producer="router",
         actor="router",
         correlation_id=UUID(str(alert_id)),
+        payload=state.model_dump(mode="json"),
+    )
+
+
+def recommendation_state_changed(recommendation_id: str, **overrides: Any) -> Envelope:
+    """A ``recommendation.state_changed`` of the router: version 1, issued to col.okafor."""
+    payload: dict[str, Any] = {
+        "recommendation_id": recommendation_id,
+        "version": 1,
+        "status": "issued",
+        "addressees": ["col.okafor"],
+        "addressee_component": "military",
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+        "response": None,
+        "reason": None,
+        "responded_by": None,
+        "responded_at": None,
+        "escalated_at": None,
+        "escalated_to": [],
+    }
+    payload.update(overrides)
+    state = payload_model(RECOMMENDATION_STATE_CHANGED, 1).model_validate(payload)
+    return Envelope(
+        type=RECOMMENDATION_STATE_CHANGED,
+        producer="router",
+        actor="router",
+        correlation_id=UUID(recommendation_id),
         payload=state.model_dump(mode="json"),
     )
