@@ -4,6 +4,7 @@
 #   make install   uv + .venv from uv.lock (deploy/scripts/ensure-python.sh)
 #   make infra     RabbitMQ (+management) and PostgreSQL on 127.0.0.1
 #   make run       all three services in one process on http://127.0.0.1:8000
+#                  (COORD_ENV=development: on the published development secrets)
 #   make test      install + infra, then pytest ($(PYTEST_ARGS) passed through):
 #                  unit + integration on $(PYTEST_WORKERS) workers, then the end-to-end
 #                  tests alone (they restart the broker and measure escalation delays)
@@ -29,6 +30,10 @@ PYTEST_OK := || [ $$? -eq 5 ]
 # Default environment for `make run` (override on the command line or in the environment).
 COORD_DIRECTORY ?= deploy/directory.yaml
 export COORD_DIRECTORY
+# The demo runs on the published development secrets, which the services refuse to use
+# unless told this is development (shared/settings.py, README "Configuration").
+COORD_ENV ?= development
+export COORD_ENV
 
 # Printed by `make run` before the services start. `$$` is a literal `$` for the shell.
 define RUN_HINT
@@ -37,20 +42,23 @@ coord is starting: API docs at http://127.0.0.1:8000/docs
 
 Try it from another terminal (jo.operator is the JOC duty officer of deploy/directory.yaml):
 
+  export COORD_ENV=development
   TOKEN=$$(.venv/bin/coord token jo.operator)
-  curl -sS -X POST http://127.0.0.1:8000/v1/alerts \
+  ID=$$(curl -sS -X POST http://127.0.0.1:8000/v1/alerts \
     -H "Authorization: Bearer $$TOKEN" \
     -H 'Content-Type: application/json' \
-    -H 'Idempotency-Key: demo-mavivi-1' \
-    -d '{"title": "Abduction reported near Mavivi", "description": "Two farmers taken by armed men on the road to Mavivi", "category": "abduction", "severity": "severe", "urgency": "immediate", "certainty": "observed", "sector": "beni", "location": {"name": "Mavivi"}, "origin": "community"}'
+    -H 'Idempotency-Key: demo-banner-mavivi-1' \
+    -d '{"title": "Abduction reported near Mavivi", "description": "Two farmers taken by armed men on the road to Mavivi", "category": "abduction", "severity": "severe", "urgency": "immediate", "certainty": "observed", "sector": "beni", "location": {"name": "Mavivi"}, "origin": "community"}' \
+    | tee /dev/stderr | jq -r .id)
+  curl -sS http://127.0.0.1:8000/v1/alerts/$$ID -H "Authorization: Bearer $$TOKEN"
 
-Then GET http://127.0.0.1:8000/v1/alerts/<id> with the same header to follow it.
-To see webhooks, run `.venv/bin/coord webhook-sink` (127.0.0.1:9101) in a third terminal.
+To see webhooks, run `COORD_ENV=development .venv/bin/coord webhook-sink` (127.0.0.1:9101)
+in a third terminal. The README walks through the rest.
 
 endef
 export RUN_HINT
 
-.PHONY: help install infra rabbitmq postgres run test test-fast bench lint fmt
+.PHONY: help install infra rabbitmq postgres tools run test test-fast bench lint fmt
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -66,7 +74,11 @@ postgres:
 
 infra: rabbitmq postgres
 
-run: install rabbitmq
+# curl and jq, for the README's walkthrough.
+tools:
+	bash $(SCRIPTS)/ensure-tools.sh
+
+run: install rabbitmq tools
 	$(VENV_BIN)/coord db upgrade
 	@printf '%s\n' "$$RUN_HINT"
 	exec $(VENV_BIN)/coord up

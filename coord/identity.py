@@ -15,6 +15,7 @@ import asyncio
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from coord.deployable import require_or_exit
 from shared.auth import Authenticator, IdentityProviderUnavailable, InvalidToken
 from shared.db import one_session
 from shared.directory import Directory, Person, load_directory
@@ -30,6 +31,8 @@ _HOW = (
 
 def caller(settings: Settings, action: Action) -> Person:
     """The person ``COORD_TOKEN`` speaks for, when allowed to ``action``; exit 2 otherwise."""
+    # Every such command verifies a token, and some open sources: no published secrets.
+    require_or_exit(settings)
     if settings.token is None or not settings.token.get_secret_value().strip():
         typer.echo(f"this command needs to know who you are: {_HOW}", err=True)
         raise typer.Exit(2)

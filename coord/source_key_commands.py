@@ -45,11 +45,12 @@ def new_command(
 @source_key_app.command("check")
 def check_command() -> None:
     """Check COORD_SOURCE_KEYS: print its key ids (the sealing one first), or what is wrong."""
-    from shared.settings import get_settings
+    from coord.deployable import deployable_settings
     from shared.source_protection import InvalidSourceKeys, SourceKeyRing
 
+    settings = deployable_settings()  # `new` needs no check: it makes the remedy
     try:
-        ring = SourceKeyRing.from_settings(get_settings())
+        ring = SourceKeyRing.from_settings(settings)
     except InvalidSourceKeys as error:
         typer.echo(f"COORD_SOURCE_KEYS: {error}", err=True)
         raise typer.Exit(1) from None

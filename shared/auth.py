@@ -3,7 +3,8 @@
 Two modes, chosen by the settings:
 
 - development (no ``oidc_issuer``): HS256 tokens signed with ``jwt_secret`` (``coord token``
-  mints them);
+  mints them); outside ``COORD_ENV=development`` only with a secret other than the
+  published default (``shared.settings.trusts_development_tokens``);
 - production (``oidc_issuer`` set): RS256/ES256 tokens signed by the OpenID Connect issuer,
   verified with the keys of its JWKS; development tokens are refused.
 """
@@ -22,7 +23,7 @@ from jwt.exceptions import InvalidSubjectError
 
 from shared.envelope import utc_now
 from shared.jwks import IdentityProviderUnavailable, JwksCache
-from shared.settings import Settings
+from shared.settings import Settings, trusts_development_tokens
 
 __all__ = [
     "ALGORITHM",
@@ -67,13 +68,14 @@ def subject_of(token: str, secret: str) -> str:
 class Authenticator:
     """Verifies bearer tokens in development (HS256) or production (OIDC issuer) mode.
 
-    Use :meth:`from_settings`; close with :meth:`aclose` (or ``async with``).
+    Use :meth:`from_settings`; close with :meth:`aclose` (or ``async with``). Without an
+    issuer, ``secret=None`` refuses every token: HS256 with no secret to trust.
     """
 
     def __init__(
         self,
         *,
-        secret: str,
+        secret: str | None,
         issuer: str | None = None,
         audience: str | None = None,
         jwks_cache_seconds: float = 300.0,
@@ -105,8 +107,9 @@ class Authenticator:
         Raises:
             ValueError: ``oidc_issuer`` is set without ``oidc_audience``, or is not a URL.
         """
+        trusted = trusts_development_tokens(settings)
         return cls(
-            secret=settings.jwt_secret.get_secret_value(),
+            secret=settings.jwt_secret.get_secret_value() if trusted else None,
             issuer=settings.oidc_issuer,
             audience=settings.oidc_audience,
             jwks_cache_seconds=settings.oidc_jwks_cache_seconds,
@@ -125,6 +128,10 @@ class Authenticator:
             IdentityProviderUnavailable: the issuer's keys cannot be fetched (503).
         """
         if self._jwks is None:
+            if self._secret is None:
+                # The published development secret outside development: anyone could have
+                # minted this token. The services refuse to start so; this is the backstop.
+                raise InvalidToken("HS256 tokens are not accepted: no JWT secret is configured")
             return subject_of(token, self._secret)
         header = _header(token)
         algorithm = _check_algorithm(header, OIDC_ALGORITHMS)

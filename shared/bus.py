@@ -2,7 +2,9 @@
 
 - one durable topic exchange, ``coord.events``; the routing key is the event type;
 - quorum queues with a delivery limit, dead-lettering to ``<queue>.dead``;
-- persistent messages, publisher confirms awaited together (pipelined);
+- exact bindings, built from ``shared.contracts.registry`` (one place says where a type goes);
+- persistent messages, publisher confirms awaited together (pipelined), each
+  message's outcome known on its own (``publish_each``);
 - manual acks through ``message.process()``; a failing handler's message is
   requeued after a short back-off, until the delivery limit dead-letters it.
 
@@ -16,9 +18,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import aio_pika
+import aiormq
 import structlog
 from aio_pika.abc import (
     AbstractChannel,
@@ -26,9 +30,10 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustConnection,
 )
-from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError
 from pydantic import ValidationError
 
+from shared.contracts.registry import INGEST_VIEWS, NOTIFIER_INBOX, ROUTER_INBOX, bindings
 from shared.envelope import Envelope
 from shared.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED
 
@@ -53,31 +58,67 @@ class QueueSpec:
         return f"{self.name}.dead"
 
 
-ROUTER_QUEUE = QueueSpec(
-    "router.inbox",
-    (
-        "alert.raised",
-        "alert.acknowledge",
-        "alert.resolve",
-        "alert.add_note",
-        "notification.delivered",
-        "notification.failed",
-        "notification.channel_failed",
-        "directory.load",
-        "message.sent",
-        "message.mark_read",
-        "message.acknowledge",
-        "recommendation.submitted",
-        "recommendation.acknowledge",
-        "recommendation.respond",
-        "audit.accessed",
-    ),
-)
-NOTIFIER_QUEUE = QueueSpec("notifier.inbox", ("notification.requested",))
-INGEST_VIEWS_QUEUE = QueueSpec(
-    "ingest.views", ("alert.#", "notification.#", "message.#", "recommendation.#")
-)
+ROUTER_QUEUE = QueueSpec(ROUTER_INBOX, bindings(ROUTER_INBOX))
+NOTIFIER_QUEUE = QueueSpec(NOTIFIER_INBOX, bindings(NOTIFIER_INBOX))
+INGEST_VIEWS_QUEUE = QueueSpec(INGEST_VIEWS, bindings(INGEST_VIEWS))
 TOPOLOGY: tuple[QueueSpec, ...] = (ROUTER_QUEUE, NOTIFIER_QUEUE, INGEST_VIEWS_QUEUE)
+
+# Bindings of earlier releases, removed at start: a durable queue keeps its bindings
+# across restarts, and these wildcards would deliver types nobody registered for it.
+RETIRED_BINDINGS: dict[str, tuple[str, ...]] = {
+    INGEST_VIEWS: ("alert.#", "notification.#", "message.#", "recommendation.#"),
+}
+
+#: What ``publish_each`` answers per message: None when confirmed, else why it failed.
+PublishOutcome = Exception | None
+
+
+def _as_outcome(result: BaseException | None) -> PublishOutcome:
+    if isinstance(result, asyncio.CancelledError):
+        # One publish cancelled under us (say its channel closed): had this task been
+        # cancelled, gather would have raised. A transient failure, not our cancellation.
+        return ConnectionError(f"publish cancelled: {result!r}")
+    if result is not None and not isinstance(result, Exception):
+        raise result  # KeyboardInterrupt, SystemExit: not an outcome
+    return result
+
+
+class RefusalKind(StrEnum):
+    """How the broker refused a message (as opposed to a connection failing)."""
+
+    UNROUTABLE = "unroutable"  # basic.return: no queue is bound to the routing key
+    NACKED = "nacked"  # basic.nack: the broker could not take it (e.g. a queue refused it)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The broker's answer to one message it did not take."""
+
+    kind: RefusalKind
+    detail: str
+
+
+def refusal_of(error: BaseException) -> Refusal | None:
+    """The broker's refusal ``error`` reports; None for a transient failure (connection, timeout).
+
+    aiormq reports both as ``DeliveryError`` and tells them apart by the frame: a
+    mandatory message nobody is bound to comes back as ``basic.return`` (raised as
+    ``PublishError``, reply code 312 NO_ROUTE, since the channel has ``on_return_raises``),
+    a refused one as ``basic.nack`` (or ``basic.reject``) with no message.
+    """
+    if not isinstance(error, DeliveryError):
+        return None
+    frame = error.frame
+    basic = aiormq.spec.Basic  # pamqp's frames, as aiormq raises them
+    if isinstance(frame, basic.Return):
+        return Refusal(
+            RefusalKind.UNROUTABLE,
+            f"unroutable: {frame.reply_text} (reply code {frame.reply_code}), "
+            f"no queue bound to routing key {frame.routing_key!r}",
+        )
+    if isinstance(frame, basic.Nack | basic.Reject):
+        return Refusal(RefusalKind.NACKED, f"nacked by the broker ({type(frame).__name__})")
+    return None
 
 
 @dataclass(frozen=True)
@@ -167,6 +208,8 @@ class Bus:
             )
             for binding in spec.bindings:
                 await queue.bind(exchange, routing_key=binding)
+            for retired in RETIRED_BINDINGS.get(spec.name, ()):
+                await queue.unbind(exchange, routing_key=retired)  # a no-op when absent
         return exchange
 
     def _queue_arguments(self, spec: QueueSpec) -> dict[str, Any]:
@@ -180,15 +223,31 @@ class Bus:
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Publish persistent messages and wait until the broker confirmed them all.
 
+        Raises the first failure (after every message has its answer).
+        """
+        for outcome in await self.publish_each(messages):
+            if outcome is not None:
+                raise outcome
+
+    async def publish_each(
+        self, messages: Sequence[OutgoingMessage], *, within: float | None = None
+    ) -> list[PublishOutcome]:
+        """Publish persistent messages; each one's outcome, in order (None = confirmed).
+
         The publishes are sent back to back and their confirms awaited together,
-        so a batch costs about one round trip, not one per message.
+        so a batch costs about one round trip, not one per message; one message
+        refused (see ``refusal_of``) or timed out does not hide the others' fate.
+        ``within`` bounds each message (its outcome is then a ``TimeoutError``).
         """
         if self._exchange is None:
             raise RuntimeError("bus is not connected")
         exchange = self._exchange
-        await asyncio.gather(
-            *(
-                exchange.publish(
+
+        async def one(m: OutgoingMessage) -> None:
+            # asyncio.timeout, not wait_for: the publish stays in this task, which
+            # aiormq needs to undo a publish cancelled before it was written.
+            async with asyncio.timeout(within):
+                await exchange.publish(
                     aio_pika.Message(
                         m.body,
                         message_id=m.message_id,
@@ -199,9 +258,9 @@ class Bus:
                     routing_key=m.routing_key,
                     mandatory=True,
                 )
-                for m in messages
-            )
-        )
+
+        outcomes = await asyncio.gather(*(one(m) for m in messages), return_exceptions=True)
+        return [_as_outcome(outcome) for outcome in outcomes]
 
     async def consume(self, spec: QueueSpec, handler: Handler) -> None:
         """Deliver every message of ``spec``'s queue to ``handler``, prefetch at a time."""
@@ -256,6 +315,10 @@ async def publish_once(
         await bus.close()
 
 
+class TryAgainLater(Exception):
+    """A handler cannot act on the message yet; it is handed back for a later delivery."""
+
+
 class _Rejected(Exception):
     """The message was logged and handed back to the broker for redelivery."""
 
@@ -289,6 +352,12 @@ async def _process_once(queue: str, message: AbstractIncomingMessage, handler: H
         ):
             try:
                 await handler(envelope)
+            except TryAgainLater as error:
+                # Expected (a command ahead of its subject): no traceback, the same back-off.
+                MESSAGES_CONSUMED.labels(queue=queue, outcome="deferred").inc()
+                log.info("message.deferred", queue=queue, reason=str(error))
+                await _back_off(message)
+                raise _Rejected from error
             except Exception as error:
                 MESSAGES_CONSUMED.labels(queue=queue, outcome="failed").inc()
                 log.exception("message.failed", queue=queue)

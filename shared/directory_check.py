@@ -11,8 +11,9 @@ Pure: data in, problems out. The stages (see ``shared.directory``):
    duplicate ids, a sector or a route matcher value that does not exist.
 3. Coverage (who would really be paged): a target role nobody has, a level that
    pages nobody in some sector, a target person without a contact on a
-   supported channel, a route no alert can reach. Skipped when a person or the
-   sector list failed the schema: the answer would be wrong.
+   supported channel, a sector whose JOC cannot be told, a route no alert can
+   reach. Skipped when a person or the sector list failed the schema: the
+   answer would be wrong.
 
 The supported channels are a parameter: the router's ``SUPPORTED_CHANNELS``.
 """
@@ -40,6 +41,7 @@ from shared.directory import (
     validate_schema,
 )
 from shared.envelope import Classification
+from shared.permissions import JOC_ROLE
 
 _LISTS = ("people", "escalation_policies", "routes")
 _DEFAULTS: dict[str, Any] = {
@@ -342,7 +344,36 @@ def _coverage(directory: Directory, channels: Sequence[str]) -> list[_Found]:
                     ProblemKind.COVERAGE,
                 )
             )
+    found += _unheard_jocs(directory, channels)
     found += _unreachable_routes(directory)
+    return found
+
+
+def _unheard_jocs(directory: Directory, channels: Sequence[str]) -> list[_Found]:
+    """Sectors where no JOC duty officer can be told (no contact on a supported channel).
+
+    The router tells a sector's JOC when escalation is exhausted, a target cannot be
+    reached, or no route takes an alert: there, that would go unheard.
+    """
+    found: list[_Found] = []
+    for index, sector in enumerate(directory.sectors):
+        jocs = [p for p in directory.people if JOC_ROLE in p.roles and p.covers(sector)]
+        if any(c.channel in channels for p in jocs for c in p.contacts):
+            continue
+        why = (
+            f"no {JOC_ROLE} covering it has a contact on a supported channel "
+            f"({', '.join(channels)}): {', '.join(p.id for p in jocs)}"
+            if jocs
+            else f"nobody with role {JOC_ROLE} covers it"
+        )
+        found.append(
+            _Found(
+                ("sectors", index),
+                f"the JOC of sector {sector!r} cannot be told of exhausted escalations or "
+                f"unreachable targets: {why}",
+                ProblemKind.COVERAGE,
+            )
+        )
     return found
 
 

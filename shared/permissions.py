@@ -42,6 +42,7 @@ class Action(StrEnum):
     REPORT = "report"  # "is it heeded?": mission-wide figures, decline reasons included
     AUDIT = "audit"  # the event log: read, verify, export, replay, explain
     ADMINISTER_DIRECTORY = "administer_directory"
+    ADMINISTER_OUTBOX = "administer_outbox"  # coord outbox: parked rows, retried or dropped
 
 
 _A = Action
@@ -82,8 +83,9 @@ PERMISSIONS: Mapping[str, frozenset[Action]] = {
     "police_focal_point": _FOCAL_POINT,
     # Auditors are read-only: they see every alert (the source redacted unless cleared).
     AUDITOR_ROLE: frozenset({_A.READ, _A.REPORT, _A.AUDIT}),
-    # Admins keep the directory; they see no alert or message by that role.
-    "directory_admin": frozenset({_A.ADMINISTER_DIRECTORY}),
+    # Admins keep the directory and the outboxes; they see no alert or message by that role
+    # (a parked row is listed by id, routing key and reason, never its content).
+    "directory_admin": frozenset({_A.ADMINISTER_DIRECTORY, _A.ADMINISTER_OUTBOX}),
 }
 
 
@@ -158,3 +160,29 @@ def may_act_on_alert(person: Person | None, chain: Collection[str], sector: str)
     if person is None:
         return False
     return _runs_the_board(person, sector) or person.id in chain
+
+
+def may_see_message(
+    person: Person, sender: str, delivered_to: Collection[str], classification: Classification
+) -> bool:
+    """Need-to-know for a message: cleared, and its sender or a delivered addressee.
+
+    Auditors see every message. The clearance is checked again at read time, since
+    it may have been lowered after delivery.
+    """
+    if allowed(person, Action.AUDIT):
+        return True
+    if not cleared_for(person, classification):
+        return False
+    return person.id == sender or person.id in delivered_to
+
+
+def may_see_recommendation(
+    person: Person, author: str, addressees: Collection[str], classification: Classification
+) -> bool:
+    """Need-to-know for a recommendation: cleared, and its author or an addressee."""
+    if allowed(person, Action.AUDIT):
+        return True
+    if not cleared_for(person, classification):
+        return False
+    return person.id == author or person.id in addressees

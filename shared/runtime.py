@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from shared.bus import Bus
 from shared.db import create_engine, ping, session_factory
-from shared.health import check
+from shared.health import DEGRADED, check, check_value
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 
@@ -89,13 +89,21 @@ class Infrastructure:
         self._tasks.append(asyncio.create_task(coroutine))
 
     async def readiness(self) -> dict[str, str]:
-        """Whether the database and the broker answer."""
+        """Whether the database and the broker answer, and whether the outbox has parked rows."""
 
         async def broker() -> None:
             if not self.bus.is_connected:
                 raise ConnectionError("broker connection is closed")
 
-        return {"database": await check(lambda: ping(self.engine)), "broker": await check(broker)}
+        async def outbox() -> str:
+            parked = await self.relay.parked_count()
+            return "ok" if not parked else f"{DEGRADED}: {parked} parked"
+
+        return {
+            "database": await check(lambda: ping(self.engine)),
+            "broker": await check(broker),
+            "outbox": await check_value(outbox),
+        }
 
     async def close(self) -> None:
         """Stop background work, then close the bus and the database."""

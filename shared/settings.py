@@ -1,7 +1,15 @@
-"""Settings of every service, read from the environment (prefix ``COORD_``)."""
+"""Settings of every service, read from the environment (prefix ``COORD_``).
+
+The secrets have published development defaults, so that ``make run`` works on a
+fresh clone. ``COORD_ENV`` (``development`` | ``production``, default
+``production``) decides whether those may be used: outside development,
+``require_deployable`` refuses to start a service or a command that needs a
+secret while any of them is in force.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,6 +29,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="COORD_", extra="ignore")
 
+    # Production unless said otherwise: forgetting COORD_ENV must fail safe, not run a
+    # deployment on the published secrets.
+    env: Literal["development", "production"] = "production"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     database_url: str = "sqlite+aiosqlite:///./coord.db"
     directory: Path = Path("deploy/directory.yaml")
@@ -54,6 +65,8 @@ class Settings(BaseSettings):
     outbox_poll_interval: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=256, ge=1)
     timer_poll_interval: float = Field(default=0.25, gt=0)
+    # How long a command's request waits for the router's verdict before answering 202.
+    command_wait: float = Field(default=3.0, ge=0, le=30)
 
     webhook_attempts: int = Field(default=5, ge=1)
     webhook_backoff_initial: float = Field(default=0.5, ge=0)
@@ -77,3 +90,97 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+class UndeployableSettings(Exception):
+    """Published development secrets are in force outside development (the message says which)."""
+
+
+def _published_source_key(settings: Settings) -> bool:
+    # Only the sealing (first) key matters: new sources must not be sealed with a published
+    # key. Kept after a real one, it opens only what it sealed, which anyone could open anyway.
+    sealing = settings.source_keys.get_secret_value().split(",", 1)[0]
+    published = DEV_SOURCE_KEYS.partition(":")[2]
+    return sealing.partition(":")[2].strip().rstrip("=") == published.rstrip("=")
+
+
+def _published_jwt_secret(settings: Settings) -> bool:
+    # With an OIDC issuer, HS256 tokens are refused whatever the secret (shared/auth.py).
+    return settings.oidc_issuer is None and _is_published_jwt_secret(settings)
+
+
+def _is_published_jwt_secret(settings: Settings) -> bool:
+    return settings.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+
+
+def _published_webhook_secret(settings: Settings) -> bool:
+    return settings.webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET
+
+
+_MAKE_ONE = (
+    "set a random secret of >= 32 bytes "
+    "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+)
+
+# (variable, whether its published development value is in force, how to set a real one)
+_DEVELOPMENT_SECRETS: tuple[tuple[str, Callable[[Settings], bool], str], ...] = (
+    (
+        "COORD_SOURCE_KEYS",
+        _published_source_key,
+        "run 'coord source-key new' and set COORD_SOURCE_KEYS to the line it prints "
+        "(first, to seal new sources with it)",
+    ),
+    (
+        "COORD_JWT_SECRET",
+        _published_jwt_secret,
+        f"{_MAKE_ONE}, or COORD_OIDC_ISSUER and COORD_OIDC_AUDIENCE for OIDC sign-in",
+    ),
+    (
+        "COORD_WEBHOOK_SECRET",
+        _published_webhook_secret,
+        f"{_MAKE_ONE}, the same one the webhook receivers verify with",
+    ),
+)
+
+
+def trusts_development_tokens(settings: Settings) -> bool:
+    """Whether HS256 tokens signed with ``jwt_secret`` may be accepted.
+
+    Always in development; elsewhere only with a secret of the deployment's own, since
+    anyone can mint tokens with the published one.
+    """
+    return settings.env == "development" or not _is_published_jwt_secret(settings)
+
+
+def development_defaults_in_force(settings: Settings) -> list[str]:
+    """``"VARIABLE: how to set it"`` for each secret still at its published development value.
+
+    Whatever ``env`` says: ``require_deployable`` decides what that means.
+    """
+    return [
+        f"{variable}: {remedy}"
+        for variable, in_force, remedy in _DEVELOPMENT_SECRETS
+        if in_force(settings)
+    ]
+
+
+def require_deployable(settings: Settings) -> None:
+    """Refuse published development secrets outside development (``COORD_ENV``).
+
+    Every service and every command that needs a secret calls this before it starts.
+
+    Raises:
+        UndeployableSettings: naming each variable to set, and how.
+    """
+    if settings.env == "development":
+        return
+    defaults = development_defaults_in_force(settings)
+    if not defaults:
+        return
+    lines = "\n".join(f"  {line}" for line in defaults)
+    default = "" if "env" in settings.model_fields_set else " (the default)"
+    raise UndeployableSettings(
+        f"refused: COORD_ENV is {settings.env!r}{default}, but these secrets still have "
+        f"their published development values (anyone can read them in the source):\n{lines}\n"
+        "Set them, or set COORD_ENV=development on a development machine."
+    )

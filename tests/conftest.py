@@ -42,6 +42,10 @@ import pytest
 
 T = TypeVar("T")
 
+# The tests run on the published development secrets (COORD_ENV, shared/settings.py):
+# every Settings() built in a test process reads this. Subprocesses get it explicitly.
+os.environ.setdefault("COORD_ENV", "development")
+
 AMQP_HOST = os.environ.get("COORD_TEST_AMQP_HOST", "127.0.0.1")
 AMQP_PORT = int(os.environ.get("COORD_TEST_AMQP_PORT", "5672"))
 RABBIT_API = os.environ.get("COORD_TEST_RABBIT_API", "http://127.0.0.1:15672").rstrip("/")

@@ -8,9 +8,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.ingest import alerts, commands, queries
+from services.ingest.answers import answer, command_responses
 from services.ingest.audit_routes import router as audit_router
 from services.ingest.deps import (
     Context,
@@ -102,70 +103,62 @@ async def _visible_view(context: Context, alert_id: UUID, person: Person) -> Ale
     return view
 
 
-_COMMAND_RESPONSES: dict[int | str, dict[str, str]] = {
-    403: {"description": "Not allowed to act on this alert"},
-    404: {"description": "No such alert"},
-    409: {"description": "The alert's state does not allow it (resolved, merged, not routed)"},
-}
-
-
-async def _run_command(
-    context: Context, alert_id: UUID, person: Person, command: Awaitable[None]
-) -> AlertView:
-    try:
-        await command
-    except commands.AlertNotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    except commands.NotAllowed as error:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
-    except commands.WrongState as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return await _visible_view(context, alert_id, person)
+async def _command(
+    context: Context, alert_id: UUID, person: Person, staged: Awaitable[UUID]
+) -> AlertView | JSONResponse:
+    return await answer(
+        context,
+        staged,
+        location=f"/v1/alerts/{alert_id}",
+        read=lambda: _visible_view(context, alert_id, person),
+    )
 
 
 @router.post(
     "/alerts/{alert_id}/acknowledge",
-    status_code=status.HTTP_202_ACCEPTED,
     response_model=AlertView,
-    responses=_COMMAND_RESPONSES,
+    responses=command_responses("alert"),
 )
-async def acknowledge_alert(alert_id: UUID, person: MayAcknowledge, context: Context) -> AlertView:
-    """Acknowledge: stops escalation (on a quorum level, once every component has)."""
-    return await _run_command(
+async def acknowledge_alert(
+    alert_id: UUID, person: MayAcknowledge, context: Context
+) -> AlertView | JSONResponse:
+    """Acknowledge: stops escalation (on a quorum level, once every component has).
+
+    Answers with the router's verdict: the alert as it is after the acknowledgement.
+    """
+    return await _command(
         context, alert_id, person, commands.acknowledge(context.sessions, alert_id, person)
     )
 
 
 @router.post(
     "/alerts/{alert_id}/resolve",
-    status_code=status.HTTP_202_ACCEPTED,
     response_model=AlertView,
-    responses=_COMMAND_RESPONSES,
+    responses=command_responses("alert"),
 )
 async def resolve_alert(
     alert_id: UUID,
     person: MayResolve,
     context: Context,
     body: ResolveBody | None = None,
-) -> AlertView:
+) -> AlertView | JSONResponse:
     """Resolve: final; escalation stops and everyone paged is told."""
     note = body.note if body else ""
-    return await _run_command(
+    return await _command(
         context, alert_id, person, commands.resolve(context.sessions, alert_id, person, note)
     )
 
 
 @router.post(
     "/alerts/{alert_id}/notes",
-    status_code=status.HTTP_202_ACCEPTED,
     response_model=AlertView,
-    responses=_COMMAND_RESPONSES,
+    responses=command_responses("alert"),
 )
 async def add_note(
     alert_id: UUID, body: NoteBody, person: MayPostMessage, context: Context
-) -> AlertView:
+) -> AlertView | JSONResponse:
     """Add a note to the alert's timeline."""
-    return await _run_command(
+    return await _command(
         context, alert_id, person, commands.add_note(context.sessions, alert_id, person, body.text)
     )
 

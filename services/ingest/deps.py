@@ -6,10 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
 
 from services.ingest.stream import StreamHub
+from services.ingest.verdicts import VerdictWaiters
 from shared.auth import Authenticator, IdentityProviderUnavailable, InvalidToken
 from shared.directory import Directory, Person
 from shared.directory_store import DirectorySource
@@ -26,6 +29,8 @@ class ApiContext:
     authenticator: Authenticator  # bearer tokens: HS256 in development, OIDC in production
     stream: StreamHub
     source_keys: SourceKeyRing  # seals alert sources; opens them for cleared auditors
+    verdicts: VerdictWaiters  # the router's verdicts on commands, waited for by the routes
+    command_wait: float = 3.0  # seconds a command waits for its verdict (COORD_COMMAND_WAIT)
 
     @property
     def directory(self) -> Directory:
@@ -51,18 +56,38 @@ def _unauthorized(reason: str) -> HTTPException:
     )
 
 
+class BearerToken(HTTPBearer):
+    """The request's ``Authorization: Bearer <token>``, declared in the OpenAPI document.
+
+    Declared so that Swagger UI (``/docs``) offers "Authorize"; parsed here rather than by
+    ``HTTPBearer`` so that a 401 says what is wrong with the header.
+    """
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials:
+        """The scheme and the token; 401 naming the problem when there is none."""
+        authorization = request.headers.get("Authorization")
+        if not authorization:
+            raise _unauthorized("missing Authorization header with a bearer token")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("Authorization header must be 'Bearer <token>'")
+        return HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+
+
+bearer_token = BearerToken(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A JWT whose `sub` is a person of the directory (development: `coord token ID`).",
+)
+
+
 async def current_person(
     context: Context,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials, Security(bearer_token)],
 ) -> Person:
     """The directory person the bearer token speaks for; 401 otherwise."""
-    if not authorization:
-        raise _unauthorized("missing Authorization header with a bearer token")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("Authorization header must be 'Bearer <token>'")
     try:
-        person_id = await context.authenticator.subject(token.strip())
+        person_id = await context.authenticator.subject(credentials.credentials)
     except InvalidToken as error:
         raise _unauthorized(str(error)) from None
     except IdentityProviderUnavailable:

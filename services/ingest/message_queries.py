@@ -29,11 +29,11 @@ from services.ingest.message_schemas import (
 )
 from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
 from services.ingest.queries import BadCursor
-from shared.addressing import cleared_classifications, cleared_for
+from shared.addressing import cleared_classifications
 from shared.contracts.messages import Addressees
 from shared.directory import Person
 from shared.envelope import Classification
-from shared.permissions import Action, allowed
+from shared.permissions import Action, allowed, may_see_message
 
 _View = MessageViewRecord
 _Addressee = MessageAddresseeRecord
@@ -73,19 +73,17 @@ def may_see(
     view: MessageViewRecord, addressees: Sequence[MessageAddresseeRecord], person: Person
 ) -> bool:
     """Cleared, and the sender or a delivered addressee; auditors see every message."""
-    if allowed(person, Action.AUDIT):
-        return True
-    if not cleared_for(person, Classification(view.classification)):
-        return False  # e.g. their clearance was lowered after delivery
-    return view.sender == person.id or any(
-        a.person_id == person.id and a.delivered for a in addressees
-    )
+    delivered = [a.person_id for a in addressees if a.delivered]
+    return may_see_message(person, view.sender, delivered, Classification(view.classification))
 
 
-def _status(view: MessageViewRecord, any_delivered: bool) -> MessageStatus:
+def _status(view: MessageViewRecord, any_delivered: bool, awaiting_ack: bool) -> MessageStatus:
+    """The message's status: it follows delivery, then the acknowledgements it asks for."""
     if view.version == 0:
         return "sending"
-    return "delivered" if any_delivered else "undelivered"
+    if not any_delivered:
+        return "undelivered"
+    return "acknowledged" if view.requires_ack and not awaiting_ack else "delivered"
 
 
 def to_view(
@@ -105,7 +103,11 @@ def to_view(
         requires_ack=view.requires_ack,
         ack_due_at=view.ack_due_at,
         sent_at=view.sent_at,
-        status=_status(view, any(a.delivered for a in addressees)),
+        status=_status(
+            view,
+            any(a.delivered for a in addressees),
+            any(a.delivered and a.acknowledged_at is None for a in addressees),
+        ),
         next_escalation_at=view.next_escalation_at,
         addressees=[
             AddresseeView(
@@ -200,13 +202,29 @@ async def list_messages(
         .where(anyone.message_id == _View.message_id, anyone.delivered == true())
         .label("any_delivered")
     )
+    silent = aliased(_Addressee)
+    awaiting_ack = (
+        exists()
+        .where(
+            silent.message_id == _View.message_id,
+            silent.delivered == true(),
+            silent.acknowledged_at.is_(None),
+        )
+        .label("awaiting_ack")
+    )
     query: Any
     if where.box == "sent":
         query = select(
-            _View, any_delivered, null().label("read_at"), null().label("acknowledged_at")
+            _View,
+            any_delivered,
+            awaiting_ack,
+            null().label("read_at"),
+            null().label("acknowledged_at"),
         ).where(_View.sender == person_id)
     else:
-        query = select(_View, any_delivered, _Addressee.read_at, _Addressee.acknowledged_at).join(
+        query = select(
+            _View, any_delivered, awaiting_ack, _Addressee.read_at, _Addressee.acknowledged_at
+        ).join(
             _Addressee,
             and_(
                 _Addressee.message_id == _View.message_id,
@@ -247,11 +265,11 @@ async def list_messages(
             requires_ack=view.requires_ack,
             ack_due_at=view.ack_due_at,
             sent_at=view.sent_at,
-            status=_status(view, bool(delivered)),
+            status=_status(view, bool(delivered), bool(awaiting)),
             read_at=read_at,
             acknowledged_at=acknowledged_at,
         )
-        for view, delivered, read_at, acknowledged_at in page
+        for view, delivered, awaiting, read_at, acknowledged_at in page
     ]
     last = page[-1][0] if page else None
     return MessagePage(

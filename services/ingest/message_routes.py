@@ -12,8 +12,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from services.ingest import message_queries, messages
+from services.ingest.answers import answer, command_responses
 from services.ingest.deps import Context, MayAcknowledge, MayPostMessage, MayRead
 from services.ingest.message_schemas import MessagePage, MessageView, SendMessageBody, ThreadView
 from services.ingest.queries import BadCursor
@@ -26,11 +28,6 @@ _VIEW_EXAMPLE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/json": {"example": MessageView.example()}}},
 }
 _NOT_FOUND = "No such message, or not one the caller may see"
-_COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid bearer token"},
-    404: {"description": _NOT_FOUND},
-    409: {"description": "The caller sent the message, or it does not ask for an acknowledgement"},
-}
 
 
 def _invalid(location: str, field: str, message: str) -> RequestValidationError:
@@ -118,42 +115,41 @@ async def get_message(message_id: UUID, person: MayRead, context: Context) -> Me
     return await _visible_view(context, message_id, person)
 
 
-async def _run_command(
-    context: Context, message_id: UUID, person: Person, command: Awaitable[None]
-) -> MessageView:
-    try:
-        await command
-    except messages.MessageNotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    except messages.WrongState as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return await _visible_view(context, message_id, person)
+async def _command(
+    context: Context, message_id: UUID, person: Person, staged: Awaitable[UUID]
+) -> MessageView | JSONResponse:
+    return await answer(
+        context,
+        staged,
+        location=f"/v1/messages/{message_id}",
+        read=lambda: _visible_view(context, message_id, person),
+    )
 
 
 @router.post(
     "/messages/{message_id}/read",
-    status_code=status.HTTP_202_ACCEPTED,
     response_model=MessageView,
-    responses=_COMMAND_RESPONSES,
+    responses=command_responses("message"),
 )
-async def mark_read(message_id: UUID, person: MayRead, context: Context) -> MessageView:
+async def mark_read(
+    message_id: UUID, person: MayRead, context: Context
+) -> MessageView | JSONResponse:
     """Mark the message read by the caller (an addressee); the router records the first read."""
-    return await _run_command(
+    return await _command(
         context, message_id, person, messages.mark_read(context.sessions, message_id, person)
     )
 
 
 @router.post(
     "/messages/{message_id}/acknowledge",
-    status_code=status.HTTP_202_ACCEPTED,
     response_model=MessageView,
-    responses=_COMMAND_RESPONSES,
+    responses=command_responses("message"),
 )
 async def acknowledge_message(
     message_id: UUID, person: MayAcknowledge, context: Context
-) -> MessageView:
+) -> MessageView | JSONResponse:
     """Acknowledge a ``requires_ack`` message: stops its escalation for the caller."""
-    return await _run_command(
+    return await _command(
         context, message_id, person, messages.acknowledge(context.sessions, message_id, person)
     )
 

@@ -17,7 +17,7 @@ from pydantic import (
 from shared.contracts.messages import Addressees
 from shared.envelope import Classification, Moment, utc_now
 
-MessageStatus = Literal["sending", "delivered", "undelivered"]
+MessageStatus = Literal["sending", "delivered", "acknowledged", "undelivered"]
 
 _SEND_EXAMPLE: dict[str, Any] = {
     "to": {"components": ["military"], "sectors": ["beni"], "persons": ["awa.hfo"]},
@@ -92,7 +92,8 @@ class MessageView(BaseModel):
     sent_at: datetime
     status: MessageStatus = Field(
         description="sending until the router has addressed it; then delivered when someone "
-        "got it, else undelivered"
+        "got it, else undelivered; acknowledged once every addressee it was delivered to "
+        "acknowledged a message that asks for it"
     )
     next_escalation_at: datetime | None
     addressees: list[AddresseeView] = Field(

@@ -26,7 +26,7 @@ from services.ingest.recommendation_tables import (
     RecommendationTimelineRecord,
     RecommendationViewRecord,
 )
-from shared.addressing import cleared_classifications, cleared_for
+from shared.addressing import cleared_classifications
 from shared.contracts import RECOMMENDATION_STATE_CHANGED
 from shared.contracts.recommendations import (
     RecommendationAddressee,
@@ -35,7 +35,7 @@ from shared.contracts.recommendations import (
 )
 from shared.directory import Person
 from shared.envelope import Classification
-from shared.permissions import Action, allowed
+from shared.permissions import may_see_recommendation
 
 _View = RecommendationViewRecord
 _Addressee = RecommendationAddresseeRecord
@@ -68,11 +68,9 @@ def _overdue_clause(now: datetime) -> ColumnElement[bool]:
 
 def may_see(view: RecommendationViewRecord, person: Person) -> bool:
     """Cleared, and the author or someone it was issued to; auditors see every one."""
-    if allowed(person, Action.AUDIT):
-        return True
-    if not cleared_for(person, Classification(view.classification)):
-        return False
-    return person.id == view.author or person.id in view.addressees
+    return may_see_recommendation(
+        person, view.author, view.addressees, Classification(view.classification)
+    )
 
 
 def _visible_to(person: Person) -> ColumnElement[bool]:

@@ -12,8 +12,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from services.ingest import recommendation_queries, recommendations, reports
+from services.ingest.answers import answer, command_responses
 from services.ingest.deps import (
     Context,
     MayAcknowledge,
@@ -41,12 +43,6 @@ _VIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/json": {"example": RecommendationView.example()}}},
     401: {"description": "Missing or invalid bearer token"},
     404: {"description": _NOT_FOUND},
-}
-_COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid bearer token"},
-    403: {"description": "The caller sees it (the author) but is not an addressee"},
-    404: {"description": _NOT_FOUND},
-    409: {"description": "Not issued yet, already acknowledged, not acknowledged yet, answered"},
 }
 
 
@@ -136,46 +132,41 @@ async def get_recommendation(
     return await _visible_view(context, recommendation_id, person)
 
 
-async def _run_command(
-    context: Context, recommendation_id: UUID, person: Person, command: Awaitable[None]
-) -> RecommendationView:
-    try:
-        await command
-    except recommendations.RecommendationNotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    except recommendations.NotAllowed as error:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
-    except recommendations.WrongState as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return await _visible_view(context, recommendation_id, person)
+async def _command(
+    context: Context, recommendation_id: UUID, person: Person, staged: Awaitable[UUID]
+) -> RecommendationView | JSONResponse:
+    return await answer(
+        context,
+        staged,
+        location=f"/v1/recommendations/{recommendation_id}",
+        read=lambda: _visible_view(context, recommendation_id, person),
+    )
 
 
 @router.post(
     "/recommendations/{recommendation_id}/acknowledge",
-    status_code=status.HTTP_202_ACCEPTED,
     response_model=RecommendationView,
-    responses=_COMMAND_RESPONSES,
+    responses=command_responses("recommendation"),
 )
 async def acknowledge_recommendation(
     recommendation_id: UUID, person: MayAcknowledge, context: Context
-) -> RecommendationView:
+) -> RecommendationView | JSONResponse:
     """Acknowledge (an addressee, once): the recommendation is seen and will be answered."""
-    command = recommendations.acknowledge(context.sessions, recommendation_id, person)
-    return await _run_command(context, recommendation_id, person, command)
+    staged = recommendations.acknowledge(context.sessions, recommendation_id, person)
+    return await _command(context, recommendation_id, person, staged)
 
 
 @router.post(
     "/recommendations/{recommendation_id}/respond",
-    status_code=status.HTTP_202_ACCEPTED,
     response_model=RecommendationView,
-    responses=_COMMAND_RESPONSES,
+    responses=command_responses("recommendation"),
 )
 async def respond_to_recommendation(
     recommendation_id: UUID, body: RespondBody, person: MayRespond, context: Context
-) -> RecommendationView:
+) -> RecommendationView | JSONResponse:
     """Answer after acknowledging: accepted, declined (with a reason) or done."""
-    command = recommendations.respond(context.sessions, recommendation_id, person, body)
-    return await _run_command(context, recommendation_id, person, command)
+    staged = recommendations.respond(context.sessions, recommendation_id, person, body)
+    return await _command(context, recommendation_id, person, staged)
 
 
 @reports_router.get("/recommendations", response_model=reports.Report)

@@ -6,16 +6,16 @@ from fastapi import FastAPI
 
 from services.ingest.api import include_routes
 from services.ingest.deps import ApiContext
+from services.ingest.dispatch import project
+from services.ingest.docs import install_docs
 from services.ingest.limits import BodySizeLimit
-from services.ingest.message_projections import apply_message_event
-from services.ingest.projections import apply_event
-from services.ingest.recommendation_projections import apply_recommendation_event
 from services.ingest.stream import STREAM_BINDINGS, StreamHub
 from services.ingest.tables import OUTBOX
+from services.ingest.verdicts import VerdictWaiters
+from services.ingest.views import ViewKeeper
 from shared.auth import Authenticator
 from shared.bus import INGEST_VIEWS_QUEUE
 from shared.directory_store import DirectorySource
-from shared.envelope import Envelope
 from shared.health import health_routes
 from shared.problems import install_problem_handlers
 from shared.request_context import RequestContext
@@ -38,11 +38,14 @@ class IngestService:
             title="coord",
             version="1",
             description="Coordination and protection-alert system: public HTTP API v1.",
+            docs_url=None,  # install_docs serves them without a CDN
+            redoc_url=None,
         )
         self.app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
         self.app.add_middleware(RequestContext)  # outermost: 413s are logged too
         install_problem_handlers(self.app)
         self.app.include_router(health_routes(self._readiness))
+        install_docs(self.app)
         include_routes(self.app, rate_limit=settings.rate_limit)
 
     async def _readiness(self) -> dict[str, str]:
@@ -62,22 +65,20 @@ class IngestService:
         self.infrastructure.spawn(directories.run())
         stream = StreamHub(sessions)
         self.authenticator = Authenticator.from_settings(self.settings)
+        verdicts = VerdictWaiters(sessions)
         self.app.state.api = ApiContext(
-            directories, sessions, self.authenticator, stream, source_keys
+            directories,
+            sessions,
+            self.authenticator,
+            stream,
+            source_keys,
+            verdicts,
+            command_wait=self.settings.command_wait,
         )
-        await self.infrastructure.bus.consume(INGEST_VIEWS_QUEUE, self._on_event)
+        views = ViewKeeper(sessions, project, verdicts)
+        self.infrastructure.spawn(views.forget_old_verdicts())
+        await self.infrastructure.bus.consume(INGEST_VIEWS_QUEUE, views)
         await self.infrastructure.bus.subscribe(STREAM_BINDINGS, stream.on_event)
-
-    async def _on_event(self, envelope: Envelope) -> None:
-        assert self.infrastructure is not None  # noqa: S101 - consuming starts after open
-        async with self.infrastructure.sessions() as session, session.begin():
-            if envelope.type.startswith("message."):
-                await apply_message_event(session, envelope)
-                return
-            if envelope.type.startswith("recommendation."):
-                await apply_recommendation_event(session, envelope)
-                return
-            await apply_event(session, envelope)
 
     async def stop(self) -> None:
         """Release the broker, the database and the identity provider's connections."""

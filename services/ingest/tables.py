@@ -10,8 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, UTCDateTime
 from shared.outbox import outbox_table
+from shared.outbox_parking import parked_table
 
 OUTBOX = outbox_table("ingest")
+OUTBOX_PARKED = parked_table(OUTBOX)  # rows the broker refused for good
 
 
 class IdempotencyKeyRecord(Base):
@@ -80,3 +82,19 @@ class TimelineRecord(Base):
     type: Mapped[str] = mapped_column(String(100))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CommandVerdictRecord(Base):
+    """The router's verdict on a command ingest staged, taken from its events.
+
+    Written in the transaction that applies the verdict's state to the views, so a
+    person answered with an accepted verdict reads its effect right after.
+    """
+
+    __tablename__ = "ingest_command_verdicts"
+
+    command_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    refusal: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

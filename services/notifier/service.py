@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 
@@ -14,10 +15,26 @@ from services.notifier.email import SmtpConfig
 from services.notifier.retry import RetryPolicy
 from services.notifier.tables import OUTBOX
 from shared.bus import NOTIFIER_QUEUE
+from shared.contracts import NOTIFICATION_REQUESTED
+from shared.envelope import Envelope
 from shared.health import health_routes
 from shared.problems import install_problem_handlers
 from shared.runtime import Infrastructure
 from shared.settings import Settings
+
+#: type -> its handler: exactly the types ``notifier.inbox`` carries
+#: (``shared.contracts.registry``; tests/unit/test_event_registry.py keeps them equal).
+HANDLERS: dict[str, Callable[[DeliveryContext, Envelope], Awaitable[None]]] = {
+    NOTIFICATION_REQUESTED: deliver_notification,
+}
+
+
+async def dispatch(context: DeliveryContext, envelope: Envelope) -> None:
+    """Hand one message of ``notifier.inbox`` to its handler."""
+    handler = HANDLERS.get(envelope.type)
+    if handler is None:
+        raise ValueError(f"notifier cannot handle {envelope.type!r}")
+    await handler(context, envelope)
 
 
 def delivery_lease(settings: Settings) -> timedelta:
@@ -71,9 +88,7 @@ class NotifierService:
             ),
             lease=delivery_lease(settings),
         )
-        await self.infrastructure.bus.consume(
-            NOTIFIER_QUEUE, partial(deliver_notification, context)
-        )
+        await self.infrastructure.bus.consume(NOTIFIER_QUEUE, partial(dispatch, context))
 
     async def stop(self) -> None:
         """Release the HTTP client, the broker and the database."""

@@ -9,8 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, UTCDateTime
 from shared.outbox import outbox_table
+from shared.outbox_parking import parked_table
 
 OUTBOX = outbox_table("notifier")
+OUTBOX_PARKED = parked_table(OUTBOX)  # rows the broker refused for good
 
 
 class DeliveryRecord(Base):

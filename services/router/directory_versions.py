@@ -4,7 +4,12 @@ The router is the only writer of ``router_directory_versions`` (declared in
 ``shared.directory_store``, since every service reads it through a
 ``DirectorySource``). A load is on the event log like any other command: the
 ``directory.load`` envelope (with the content) and the ``directory.loaded``
-event (version and SHA-256), which also goes out through the outbox.
+event (version and SHA-256), or ``directory.rejected`` (why).
+
+Those two are log-only (``shared.contracts.registry``): nobody consumes them from
+the bus. ``coord directory load`` waits for the stored version (or the rejection
+on the log), and every service follows ``router_directory_versions`` itself.
+Staging them would publish to no queue: unroutable, the outbox's head stuck.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.event_log import append_events
-from services.router.tables import OUTBOX
 from shared.directory import Directory
 from shared.directory_store import (
     DIRECTORY_LOADED,
@@ -26,7 +30,6 @@ from shared.directory_store import (
     content_sha256,
 )
 from shared.envelope import Envelope, utc_now
-from shared.outbox import add_to_outbox
 
 PRODUCER = "router"
 _MAX_REASON = 2000
@@ -66,7 +69,6 @@ async def record_directory(session: AsyncSession, envelope: Envelope) -> None:
         producer=PRODUCER,
     )
     await append_events(session, envelope, loaded)
-    await add_to_outbox(session, OUTBOX, loaded)
     log.info(
         "directory.loaded", version=row.version, sha256=command.sha256, loaded_by=command.loaded_by
     )
@@ -88,5 +90,4 @@ async def _reject(session: AsyncSession, envelope: Envelope, sha256: str, reason
         producer=PRODUCER,
     )
     await append_events(session, envelope, rejected)
-    await add_to_outbox(session, OUTBOX, rejected)
     log.warning("directory.rejected", sha256=sha256, reason=reason[:_MAX_REASON])

@@ -28,6 +28,9 @@ from shared.contracts import (
     NOTIFICATION_CHANNEL_FAILED,
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
+    OUTBOX_DROPPED,
+    OUTBOX_PARKED,
+    OUTBOX_RETRIED,
     RECOMMENDATION_ACKNOWLEDGE,
     RECOMMENDATION_RESPOND,
     RECOMMENDATION_SUBMITTED,
@@ -57,6 +60,10 @@ EFFECTS: dict[str, Effect] = {
     RECOMMENDATION_ACKNOWLEDGE: recommendations.acknowledge,
     RECOMMENDATION_RESPOND: recommendations.respond,
     AUDIT_ACCESSED: outcomes.record_outcome,  # reading the log is itself on the log
+    # An outbox row the broker refused for good, and what an operator did with it.
+    OUTBOX_PARKED: outcomes.record_outcome,
+    OUTBOX_RETRIED: outcomes.record_outcome,
+    OUTBOX_DROPPED: outcomes.record_outcome,
 }
 
 

@@ -16,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import message_rules
+from services.router.authority import NotYetKnown, Verdict, message_refusal
 from services.router.event_log import append_events
 from services.router.notices import SubjectEvents
+from services.router.routing import joc_operators
 from services.router.tables import MessageRecord
 from services.router.transitions import stage
 from shared.addressing import deliveries, superiors_of
@@ -31,6 +33,7 @@ from shared.contracts import (
     MESSAGE_READ,
     MESSAGE_STATE_CHANGED,
 )
+from shared.contracts.commands import Refusal
 from shared.contracts.messages import (
     AcknowledgeMessageV1,
     AddresseeState,
@@ -157,59 +160,80 @@ async def address_message(session: AsyncSession, directory: Directory, sent: Env
     log.info("message.addressed", delivered=len(delivered), refused=len(refused))
 
 
-async def _locked(session: AsyncSession, message_id: UUID) -> MessageRecord | None:
+async def _locked(session: AsyncSession, message_id: UUID) -> MessageRecord:
     record = await session.get(MessageRecord, str(message_id), with_for_update=True)
     if record is None:
-        log.warning("command.unknown_message", message_id=str(message_id))
+        log.info("command.message_not_yet_known", message_id=str(message_id))
+        raise NotYetKnown(f"message {message_id} is not addressed yet")
     return record
 
 
 async def _reject(
-    session: AsyncSession, events: SubjectEvents, command: str, person_id: str, reason: str
+    session: AsyncSession,
+    events: SubjectEvents,
+    command: str,
+    person_id: str,
+    refused: tuple[Refusal, str],
 ) -> None:
+    refusal, reason = refused
     rejection = MessageCommandRejectedV1(
-        message_id=events.subject_id, command=command, person_id=person_id, reason=reason
+        message_id=events.subject_id,
+        command=command,
+        person_id=person_id,
+        reason=reason,
+        refusal=refusal,
     )
     await stage(session, [events.make(MESSAGE_COMMAND_REJECTED, rejection)])
 
 
-async def mark_read(session: AsyncSession, directory: Directory, command: Envelope) -> None:  # noqa: ARG001 - one signature for every router effect
+def _refusal(directory: Directory, record: MessageRecord, person_id: str) -> Verdict:
+    delivered = [a.person_id for a in _addressees(record) if a.delivered]
+    return message_refusal(
+        directory.person(person_id),
+        record.message_id,
+        sender=record.sender,
+        delivered_to=delivered,
+        classification=Classification(record.classification),
+    )
+
+
+async def mark_read(session: AsyncSession, directory: Directory, command: Envelope) -> None:
     """Apply ``message.mark_read``: an addressee's first read is recorded, later ones not."""
     read = MarkReadV1.model_validate(command.payload)
     record = await _locked(session, read.message_id)
-    if record is None:
-        return
     events = _events(record, command, actor=read.person_id)
-    addressees = _addressees(record)
-    if not any(a.person_id == read.person_id and a.delivered for a in addressees):
-        reason = f"{read.person_id} is not a delivered addressee of this message"
-        await _reject(session, events, MESSAGE_MARK_READ, read.person_id, reason)
+    refused = _refusal(directory, record, read.person_id)
+    if refused is not None:
+        await _reject(session, events, MESSAGE_MARK_READ, read.person_id, refused)
         return
-    changed = message_rules.mark_read(addressees, read.person_id, utc_now())
+    changed = message_rules.mark_read(_addressees(record), read.person_id, utc_now())
     if changed is None:
-        return  # read before: the first read is what counts
+        # Read before: the first read is what counts; the answer is the state as it is.
+        await stage(session, [_state_event(record, events)])
+        return
     _store(record, changed)
     payload = MessageReadV1(message_id=read.message_id, person_id=read.person_id)
     await stage(session, [events.make(MESSAGE_READ, payload), _state_event(record, events)])
 
 
 async def acknowledge_message(
-    session: AsyncSession,
-    directory: Directory,  # noqa: ARG001 - one signature for every router effect
-    command: Envelope,
+    session: AsyncSession, directory: Directory, command: Envelope
 ) -> None:
     """Apply ``message.acknowledge``; an acknowledged addressee escalates no further."""
     ack = AcknowledgeMessageV1.model_validate(command.payload)
     record = await _locked(session, ack.message_id)
-    if record is None:
-        return
     events = _events(record, command, actor=ack.person_id)
+    refused = _refusal(directory, record, ack.person_id)
+    if refused is not None:
+        await _reject(session, events, MESSAGE_ACKNOWLEDGE, ack.person_id, refused)
+        return
     now = utc_now()
-    changed, refused = message_rules.acknowledge(
+    changed, reason = message_rules.acknowledge(
         _addressees(record), ack.person_id, record.requires_ack, now
     )
     if changed is None:
-        await _reject(session, events, MESSAGE_ACKNOWLEDGE, ack.person_id, refused or "refused")
+        refused = (Refusal.WRONG_STATE, reason or "refused")
+        await _reject(session, events, MESSAGE_ACKNOWLEDGE, ack.person_id, refused)
         return
     _store(record, changed)
     if not message_rules.awaiting_ack(changed):
@@ -267,8 +291,16 @@ def escalate(
                 line,
             )
         else:
-            produced += events.tell_joc(
-                directory, None, summary(record), f"{line}; nobody above them to escalate to"
+            # The chain of command ran out: whoever asked for the acknowledgement must
+            # know it will not come, and so must the JOC.
+            # (Mission-wide duty officers only: a message has no sector.)
+            joc = [p.id for p in joc_operators(directory, "")]
+            produced += events.tell(
+                directory,
+                [record.sender, *joc],
+                NotificationKind.NOBODY_TO_ESCALATE_TO,
+                summary(record),
+                f"{line}; nobody above them to escalate to",
             )
         escalated = MessageEscalatedV1(
             message_id=UUID(record.message_id),

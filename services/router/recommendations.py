@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import recommendation_rules as rules
+from services.router.authority import NotYetKnown, Verdict, recommendation_refusal
 from services.router.event_log import append_events
 from services.router.notices import SubjectEvents
 from services.router.tables import RecommendationRecord
@@ -33,6 +34,7 @@ from shared.contracts import (
     RECOMMENDATION_STATE_CHANGED,
     RECOMMENDATION_UNDELIVERABLE,
 )
+from shared.contracts.commands import Refusal
 from shared.contracts.notifications import NotificationKind, SubjectType
 from shared.contracts.recommendations import (
     AcknowledgeRecommendationV1,
@@ -199,11 +201,36 @@ async def issue(session: AsyncSession, directory: Directory, submitted: Envelope
     await stage(session, produced)
 
 
-async def _locked(session: AsyncSession, recommendation_id: UUID) -> RecommendationRecord | None:
+async def _locked(session: AsyncSession, recommendation_id: UUID) -> RecommendationRecord:
     record = await session.get(RecommendationRecord, str(recommendation_id), with_for_update=True)
     if record is None:
-        log.warning("command.unknown_recommendation", recommendation_id=str(recommendation_id))
+        log.info("command.recommendation_not_yet_known", recommendation_id=str(recommendation_id))
+        raise NotYetKnown(f"recommendation {recommendation_id} is not issued yet")
     return record
+
+
+def _refusal(directory: Directory, record: RecommendationRecord, person_id: str) -> Verdict:
+    return recommendation_refusal(
+        directory.person(person_id),
+        record.recommendation_id,
+        author=record.author,
+        addressees=list(record.addressees),
+        classification=Classification(record.classification),
+    )
+
+
+async def _reject(
+    session: AsyncSession, events: SubjectEvents, command: str, refused: tuple[Refusal, str]
+) -> None:
+    refusal, reason = refused
+    rejection = RecommendationCommandRejectedV1(
+        recommendation_id=events.subject_id,
+        command=command,
+        person_id=events.actor,
+        reason=reason,
+        refusal=refusal,
+    )
+    await stage(session, [events.make(RECOMMENDATION_COMMAND_REJECTED, rejection)])
 
 
 async def _apply(  # noqa: PLR0917 - private; every argument is needed
@@ -216,13 +243,7 @@ async def _apply(  # noqa: PLR0917 - private; every argument is needed
     event: Envelope,
 ) -> None:
     if decision.rejected is not None:
-        rejection = RecommendationCommandRejectedV1(
-            recommendation_id=events.subject_id,
-            command=command,
-            person_id=events.actor,
-            reason=decision.rejected,
-        )
-        await stage(session, [events.make(RECOMMENDATION_COMMAND_REJECTED, rejection)])
+        await _reject(session, events, command, (Refusal.WRONG_STATE, decision.rejected))
         return
     _store(record, decision.state)
     line = f"{events.actor}: {decision.state.status.value}"
@@ -244,10 +265,12 @@ async def acknowledge(session: AsyncSession, directory: Directory, command: Enve
     """Apply ``recommendation.acknowledge``; the author is told."""
     ack = AcknowledgeRecommendationV1.model_validate(command.payload)
     record = await _locked(session, ack.recommendation_id)
-    if record is None:
+    events = _events(record, command, actor=ack.person_id)
+    refused = _refusal(directory, record, ack.person_id)
+    if refused is not None:
+        await _reject(session, events, RECOMMENDATION_ACKNOWLEDGE, refused)
         return
     decision = rules.acknowledge(state_of(record), ack.person_id, utc_now())
-    events = _events(record, command, actor=ack.person_id)
     acknowledged = RecommendationAcknowledgedV1(
         recommendation_id=ack.recommendation_id, person_id=ack.person_id, in_time=decision.in_time
     )
@@ -266,12 +289,14 @@ async def respond(session: AsyncSession, directory: Directory, command: Envelope
     """Apply ``recommendation.respond``; the author is told, with the reason of a decline."""
     answer = RespondRecommendationV1.model_validate(command.payload)
     record = await _locked(session, answer.recommendation_id)
-    if record is None:
+    events = _events(record, command, actor=answer.person_id)
+    refused = _refusal(directory, record, answer.person_id)
+    if refused is not None:
+        await _reject(session, events, RECOMMENDATION_RESPOND, refused)
         return
     decision = rules.respond(
         state_of(record), answer.person_id, answer.response, answer.reason, utc_now()
     )
-    events = _events(record, command, actor=answer.person_id)
     responded = RecommendationRespondedV1(
         recommendation_id=answer.recommendation_id,
         person_id=answer.person_id,

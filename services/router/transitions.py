@@ -28,6 +28,7 @@ from shared.contracts import (
     payload_model,
 )
 from shared.contracts.alerts import TargetUnreachableV1
+from shared.contracts.commands import Refusal
 from shared.contracts.escalation import AlertStateV1, CommandRejectedV1
 from shared.contracts.notifications import (
     AlertSummary,
@@ -171,24 +172,41 @@ async def apply_transition(
     *,
     command: str | None = None,
 ) -> None:
-    """Store the transition's state and stage its events and notifications."""
+    """Store the transition's state and stage its events and notifications.
+
+    A command always gets a verdict that ingest answers the person with: its
+    rejection, or the alert's state after it (even when it changed nothing, such
+    as a second acknowledgement by the same person).
+    """
     if transition.rejected is not None and command is not None:
-        rejection = CommandRejectedV1(
-            alert_id=events.alert_id,
-            command=command,
-            person_id=events.actor,
-            reason=transition.rejected,
-        )
-        rejected = events.make(ALERT_COMMAND_REJECTED, rejection.model_dump(exclude={"alert_id"}))
-        await stage(session, [rejected])
+        await reject(session, events, command, Refusal.WRONG_STATE, transition.rejected)
         return
     if not transition.changed:
+        if command is not None:
+            await stage(session, [state_event(record, events)])
         return
     store_state(record, transition.state)
     produced = [events.make(type_, dict(fields)) for type_, fields in transition.events]
     produced += notifications(record, directory, transition.pages, events)
     produced.append(state_event(record, events))
     await stage(session, produced)
+
+
+async def reject(
+    session: AsyncSession, events: EventFactory, command: str, refusal: Refusal, reason: str
+) -> None:
+    """Stage ``alert.command_rejected``: the router's refusal of ``command``, and why."""
+    rejection = CommandRejectedV1(
+        alert_id=events.alert_id,
+        command=command,
+        person_id=events.actor,
+        reason=reason,
+        refusal=refusal,
+    )
+    await stage(
+        session,
+        [events.make(ALERT_COMMAND_REJECTED, rejection.model_dump(exclude={"alert_id"}))],
+    )
 
 
 async def stage(session: AsyncSession, envelopes: list[Envelope]) -> None:

@@ -53,6 +53,7 @@ from shared.contracts.notifications import (
     NotificationRequestedV1,
     NotificationRequestedV2,
 )
+from shared.contracts.outbox import OutboxParkedV1, OutboxRowHandledV1
 from shared.contracts.recommendations import (
     AcknowledgeRecommendationV1,
     RecommendationAcknowledgedV1,
@@ -108,6 +109,9 @@ RECOMMENDATION_ESCALATED = "recommendation.escalated"
 RECOMMENDATION_COMMAND_REJECTED = "recommendation.command_rejected"
 RECOMMENDATION_STATE_CHANGED = "recommendation.state_changed"
 AUDIT_ACCESSED = "audit.accessed"
+OUTBOX_PARKED = "outbox.parked"
+OUTBOX_RETRIED = "outbox.retried"
+OUTBOX_DROPPED = "outbox.dropped"
 
 EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_RAISED, 1): AlertRaisedV1,
@@ -157,6 +161,9 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (RECOMMENDATION_COMMAND_REJECTED, 1): RecommendationCommandRejectedV1,
     (RECOMMENDATION_STATE_CHANGED, 1): RecommendationStateV1,
     (AUDIT_ACCESSED, 1): AuditAccessedV1,
+    (OUTBOX_PARKED, 1): OutboxParkedV1,
+    (OUTBOX_RETRIED, 1): OutboxRowHandledV1,
+    (OUTBOX_DROPPED, 1): OutboxRowHandledV1,
 }
 
 

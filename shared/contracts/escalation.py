@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.commands import Refusal
 from shared.envelope import Moment
 
 
@@ -126,6 +127,7 @@ class CommandRejectedV1(_Contract):
     command: str
     person_id: str
     reason: str
+    refusal: Refusal = Refusal.WRONG_STATE
 
 
 class AcknowledgementView(_Contract):

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.commands import Refusal
 from shared.envelope import Classification, Moment
 
 
@@ -139,6 +140,7 @@ class RecommendationCommandRejectedV1(_Contract):
     command: str
     person_id: str
     reason: str
+    refusal: Refusal = Refusal.WRONG_STATE
 
 
 class RecommendationStateV1(_Contract):

@@ -421,6 +421,8 @@ class WebhookReceiver:
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._changed = asyncio.Event()
+        # first_receipt(): futures completed by the handler as a matching POST is recorded
+        self._awaited: list[tuple[Callable[[Receipt], bool], asyncio.Future[Receipt]]] = []
 
     @property
     def base_url(self) -> str:
@@ -465,6 +467,50 @@ class WebhookReceiver:
                 continue
             out.append(receipt)
         return out
+
+    def first_receipt(self, predicate: Callable[[Receipt], bool]) -> asyncio.Future[Receipt]:
+        """A future of the first POST that satisfies ``predicate``: done at once if one was
+        already received, else completed by the receiver the moment one is recorded (before
+        it is answered), so that a test acts on a notification as it arrives, not when a
+        poll notices it. Must be called from the receiver's event loop."""
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        for receipt in self.receipts:
+            if predicate(receipt):
+                future.set_result(receipt)
+                return future
+        self._awaited.append((predicate, future))
+        return future
+
+    async def wait_for_receipt(
+        self,
+        predicate: Callable[[Receipt], bool],
+        timeout: float = 30.0,  # noqa: ASYNC109 - a liveness bound
+        message: str = "a matching webhook",
+    ) -> Receipt:
+        """:meth:`first_receipt`, or AssertionError after ``timeout`` seconds."""
+        future = self.first_receipt(predicate)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise AssertionError(f"not received within {timeout}s: {message}") from None
+
+    def _fulfil(self, receipt: Receipt) -> None:
+        if receipt.method != "POST" or not self._awaited:
+            return
+        waiting = []
+        for predicate, future in self._awaited:
+            if future.done():
+                continue
+            try:
+                matched = predicate(receipt)
+            except Exception as error:
+                future.set_exception(error)
+                continue
+            if matched:
+                future.set_result(receipt)
+            else:
+                waiting.append((predicate, future))
+        self._awaited = waiting
 
     def pair_counts(self, only_2xx: bool = False) -> Counter[tuple[str, str]]:
         """Number of POSTs per (alert_id from the body, person_id from the path)."""
@@ -531,17 +577,17 @@ class WebhookReceiver:
                     body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
                 path = target.split("?", 1)[0]
                 response = self._responses.get(path, self._default)
-                self.requests.append(
-                    Receipt(
-                        method=method.upper(),
-                        path=path,
-                        headers=headers,
-                        body=body,
-                        at=time.monotonic(),
-                        received_at=datetime.now(UTC),
-                        status=response.status,
-                    )
+                receipt = Receipt(
+                    method=method.upper(),
+                    path=path,
+                    headers=headers,
+                    body=body,
+                    at=time.monotonic(),
+                    received_at=datetime.now(UTC),
+                    status=response.status,
                 )
+                self.requests.append(receipt)
+                self._fulfil(receipt)
                 if response.delay:
                     await asyncio.sleep(response.delay)
                 keep_alive = (
@@ -663,6 +709,7 @@ class System:
                 "COORD_AMQP_URL": amqp_url,
                 "COORD_DATABASE_URL": database_url,
                 "COORD_DIRECTORY": str(self.directory_path),
+                "COORD_ENV": "development",  # the source key is the published one
                 "COORD_JWT_SECRET": TEST_JWT_SECRET,
                 "COORD_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
                 "COORD_WEBHOOK_BACKOFF_INITIAL": "0.05",

@@ -272,6 +272,14 @@ async def _post(
     return await client.post(f"/v1/alerts/{alert_id}/{action}", **kwargs)
 
 
+def _decided(response: httpx.Response, alert_id: str) -> dict[str, Any]:
+    """A command the router accepted: 200 and the alert as it is after it."""
+    assert response.status_code == 200, f"{response.status_code} {response.text}"
+    view: dict[str, Any] = response.json()
+    assert view.get("id") == alert_id, response.text
+    return view
+
+
 def _due(view: dict[str, Any]) -> datetime:
     value = view.get("next_escalation_at")
     assert isinstance(value, str), (
@@ -363,9 +371,9 @@ async def test_acknowledgement_at_level_1_stops_escalation_and_tells_the_paged(
 
     view = await _triggered(system, jo, alert_id, (AWA,))
     due = _due(view)  # when level 2 would be paged
-    response = await _post(awa, alert_id, "acknowledge")
-    assert response.status_code == 202, f"{response.status_code} {response.text}"
-    assert response.json().get("id") == alert_id, response.text
+    answered = _decided(await _post(awa, alert_id, "acknowledge"), alert_id)
+    assert answered["status"] == "acknowledged", _brief(answered)
+    assert set(_acks(answered)) == {AWA}, _brief(answered)
 
     view = await _view_until(
         system, jo, alert_id, lambda v: v.get("status") == "acknowledged", "status acknowledged"
@@ -465,8 +473,10 @@ async def _ack_two_components(
     responses = await asyncio.gather(
         _post(awa, alert_id, "acknowledge"), _post(okafor, alert_id, "acknowledge")
     )
-    for response in responses:
-        assert response.status_code == 202, f"{response.status_code} {response.text}"
+    for person, response in zip((AWA, OKAFOR), responses, strict=True):
+        answered = _decided(response, alert_id)
+        assert answered["status"] == "triggered", f"quorum not reached yet: {_brief(answered)}"
+        assert person in _acks(answered), _brief(answered)
     view = await _view_until(
         system,
         jo,
@@ -496,8 +506,9 @@ async def test_quorum_needs_one_acknowledgement_per_component(
     due = _due(view)
 
     await _ack_two_components(system, jo, alert_id)
-    response = await _post(diallo, alert_id, "acknowledge")
-    assert response.status_code == 202, f"{response.status_code} {response.text}"
+    answered = _decided(await _post(diallo, alert_id, "acknowledge"), alert_id)
+    assert answered["status"] == "acknowledged", _brief(answered)
+    assert set(_acks(answered)) == set(JOINT_L1), _brief(answered)
     assert _seconds_until(due) > 0, (
         f"the third ack was only posted at {datetime.now(UTC).isoformat()}, after level 2 was due "
         f"at {due.isoformat()}: the first two acks took too long to show in the view"
@@ -584,8 +595,8 @@ async def test_ack_timeout_retriggers_and_pages_again(
     )
 
     posted = time.monotonic()
-    response = await _post(awa, alert_id, "acknowledge")
-    assert response.status_code == 202, f"{response.status_code} {response.text}"
+    answered = _decided(await _post(awa, alert_id, "acknowledge"), alert_id)
+    assert answered["status"] == "acknowledged", _brief(answered)
     await _view_until(
         system,
         jo,
@@ -637,9 +648,7 @@ async def test_resolve_stops_everything_and_notes_land_in_the_timeline(
     await _triggered(system, jo, alert_id, (AWA,))
 
     text = f"Patrol dispatched to Mavivi ({uuid.uuid4().hex[:8]})"
-    response = await _post(awa, alert_id, "notes", json={"text": text})
-    assert response.status_code == 202, f"{response.status_code} {response.text}"
-    assert response.json().get("id") == alert_id, response.text
+    answered = _decided(await _post(awa, alert_id, "notes", json={"text": text}), alert_id)
 
     def note_in_timeline(view: dict[str, Any]) -> bool:
         return any(
@@ -647,13 +656,17 @@ async def test_resolve_stops_everything_and_notes_land_in_the_timeline(
             for e in view.get("timeline", [])
         )
 
+    assert note_in_timeline(answered), _brief(answered)
+
     await _view_until(
         system, jo, alert_id, note_in_timeline, f"alert.note_added with {text!r} in the timeline"
     )
 
-    response = await _post(awa, alert_id, "resolve", json={"note": "Hostages released"})
-    assert response.status_code == 202, f"{response.status_code} {response.text}"
-    assert response.json().get("id") == alert_id, response.text
+    answered = _decided(
+        await _post(awa, alert_id, "resolve", json={"note": "Hostages released"}), alert_id
+    )
+    assert answered["status"] == "resolved", _brief(answered)
+    assert "alert.resolved" in _types(answered), _brief(answered)
     # the state and the event are projected independently: wait for both
     resolved = await _view_until(
         system,
@@ -679,8 +692,10 @@ async def test_resolve_stops_everything_and_notes_land_in_the_timeline(
 
     response = await _post(awa, alert_id, "resolve", json={})
     assert response.status_code == 409, f"second resolve: {response.status_code} {response.text}"
+    assert "already resolved" in response.json()["detail"], response.text
     response = await _post(awa, alert_id, "acknowledge")
     assert response.status_code == 409, f"ack when resolved: {response.status_code} {response.text}"
+    assert "already resolved" in response.json()["detail"], response.text
     await asyncio.sleep(0.5)
     assert _types(await system.get_alert(jo, alert_id)).count("alert.resolved") == 1
 
@@ -723,8 +738,8 @@ async def test_duplicate_is_merged_and_a_new_alert_opens_after_resolution(
     assert len(receiver.receipts_for(AWA, kind="page")) == 1, _all_receipts(receiver)
     assert receiver.receipts_for(alert_id=second) == [], _all_receipts(receiver)
 
-    response = await _post(awa, first, "resolve", json={})
-    assert response.status_code == 202, f"{response.status_code} {response.text}"
+    answered = _decided(await _post(awa, first, "resolve", json={}), first)
+    assert answered["status"] == "resolved", _brief(answered)
     await _view_until(system, jo, first, lambda v: v.get("status") == "resolved", "resolved")
 
     third = await _raise(system, jo, **body)
@@ -896,10 +911,12 @@ async def test_list_filters_and_cursor_pagination(
         created[name] = await _raise(system, jo, title=name, **overrides)
         await _triggered(system, jo, created[name], targets)
 
-    response = await _post(awa, created["looting_beni_resolved"], "resolve", json={})
-    assert response.status_code == 202, response.text
-    response = await _post(lucas, created["displacement_north_acked"], "acknowledge")
-    assert response.status_code == 202, response.text
+    resolved = created["looting_beni_resolved"]
+    assert _decided(await _post(awa, resolved, "resolve", json={}), resolved)["status"] == (
+        "resolved"
+    )
+    acked = created["displacement_north_acked"]
+    assert _decided(await _post(lucas, acked, "acknowledge"), acked)["status"] == "acknowledged"
     await _view_until(
         system,
         jo,

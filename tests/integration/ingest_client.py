@@ -1,12 +1,16 @@
 """An HTTP client on ingest's app in-process, on a test database, without a broker.
 
 The app is built as the service builds it (middleware, problem details, rate
-limit, routes); only its context is set by hand instead of by ``start()``, so
-the tests put views into a state through the projections, not the router.
+limit, routes); only its context is set by hand instead of by ``start()``.
+With ``router=True`` a ``Pump`` does the broker's work in-process, so commands
+get the real router's verdict; without it nothing decides them (they answer
+``202`` after ``command_wait``) and tests put views into a state through the
+projections.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,15 +18,28 @@ from typing import Any
 import httpx
 
 from services.ingest.deps import ApiContext
+from services.ingest.dispatch import project
 from services.ingest.service import IngestService
 from services.ingest.stream import StreamHub
+from services.ingest.verdicts import VerdictWaiters
+from services.ingest.views import ViewKeeper
 from shared.auth import Authenticator
 from shared.directory import Directory
 from shared.directory_store import DirectorySource
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing
 from tests.integration.conftest import Database
+from tests.integration.pump import Pump, pumping
 from tests.unit.helpers import EXAMPLE_DIRECTORY, example_directory
+
+# Without a router nothing decides a command: do not make every such test wait 3 s.
+NO_ROUTER_COMMAND_WAIT = 0.2
+
+
+class IngestClient(httpx.AsyncClient):
+    """A client of the in-process app; ``pump`` delivers what it stages (``router=True``)."""
+
+    pump: Pump
 
 
 @asynccontextmanager
@@ -32,20 +49,33 @@ async def ingest_client(
     *,
     directory: Directory | None = None,
     stream: StreamHub | None = None,
+    router: bool = False,
     **settings: Any,
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[IngestClient]:
     """A client of ingest's API on ``db``, signing in with HS256 tokens of ``jwt_secret``."""
+    if not router:
+        settings.setdefault("command_wait", NO_ROUTER_COMMAND_WAIT)
     config = Settings(
         jwt_secret=jwt_secret, directory=EXAMPLE_DIRECTORY, database_url=db.url, **settings
     )
     app = IngestService(config).app
+    source = DirectorySource.fixed(directory or example_directory())
+    verdicts = VerdictWaiters(db.sessions, poll_interval=0.05)
     app.state.api = ApiContext(
-        DirectorySource.fixed(directory or example_directory()),
+        source,
         db.sessions,
         Authenticator(secret=jwt_secret),
         stream or StreamHub(db.sessions),
         SourceKeyRing.from_settings(config),
+        verdicts,
+        command_wait=config.command_wait,
     )
+    views = ViewKeeper(db.sessions, project, verdicts)
+    pump = Pump(db.sessions, lambda: source.current, views)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+    async with (
+        IngestClient(transport=transport, base_url="http://ingest.test") as client,
+        pumping(pump) if router else contextlib.nullcontext(pump),
+    ):
+        client.pump = pump
         yield client

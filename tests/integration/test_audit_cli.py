@@ -79,6 +79,7 @@ async def coord(log: AuditLog, *args: str, **env: str) -> subprocess.CompletedPr
         [coord_bin(), *args],
         env={
             **clean,
+            "COORD_ENV": "development",  # the published secrets sign the tokens
             "COORD_LOG_FORMAT": "console",
             "COORD_TOKEN": mint_token(LOGIN_ACTOR, DEV_JWT_SECRET),
             **log.env,

@@ -45,7 +45,7 @@ def run_coord(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("COORD_")}
     return subprocess.run(
         [coord_bin(), *args],
-        env={**clean, "COORD_LOG_FORMAT": "console", **env},
+        env={**clean, "COORD_ENV": "development", "COORD_LOG_FORMAT": "console", **env},
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -19,11 +19,14 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from services.ingest.tables import OUTBOX as INGEST_OUTBOX
+from services.notifier.tables import OUTBOX as NOTIFIER_OUTBOX
 from services.router.directory_versions import on_directory_load, record_directory
 from services.router.handlers import EFFECTS, RouterHandler
+from services.router.service import RouterService
 from services.router.tables import OUTBOX, EventRecord
 from shared.auth import mint_token
-from shared.bus import EVENTS_EXCHANGE
+from shared.bus import EVENTS_EXCHANGE, publish_once
 from shared.db import create_engine, session_factory
 from shared.directory import Directory, load_directory
 from shared.directory_store import (
@@ -38,7 +41,8 @@ from shared.directory_store import (
     stored_directory,
 )
 from shared.envelope import Envelope, utc_now
-from shared.settings import DEV_JWT_SECRET
+from shared.outbox_parking import parked_table
+from shared.settings import DEV_JWT_SECRET, Settings
 from tests.integration.conftest import Database
 from tests.integration.test_cli import run_coord
 from tests.unit.helpers import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
@@ -98,8 +102,8 @@ async def test_record_directory_stores_a_version_and_logs_it(db: Database) -> No
     assert [e.type for e in log] == [DIRECTORY_LOAD, DIRECTORY_LOADED]
     assert log[1].payload == {"version": 1, "sha256": row.sha256}
     assert log[1].causation_id == str(first.id)
-    [published] = await outbox(db)
-    assert (published.type, published.payload) == (DIRECTORY_LOADED, log[1].payload)
+    # Log-only (shared/contracts/registry.py): no queue takes it, so it is never staged.
+    assert await outbox(db) == []
 
     second, again = load_command(demo, "admin.two"), load_command(example, "admin.one")
     await record(db, second)
@@ -156,7 +160,7 @@ async def test_the_router_rejects_a_bad_load(db: Database, spoil: Any, reason: s
     log = await event_log(db)
     assert [e.type for e in log] == [DIRECTORY_LOAD, DIRECTORY_REJECTED]
     assert reason in log[1].payload["reason"]
-    assert [m.type for m in await outbox(db)] == [DIRECTORY_REJECTED]
+    assert await outbox(db) == []  # log-only, like directory.loaded
 
 
 # --------------------------------------------------------------------------- services' side
@@ -229,10 +233,12 @@ def test_check_exit_codes(tmp_path: Path) -> None:
     gaps = run_coord("directory", "check", str(EXAMPLE_DIRECTORY))
     assert gaps.returncode == 1
     lines = gaps.stdout.splitlines()
-    assert len(lines) == 10
+    assert len(lines) == 13
     assert lines[0].startswith(f"{EXAMPLE_DIRECTORY}:")
-    assert "escalation_policies[0].levels[0]: policy 'poc-urgent' level 1 pages nobody" in lines[0]
-    assert lines[-1] == f"9 problem(s) in {EXAMPLE_DIRECTORY}"
+    # The JOC duty officer has no contact there: nobody could tell the JOC of any sector.
+    assert "sectors[0]: the JOC of sector 'north' cannot be told" in lines[0]
+    assert "escalation_policies[0].levels[0]: policy 'poc-urgent' level 1 pages nobody" in lines[3]
+    assert lines[-1] == f"12 problem(s) in {EXAMPLE_DIRECTORY}"
 
     data = yaml.safe_load(DEMO_DIRECTORY.read_text(encoding="utf-8"))
     data["people"][0]["clearance"] = "top_secret"
@@ -296,7 +302,8 @@ async def test_load_publishes_and_waits_for_the_router(
     assert stand_in_router == [row.command_id]
     assert Directory.model_validate(row.content) == load_directory(DEMO_DIRECTORY)
 
-    # The example's sector gaps are warnings: it loads, as version 2 (given an admin).
+    # The example's sector gaps and unheard JOC are warnings: it loads, as version 2
+    # (given an admin).
     example = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
     example["people"].append(ADMIN)
     with_admin = tmp_path / "example.yaml"
@@ -312,7 +319,7 @@ async def test_load_publishes_and_waits_for_the_router(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 10
+    assert len(lines) == 13
     assert all(line.startswith("warning: ") for line in lines[:-1])
     assert lines[-1].startswith("loaded: version 2")
 
@@ -393,3 +400,62 @@ async def test_a_directory_without_an_admin_is_refused(db: Database) -> None:
     assert result.returncode == 1
     assert "loading it would leave no one able to load another" in result.stdout
     assert await versions(db) == []
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture
+async def running_router(amqp_url: str, db: Database) -> AsyncIterator[RouterService]:
+    """The router as ``coord run router`` runs it (consumer, outbox relay, timers), in-process."""
+    settings = Settings(
+        amqp_url=amqp_url,
+        database_url=db.url,
+        directory=DEMO_DIRECTORY,
+        outbox_poll_interval=0.1,
+    )
+    router = RouterService(settings)
+    await router.start()
+    try:
+        yield router
+    finally:
+        await router.stop()
+
+
+async def test_a_load_through_the_router_leaves_every_outbox_empty(
+    amqp_url: str, db: Database, running_router: RouterService
+) -> None:
+    """``directory.loaded`` / ``directory.rejected`` are on the log, never stuck in an outbox
+    (staged, they were unroutable: the relay re-sent its batch forever, issue #12)."""
+    result = await asyncio.to_thread(
+        run_coord,
+        "directory",
+        "load",
+        str(DEMO_DIRECTORY),
+        COORD_AMQP_URL=amqp_url,
+        COORD_DATABASE_URL=db.url,
+        COORD_TOKEN=ADMIN_TOKEN,
+        COORD_ENV="development",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "loaded: version 1" in result.stdout
+    # A load the router refuses (the CLI would not send it: published as is).
+    refused = _tampered(load_command(load_directory(DEMO_DIRECTORY), "ops.admin"))
+    await publish_once(amqp_url, [refused], delivery_limit=10, timeout=10)
+    deadline = time.monotonic() + 15
+    while DIRECTORY_REJECTED not in [e.type for e in await event_log(db)]:
+        assert time.monotonic() < deadline, "the router did not log the rejection"
+        await asyncio.sleep(0.1)
+    assert [e.type for e in await event_log(db)] == [
+        DIRECTORY_LOAD,
+        DIRECTORY_LOADED,
+        DIRECTORY_LOAD,
+        DIRECTORY_REJECTED,
+    ]
+
+    await asyncio.sleep(1.0)  # ten relay rounds: a staged row would still be there
+    for table in (OUTBOX, INGEST_OUTBOX, NOTIFIER_OUTBOX):
+        assert await db.count(table) == 0, table.name
+        assert await db.count(parked_table(table)) == 0, parked_table(table).name
+    assert running_router.infrastructure is not None
+    assert (await running_router.infrastructure.readiness())["outbox"] == "ok"

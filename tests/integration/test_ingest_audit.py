@@ -19,6 +19,7 @@ from services.ingest.deps import ApiContext
 from services.ingest.service import IngestService
 from services.ingest.stream import StreamHub
 from services.ingest.tables import OUTBOX
+from services.ingest.verdicts import VerdictWaiters
 from shared.audit_export import REDACTED, exported, verify_export
 from shared.auth import Authenticator, mint_token
 from shared.contracts import ALERT_STATE_CHANGED, AUDIT_ACCESSED
@@ -75,6 +76,7 @@ def _app(db: Database) -> Any:
         Authenticator(secret=JWT_SECRET),
         StreamHub(db.sessions),
         SourceKeyRing.from_settings(settings),
+        VerdictWaiters(db.sessions),
     )
     return app
 

@@ -2,7 +2,8 @@
 
 POST validates and stages ``message.sent`` (nothing on a 4xx); the router's
 ``message.state_changed`` (built by hand here) fills the inboxes under
-need-to-know; read/acknowledge stage commands; threads and pages. The last
+need-to-know; read/acknowledge are answered with the real router's verdict
+(an in-process ``Pump`` does the broker's work); threads and pages. The last
 test runs the whole ingest service on the broker. Runs on SQLite and PostgreSQL.
 """
 
@@ -25,12 +26,17 @@ from services.ingest.service import IngestService
 from services.ingest.tables import OUTBOX
 from shared.auth import mint_token
 from shared.bus import to_outgoing
-from shared.contracts import MESSAGE_STATE_CHANGED
+from shared.contracts import (
+    MESSAGE_ACKNOWLEDGE,
+    MESSAGE_COMMAND_REJECTED,
+    MESSAGE_MARK_READ,
+    MESSAGE_STATE_CHANGED,
+)
 from shared.contracts.messages import AddresseeState, MessageSentV1, MessageStateV1
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
 from tests.integration.conftest import Database
-from tests.integration.ingest_client import ingest_client
+from tests.integration.ingest_client import IngestClient, ingest_client
 from tests.unit.helpers import EXAMPLE_DIRECTORY
 
 pytestmark = pytest.mark.integration
@@ -381,6 +387,19 @@ async def test_state_of_an_unknown_message_is_ignored(db: Database) -> None:
 
 
 # --------------------------------------------------------------------------- commands
+#
+# A command's answer is the router's verdict: these run the real router (a ``Pump``
+# does the broker's work in-process), so the message is sent through the API and
+# the router addresses it before it decides any command on it.
+
+
+@pytest.fixture
+async def routed(db: Database) -> AsyncIterator[IngestClient]:
+    async with ingest_client(db, JWT_SECRET, router=True) as client:
+        yield client
+
+
+COMMAND_TYPES = {"read": MESSAGE_MARK_READ, "acknowledge": MESSAGE_ACKNOWLEDGE}
 
 
 async def command(
@@ -389,21 +408,94 @@ async def command(
     return await client.post(f"/v1/messages/{message_id}/{action}", headers=bearer(person_id))
 
 
-@pytest.mark.parametrize(
-    ("action", "type_"), [("read", "message.mark_read"), ("acknowledge", "message.acknowledge")]
-)
-async def test_commands_stage_one_envelope_for_the_router(
-    db: Database, client: httpx.AsyncClient, action: str, type_: str
+async def routed_classified_message(client: IngestClient) -> dict[str, Any]:
+    """As ``classified_message``, addressed by the real router: lucas.ho gets it, col.okafor not."""
+    return await send(
+        client,
+        "awa.hfo",
+        to={"persons": ["lucas.ho", "col.okafor"]},
+        classification="strictly_confidential",
+        requires_ack=True,
+        ack_due_at=due_in(30),
+    )
+
+
+def rejections(client: IngestClient, message_id: str) -> list[Envelope]:
+    """The router's refusals of commands on ``message_id``, in order."""
+    return [
+        e
+        for e in client.pump.staged(MESSAGE_COMMAND_REJECTED)
+        if e.payload["message_id"] == message_id
+    ]
+
+
+async def as_sent(client: httpx.AsyncClient, message: dict[str, Any]) -> dict[str, Any]:
+    """The message as its sender sees it now (every addressee)."""
+    response = await client.get(f"/v1/messages/{message['id']}", headers=bearer(message["sender"]))
+    assert response.status_code == 200, response.text
+    view: dict[str, Any] = response.json()
+    return view
+
+
+def addressee(view: dict[str, Any], person_id: str) -> dict[str, Any]:
+    [found] = [a for a in view["addressees"] if a["person_id"] == person_id]
+    return found
+
+
+@pytest.mark.parametrize("action", ["read", "acknowledge"])
+async def test_commands_answer_200_with_the_message_after_them(
+    routed: IngestClient, action: str
 ) -> None:
+    message = await routed_classified_message(routed)
+
+    response = await command(routed, message["id"], action, "lucas.ho")
+
+    assert response.status_code == 200, response.text
+    view = response.json()
+    assert view["id"] == message["id"]
+    [mine] = view["addressees"]  # a reader sees their own line only
+    assert mine["person_id"] == "lucas.ho"
+    assert mine["read_at"] is not None
+    if action == "acknowledge":
+        assert mine["acknowledged_at"] is not None
+        assert view["status"] == "acknowledged"  # lucas.ho is the only one delivered
+    else:
+        assert mine["acknowledged_at"] is None
+        assert view["status"] == "delivered"
+    # Read-your-writes: the next read shows the same, and so does the sender's view.
+    again = await routed.get(f"/v1/messages/{message['id']}", headers=bearer("lucas.ho"))
+    assert again.json() == view
+    sender_view = await as_sent(routed, message)
+    assert addressee(sender_view, "lucas.ho") == mine
+    assert addressee(sender_view, "col.okafor")["delivered"] is False
+    assert sender_view["status"] == view["status"]
+
+    [envelope] = routed.pump.staged(COMMAND_TYPES[action])
+    assert envelope.payload == {"message_id": message["id"], "person_id": "lucas.ho"}
+    assert (envelope.actor, envelope.producer) == ("lucas.ho", "ingest")
+    assert str(envelope.correlation_id) == message["thread_id"]
+    assert envelope.classification.value == "strictly_confidential"
+    assert rejections(routed, message["id"]) == []
+
+
+async def test_undecided_command_answers_202_with_where_to_look(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    """Without a router nothing decides: the command is staged; the answer says where to look."""
     message = await classified_message(db, client)
     before = len(await outbox_envelopes(db))
 
-    response = await command(client, message["id"], action, "lucas.ho")
+    response = await command(client, message["id"], "acknowledge", "lucas.ho")
+
     assert response.status_code == 202, response.text
-    assert response.json()["id"] == message["id"]
-    staged = (await outbox_envelopes(db))[before:]
-    [envelope] = staged
-    assert envelope.type == type_
+    assert response.headers["Location"] == f"/v1/messages/{message['id']}"
+    assert int(response.headers["Retry-After"]) >= 1
+    body = response.json()
+    assert body["status"] == "pending"
+    assert f"/v1/messages/{message['id']}" in body["detail"]
+    [envelope] = (await outbox_envelopes(db))[before:]
+    assert str(envelope.id) == body["command_id"]
+    assert envelope.type == MESSAGE_ACKNOWLEDGE
     assert envelope.payload == {"message_id": message["id"], "person_id": "lucas.ho"}
     assert (envelope.actor, envelope.producer) == ("lucas.ho", "ingest")
     assert str(envelope.correlation_id) == message["thread_id"]
@@ -419,35 +511,128 @@ async def test_commands_stage_one_envelope_for_the_router(
     ],
 )
 async def test_commands_by_those_who_cannot_see_it_are_404(
-    db: Database, client: httpx.AsyncClient, action: str, person_id: str
+    db: Database, routed: IngestClient, action: str, person_id: str
 ) -> None:
-    message = await classified_message(db, client)
-    before = await db.count(OUTBOX)
-    response = await command(client, message["id"], action, person_id)
-    assert response.status_code == 404
-    assert "no message" in response.json()["detail"]
-    unknown = await command(client, str(uuid4()), action, person_id)
+    message = await routed_classified_message(routed)
+
+    response = await command(routed, message["id"], action, person_id)
+
+    assert response.status_code == 404, response.text
+    detail = response.json()["detail"]
+    assert detail == f"no message {message['id']}"
+    assert message["subject"] not in response.text
+    [rejection] = rejections(routed, message["id"])
+    assert rejection.payload["refusal"] == "not_found"
+    assert (rejection.payload["reason"], rejection.payload["person_id"]) == (detail, person_id)
+    # The refusal changed nothing.
+    sender_view = await as_sent(routed, message)
+    assert sender_view["status"] == "delivered"
+    lucas = addressee(sender_view, "lucas.ho")
+    assert (lucas["read_at"], lucas["acknowledged_at"]) == (None, None)
+    assert addressee(sender_view, "col.okafor")["delivered"] is False
+
+    # A message ingest never heard of is refused at once: nothing is staged.
+    unknown_id = str(uuid4())
+    unknown = await command(routed, unknown_id, action, person_id)
     assert unknown.status_code == 404
-    assert await db.count(OUTBOX) == before
+    assert unknown.json()["detail"] == f"no message {unknown_id}"
+    await routed.pump.settle()
+    staged = routed.pump.staged(COMMAND_TYPES[action])
+    assert [e.payload["message_id"] for e in staged] == [message["id"]]
+    assert await db.count(OUTBOX) == 0
 
 
 async def test_acknowledging_without_an_ack_asked_or_as_the_sender_is_409(
-    db: Database, client: httpx.AsyncClient
+    routed: IngestClient,
 ) -> None:
-    plain = await send(client, to={"persons": ["col.okafor"]})
-    await apply(db, state_changed(plain, 1, delivered("col.okafor")))
-    asked = await classified_message(db, client)
-    before = await db.count(OUTBOX)
+    plain = await send(routed, to={"persons": ["col.okafor"]})
+    asked = await routed_classified_message(routed)
 
-    no_ack = await command(client, plain["id"], "acknowledge", "col.okafor")
-    assert no_ack.status_code == 409
+    no_ack = await command(routed, plain["id"], "acknowledge", "col.okafor")
+    assert no_ack.status_code == 409, no_ack.text
     assert "acknowledgement" in no_ack.json()["detail"]
-    by_sender = await command(client, asked["id"], "acknowledge", "awa.hfo")
-    assert by_sender.status_code == 409
+    by_sender = await command(routed, asked["id"], "acknowledge", "awa.hfo")
+    assert by_sender.status_code == 409, by_sender.text
     assert "you sent" in by_sender.json()["detail"]
-    read_by_sender = await command(client, asked["id"], "read", "awa.hfo")
-    assert read_by_sender.status_code == 409
-    assert await db.count(OUTBOX) == before
+    read_by_sender = await command(routed, asked["id"], "read", "awa.hfo")
+    assert read_by_sender.status_code == 409, read_by_sender.text
+    assert "you sent" in read_by_sender.json()["detail"]
+
+    refused = [*rejections(routed, plain["id"]), *rejections(routed, asked["id"])]
+    assert [(r.payload["command"], r.payload["person_id"]) for r in refused] == [
+        (MESSAGE_ACKNOWLEDGE, "col.okafor"),
+        (MESSAGE_ACKNOWLEDGE, "awa.hfo"),
+        (MESSAGE_MARK_READ, "awa.hfo"),
+    ]
+    assert {r.payload["refusal"] for r in refused} == {"wrong_state"}
+    assert [r.payload["reason"] for r in refused] == [
+        no_ack.json()["detail"],
+        by_sender.json()["detail"],
+        read_by_sender.json()["detail"],
+    ]
+    # The refusals changed nothing.
+    okafor = addressee(await as_sent(routed, plain), "col.okafor")
+    assert (okafor["read_at"], okafor["acknowledged_at"]) == (None, None)
+    lucas = addressee(await as_sent(routed, asked), "lucas.ho")
+    assert (lucas["read_at"], lucas["acknowledged_at"]) == (None, None)
+
+
+async def test_reading_again_answers_the_state_acknowledging_again_is_409(
+    routed: IngestClient,
+) -> None:
+    message = await routed_classified_message(routed)
+    first = await command(routed, message["id"], "read", "lucas.ho")
+    second = await command(routed, message["id"], "read", "lucas.ho")
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.json() == first.json()  # the first read is what counts
+    assert rejections(routed, message["id"]) == []
+
+    acknowledged = await command(routed, message["id"], "acknowledge", "lucas.ho")
+    assert acknowledged.status_code == 200, acknowledged.text
+    again = await command(routed, message["id"], "acknowledge", "lucas.ho")
+    assert again.status_code == 409, again.text
+    assert again.json()["detail"] == "lucas.ho already acknowledged"
+    [rejection] = rejections(routed, message["id"])
+    assert rejection.payload["refusal"] == "wrong_state"
+    [mine] = acknowledged.json()["addressees"]
+    assert mine["read_at"] == first.json()["addressees"][0]["read_at"]
+
+
+async def test_reading_then_acknowledging_at_once_is_never_refused(routed: IngestClient) -> None:
+    """Right after sending, before any view shows the message delivered: 200 each time."""
+    for _ in range(10):
+        message = await send(
+            routed,
+            to={"persons": ["lucas.ho", "col.okafor"]},
+            requires_ack=True,
+            ack_due_at=due_in(30),
+        )
+        read = await command(routed, message["id"], "read", "lucas.ho")
+        acknowledged = await command(routed, message["id"], "acknowledge", "lucas.ho")
+        assert (read.status_code, acknowledged.status_code) == (200, 200), acknowledged.text
+        assert acknowledged.json()["status"] == "delivered"  # col.okafor has not acknowledged
+        # The other addressee does both at the same moment: either order is accepted.
+        both = await asyncio.gather(
+            command(routed, message["id"], "read", "col.okafor"),
+            command(routed, message["id"], "acknowledge", "col.okafor"),
+        )
+        assert [r.status_code for r in both] == [200, 200], [r.text for r in both]
+
+        view = await as_sent(routed, message)
+        assert view["status"] == "acknowledged"
+        for person_id in ("lucas.ho", "col.okafor"):
+            line = addressee(view, person_id)
+            assert line["read_at"] is not None
+            assert line["acknowledged_at"] is not None
+        [listed] = [
+            item
+            for item in (
+                await routed.get("/v1/messages?box=sent", headers=bearer("jo.operator"))
+            ).json()["items"]
+            if item["id"] == message["id"]
+        ]
+        assert listed["status"] == "acknowledged"
+    assert routed.pump.staged(MESSAGE_COMMAND_REJECTED) == []
 
 
 async def test_commands_need_valid_credentials(db: Database, client: httpx.AsyncClient) -> None:

@@ -1,5 +1,6 @@
 """Ingest's side of recommendations on a real database (and the broker for the views
-consumer): validation, staging commands, need-to-know, the read side, and the report.
+consumer): validation, commands answered with the real router's verdict (an in-process
+``Pump`` does the broker's work), need-to-know, the read side, and the report.
 Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from shared.bus import Bus, to_outgoing
 from shared.contracts import (
     RECOMMENDATION_ACKNOWLEDGE,
     RECOMMENDATION_ACKNOWLEDGED,
+    RECOMMENDATION_COMMAND_REJECTED,
     RECOMMENDATION_ISSUED,
     RECOMMENDATION_RESPOND,
     RECOMMENDATION_SUBMITTED,
@@ -40,7 +42,7 @@ from shared.contracts.recommendations import (
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
 from tests.integration.conftest import Database
-from tests.integration.ingest_client import ingest_client
+from tests.integration.ingest_client import IngestClient, ingest_client
 from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, recommendation_state_changed
 
 pytestmark = pytest.mark.integration
@@ -289,23 +291,59 @@ async def command(
     )
 
 
-async def test_acknowledge_and_respond_stage_commands(
-    db: Database, client: httpx.AsyncClient
+@pytest.fixture
+async def routed(db: Database) -> AsyncIterator[IngestClient]:
+    """A client whose commands get the real router's verdict (a ``Pump`` does the broker's work).
+
+    Recommendations are then submitted through the API, so the router issues them.
+    """
+    async with ingest_client(db, JWT_SECRET, router=True) as client:
+        yield client
+
+
+def rejections(client: IngestClient, recommendation_id: str) -> list[Envelope]:
+    """The router's refusals of commands on ``recommendation_id``, in order."""
+    return [
+        e
+        for e in client.pump.staged(RECOMMENDATION_COMMAND_REJECTED)
+        if e.payload["recommendation_id"] == recommendation_id
+    ]
+
+
+async def test_acknowledge_and_respond_answer_200_with_the_recommendation_after_them(
+    routed: IngestClient,
 ) -> None:
-    recommendation_id = await issued(db, client)
-    ack = await command(client, recommendation_id, ADDRESSEE)
-    assert ack.status_code == 202, ack.text
-    assert ack.json()["status"] == "issued"  # the router applies it; the view follows
+    recommendation_id = await submit(routed)
 
-    await apply(db, acknowledged(recommendation_id))
+    ack = await command(routed, recommendation_id, ADDRESSEE)
+    assert ack.status_code == 200, ack.text
+    shown = ack.json()
+    assert (shown["status"], shown["acknowledged_by"]) == ("acknowledged", ADDRESSEE)
+    assert shown["acknowledged_at"] is not None
+    assert RECOMMENDATION_ACKNOWLEDGED in [h["type"] for h in shown["history"]]
+
     answer = {"response": "declined", "reason": "No troops free before Thursday"}
-    responded = await command(client, recommendation_id, ADDRESSEE, answer)
-    assert responded.status_code == 202, responded.text
+    responded = await command(routed, recommendation_id, ADDRESSEE, answer)
+    assert responded.status_code == 200, responded.text
+    shown = responded.json()
+    assert (shown["status"], shown["response"], shown["reason"], shown["responded_by"]) == (
+        "declined",
+        "declined",
+        answer["reason"],
+        ADDRESSEE,
+    )
+    # Read-your-writes, for the author as well.
+    by_author = (await view(routed, recommendation_id, AUTHOR)).json()
+    assert (by_author["status"], by_author["reason"]) == ("declined", answer["reason"])
 
-    staged = (await outbox_envelopes(db))[1:]
+    staged = [
+        *routed.pump.staged(RECOMMENDATION_ACKNOWLEDGE),
+        *routed.pump.staged(RECOMMENDATION_RESPOND),
+    ]
     assert [e.type for e in staged] == [RECOMMENDATION_ACKNOWLEDGE, RECOMMENDATION_RESPOND]
     for envelope in staged:
         assert (str(envelope.correlation_id), envelope.actor) == (recommendation_id, ADDRESSEE)
+        assert envelope.producer == "ingest"
         assert envelope.classification.value == "confidential"
     acknowledge = AcknowledgeRecommendationV1.model_validate(staged[0].payload)
     assert (str(acknowledge.recommendation_id), acknowledge.person_id) == (
@@ -313,7 +351,59 @@ async def test_acknowledge_and_respond_stage_commands(
         ADDRESSEE,
     )
     respond = RespondRecommendationV1.model_validate(staged[1].payload)
+    assert (str(respond.recommendation_id), respond.person_id) == (recommendation_id, ADDRESSEE)
     assert (respond.response.value, respond.reason) == ("declined", answer["reason"])
+    assert rejections(routed, recommendation_id) == []
+
+
+async def test_undecided_command_answers_202_with_where_to_look(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    """Without a router nothing decides: the command is staged; the answer says where to look."""
+    recommendation_id = await issued(db, client)
+    await apply(db, acknowledged(recommendation_id))
+    answer = {"response": "declined", "reason": "No troops free before Thursday"}
+
+    response = await command(client, recommendation_id, ADDRESSEE, answer)
+
+    assert response.status_code == 202, response.text
+    location = f"/v1/recommendations/{recommendation_id}"
+    assert response.headers["Location"] == location
+    assert int(response.headers["Retry-After"]) >= 1
+    body = response.json()
+    assert (body["status"], location in body["detail"]) == ("pending", True)
+    [_, staged] = await outbox_envelopes(db)  # after recommendation.submitted
+    assert str(staged.id) == body["command_id"]
+    assert staged.type == RECOMMENDATION_RESPOND
+    assert (str(staged.correlation_id), staged.actor, staged.producer) == (
+        recommendation_id,
+        ADDRESSEE,
+        "ingest",
+    )
+    assert staged.classification.value == "confidential"
+    respond = RespondRecommendationV1.model_validate(staged.payload)
+    assert (str(respond.recommendation_id), respond.person_id) == (recommendation_id, ADDRESSEE)
+    assert (respond.response.value, respond.reason) == ("declined", answer["reason"])
+    shown = (await view(client, recommendation_id, ADDRESSEE)).json()
+    assert shown["status"] == "acknowledged"  # nothing decided it: the view is as it was
+
+
+async def test_acknowledging_and_answering_at_once_is_never_refused(routed: IngestClient) -> None:
+    """Submitted, acknowledged and answered back to back: the router's order, not a view's."""
+    answers: list[dict[str, Any]] = [
+        {"response": "accepted"},
+        {"response": "declined", "reason": "No troops free"},
+        {"response": "done"},
+    ]
+    for index in range(20):
+        recommendation_id = await submit(routed)
+        answer = answers[index % len(answers)]
+        ack = await command(routed, recommendation_id, ADDRESSEE)
+        responded = await command(routed, recommendation_id, ADDRESSEE, answer)
+        assert (ack.status_code, responded.status_code) == (200, 200), (ack.text, responded.text)
+        assert ack.json()["status"] == "acknowledged"
+        assert responded.json()["status"] == answer["response"]
+    assert routed.pump.staged(RECOMMENDATION_COMMAND_REJECTED) == []
 
 
 @pytest.mark.parametrize(
@@ -338,41 +428,74 @@ async def test_invalid_answers_get_422(
     assert await db.count(OUTBOX) == 1  # the submitted event alone
 
 
+ACCEPT = {"response": "accepted"}
+DECLINE = {"response": "declined", "reason": "No"}
+DONE = {"response": "done"}
+
+
 @pytest.mark.parametrize(
-    ("states", "body", "message"),
+    ("before", "body", "message"),
     [
-        pytest.param([], {"response": "accepted"}, "acknowledge the recommendation before",
+        pytest.param([], ACCEPT, "acknowledge the recommendation before responding",
                      id="respond-before-ack"),
-        pytest.param([ACKNOWLEDGED], None, f"already acknowledged by {ADDRESSEE}",
-                     id="ack-twice"),
-        pytest.param([ACKNOWLEDGED, {"status": "declined", "response": "declined",
-                                     "reason": "No"}],
-                     {"response": "done"}, "already answered: declined", id="answer-declined"),
-        pytest.param([ACKNOWLEDGED, {"status": "done", "response": "done"}], None,
-                     "already answered: done", id="ack-done"),
-        pytest.param([ACKNOWLEDGED, {"status": "accepted", "response": "accepted"}],
-                     {"response": "declined", "reason": "Changed our mind"},
-                     "the only answer left is done", id="decline-accepted"),
-        pytest.param([{"status": "undeliverable", "addressees": [ADDRESSEE]}], None,
-                     "undeliverable", id="undeliverable"),
+        pytest.param([None], None, f"already acknowledged by {ADDRESSEE}", id="ack-twice"),
+        pytest.param([None, DECLINE], DONE, "already declined", id="answer-declined"),
+        pytest.param([None, DONE], None, f"already done by {ADDRESSEE}", id="ack-done"),
+        pytest.param([None, ACCEPT], {"response": "declined", "reason": "Changed our mind"},
+                     "already accepted: the only answer left is done", id="decline-accepted"),
     ],
 )  # fmt: skip
 async def test_commands_the_state_does_not_allow_get_409(
-    db: Database,
-    client: httpx.AsyncClient,
-    states: list[dict[str, Any]],
+    routed: IngestClient,
+    before: list[dict[str, Any] | None],
     body: dict[str, Any] | None,
     message: str,
 ) -> None:
-    recommendation_id = await issued(db, client)
-    fields: dict[str, Any] = {}
-    for version, change in enumerate(states, start=2):
-        fields.update(change)
-        await apply(db, state(recommendation_id, version, **fields))
-    response = await command(client, recommendation_id, ADDRESSEE, body)
+    """``before``: the addressee's commands that bring it to its state (None: acknowledge)."""
+    recommendation_id = await submit(routed)
+    for step in before:
+        done = await command(routed, recommendation_id, ADDRESSEE, step)
+        assert done.status_code == 200, done.text
+    await routed.pump.settle()  # issued, whatever ``before`` did
+    shown = (await view(routed, recommendation_id, AUTHOR)).json()
+
+    response = await command(routed, recommendation_id, ADDRESSEE, body)
+
     assert response.status_code == 409, response.text
-    assert message in response.json()["detail"]
-    assert await db.count(OUTBOX) == 1
+    assert response.json()["detail"] == message
+    [rejection] = rejections(routed, recommendation_id)
+    assert (rejection.payload["refusal"], rejection.payload["reason"]) == ("wrong_state", message)
+    assert rejection.payload["person_id"] == ADDRESSEE
+    after = (await view(routed, recommendation_id, AUTHOR)).json()
+    assert {k: v for k, v in after.items() if k != "history"} == {
+        k: v for k, v in shown.items() if k != "history"
+    }  # the refusal changed nothing
+
+
+async def test_commands_on_an_undeliverable_recommendation_are_refused(
+    routed: IngestClient,
+) -> None:
+    """Nobody holds the role there: it has no addressee, so nobody may acknowledge it."""
+    recommendation_id = await submit(
+        routed, addressee={"role": "police_focal_point"}, sector="north"
+    )
+    by_addressee = await command(routed, recommendation_id, ADDRESSEE)  # it was never theirs
+    assert by_addressee.status_code == 404, by_addressee.text
+    assert by_addressee.json()["detail"] == f"no recommendation {recommendation_id}"
+    by_author = await command(routed, recommendation_id, AUTHOR)
+    assert by_author.status_code == 403, by_author.text
+    assert by_author.json()["detail"] == f"{AUTHOR} is not an addressee of this recommendation"
+    refused = rejections(routed, recommendation_id)
+    assert [(r.payload["person_id"], r.payload["refusal"]) for r in refused] == [
+        (ADDRESSEE, "not_found"),
+        (AUTHOR, "not_allowed"),
+    ]
+    shown = (await view(routed, recommendation_id, AUTHOR)).json()
+    assert (shown["status"], shown["addressees"], shown["acknowledged_by"]) == (
+        "undeliverable",
+        [],
+        None,
+    )
 
 
 async def test_accepted_can_still_be_done(db: Database, client: httpx.AsyncClient) -> None:
@@ -383,14 +506,30 @@ async def test_accepted_can_still_be_done(db: Database, client: httpx.AsyncClien
     assert response.status_code == 202, response.text
 
 
-async def test_who_may_answer(db: Database, client: httpx.AsyncClient) -> None:
-    recommendation_id = await issued(db, client)
-    by_author = await command(client, recommendation_id, AUTHOR)
-    assert by_author.status_code == 403
-    assert AUTHOR in by_author.json()["detail"]
-    by_outsider = await command(client, recommendation_id, OUTSIDER, {"response": "accepted"})
-    assert by_outsider.status_code == 404
-    assert await db.count(OUTBOX) == 1
+async def test_who_may_answer(db: Database, routed: IngestClient) -> None:
+    recommendation_id = await submit(routed)
+    by_author = await command(routed, recommendation_id, AUTHOR)
+    assert by_author.status_code == 403, by_author.text
+    assert by_author.json()["detail"] == f"{AUTHOR} is not an addressee of this recommendation"
+    by_outsider = await command(routed, recommendation_id, OUTSIDER, {"response": "accepted"})
+    assert by_outsider.status_code == 404, by_outsider.text
+    assert by_outsider.json()["detail"] == f"no recommendation {recommendation_id}"
+    refused = rejections(routed, recommendation_id)
+    assert [
+        (r.payload["person_id"], r.payload["refusal"], r.payload["reason"]) for r in refused
+    ] == [
+        (AUTHOR, "not_allowed", by_author.json()["detail"]),
+        (OUTSIDER, "not_found", by_outsider.json()["detail"]),
+    ]
+    # The permissions table: the JOC may not respond at all; refused at once, nothing staged.
+    by_joc = await command(routed, recommendation_id, AUTHOR, {"response": "accepted"})
+    assert by_joc.status_code == 403, by_joc.text
+    assert by_joc.json()["detail"] == f"{AUTHOR} (joc_operator) may not respond"
+    await routed.pump.settle()
+    assert [e.actor for e in routed.pump.staged(RECOMMENDATION_RESPOND)] == [OUTSIDER]
+    assert await db.count(OUTBOX) == 0
+    shown = (await view(routed, recommendation_id, ADDRESSEE)).json()
+    assert (shown["status"], shown["acknowledged_by"], shown["response"]) == ("issued", None, None)
 
 
 # --------------------------------------------------------------------------- read side

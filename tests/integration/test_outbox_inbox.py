@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest.tables import OUTBOX as INGEST_OUTBOX
 from services.router.tables import INBOX as ROUTER_INBOX
 from services.router.tables import OUTBOX as ROUTER_OUTBOX
-from shared.bus import ROUTER_QUEUE, Bus, OutgoingMessage
+from shared.bus import ROUTER_QUEUE, Bus, OutgoingMessage, PublishOutcome
 from shared.envelope import Envelope
 from shared.inbox import process_once
 from shared.outbox import OutboxRelay, add_to_outbox
@@ -153,11 +153,13 @@ class FailingOnce:
     def is_connected(self) -> bool:
         return self.bus.is_connected
 
-    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+    async def publish_each(
+        self, messages: Sequence[OutgoingMessage], *, within: float | None = None
+    ) -> list[PublishOutcome]:
         self.calls += 1
         if self.calls == 1:
             raise ConnectionError("broker connection lost")
-        await self.bus.publish(messages)
+        return await self.bus.publish_each(messages, within=within)
 
 
 async def test_failed_publish_keeps_rows_for_the_next_round(

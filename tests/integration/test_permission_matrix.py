@@ -1,10 +1,18 @@
 """Every ``/v1`` endpoint x every role: allowed ones succeed, the rest get 403/404.
 
-The world: a CONFIDENTIAL alert in beni raised by amani.cla and routed to
-awa.hfo and lucas.ho; a message from jo.operator delivered to awa.hfo asking for
-an acknowledgement; two recommendations from grace.dsrsg issued to col.okafor
-(one still to acknowledge, one acknowledged and waiting for an answer). Each
-person of the example directory (one per role) then calls every endpoint.
+The world, made through the API and decided by the real router (an in-process
+``Pump`` does the broker's work): a CONFIDENTIAL alert in beni raised by
+amani.cla, whose chain (poc-default) is awa.hfo then lucas.ho; a message from
+jo.operator delivered to awa.hfo asking for an acknowledgement; two
+recommendations from grace.dsrsg issued to col.okafor (one still to acknowledge,
+one acknowledged and waiting for an answer). Each person of the example
+directory (one per role) then calls every endpoint. A command (acknowledge,
+resolve, note, read, respond) that the router decides acts on a fresh object of
+its kind, made the same way, so that no cell depends on the one before.
+
+Ingest decides the ``role`` cells (the permissions table: 403 at once, nothing
+staged) and what a read shows; the router decides every other command cell,
+and its ``*.command_rejected`` must carry the refusal the cell says.
 
 ``EXPECTED`` is the specification, written out cell by cell from
 ``shared.permissions`` (``PERMISSIONS`` and need-to-know), not copied from what
@@ -15,58 +23,63 @@ Cells:
 - ``ok``    2xx.
 - ``role``  403: none of the person's roles grants the endpoint's action.
 - ``deny``  403: the role allows it and the person sees the object, but the
-            domain rule refuses (acknowledging an alert they are not on the
-            chain of, answering a recommendation they only wrote).
-- ``404``   need-to-know: the object does not concern them; never a 403,
-            never a hint that it exists.
+            router refuses (``not_allowed``: acknowledging an alert they are not
+            on the chain of, answering a recommendation they only wrote).
+- ``404``   need-to-know: the object does not concern them (the router's
+            ``not_found`` for a command); never a 403, never a hint that it exists.
 - ``409``   allowed and concerned: the permission and need-to-know checks
-            passed, and the object's state refuses (the sender of a message
-            cannot mark it read or acknowledge it).
+            passed, and the object's state refuses (``wrong_state``: the sender
+            of a message cannot mark it read or acknowledge it).
+
+A command the router accepts answers ``200``; it must not be left pending (``202``).
 
 Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
 
-from services.ingest.message_projections import apply_message_event
 from services.ingest.message_tables import MessageViewRecord
-from services.ingest.projections import apply_event
-from services.ingest.recommendation_projections import apply_recommendation_event
 from services.ingest.recommendation_tables import (
     RecommendationTimelineRecord,
     RecommendationViewRecord,
 )
 from services.ingest.service import IngestService
 from services.ingest.stream import StreamHub, Subscriber
-from services.ingest.tables import OUTBOX, AlertViewRecord, IdempotencyKeyRecord, TimelineRecord
+from services.ingest.tables import (
+    OUTBOX,
+    AlertViewRecord,
+    CommandVerdictRecord,
+    IdempotencyKeyRecord,
+    TimelineRecord,
+)
 from shared.auth import mint_token
-from shared.contracts import MESSAGE_STATE_CHANGED
-from shared.contracts.messages import AddresseeState, MessageStateV1
+from shared.contracts import (
+    ALERT_ACKNOWLEDGE,
+    ALERT_ADD_NOTE,
+    ALERT_RESOLVE,
+    MESSAGE_ACKNOWLEDGE,
+    MESSAGE_MARK_READ,
+    RECOMMENDATION_ACKNOWLEDGE,
+    RECOMMENDATION_RESPOND,
+)
 from shared.directory import Person
 from shared.envelope import Envelope, utc_now
-from shared.permissions import Action, allowed
+from shared.permissions import Action, allowed, refusal
 from shared.settings import Settings
 from tests.integration.conftest import Database
-from tests.integration.ingest_client import ingest_client
-from tests.unit.helpers import (
-    EXAMPLE_DIRECTORY,
-    alert_request,
-    example_directory,
-    recommendation_state_changed,
-    state_changed,
-)
+from tests.integration.ingest_client import IngestClient, ingest_client
+from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory
 
 pytestmark = pytest.mark.integration
 
@@ -141,6 +154,12 @@ class Endpoint:
     body: Callable[[], Any] | None = None
     # Path parameter -> the world's object to use, when not the one named like the parameter.
     objects: Mapping[str, str] = field(default_factory=dict)
+    command: str | None = None  # the command it stages for the router, which decides it
+
+    @property
+    def subjects(self) -> list[str]:
+        """The world's objects the path names."""
+        return [self.objects.get(name, name) for name in _parameters(self.path)]
 
     @property
     def route(self) -> tuple[str, str]:
@@ -149,6 +168,10 @@ class Endpoint:
     def url(self, world: Mapping[str, str]) -> str:
         names = {name: world[self.objects.get(name, name)] for name in _parameters(self.path)}
         return self.path.format(**names)
+
+    def subject_url(self, world: Mapping[str, str]) -> str:
+        """A command's object (the URL less the command)."""
+        return self.url(world).rsplit("/", 1)[0]
 
 
 def _parameters(path: str) -> list[str]:
@@ -160,19 +183,33 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "alert.raise": Endpoint("POST", "/v1/alerts", A.RAISE_ALERT, alert_request),
     "alert.list": Endpoint("GET", "/v1/alerts", A.READ),
     "alert.get": Endpoint("GET", "/v1/alerts/{alert_id}", A.READ),
-    "alert.acknowledge": Endpoint("POST", "/v1/alerts/{alert_id}/acknowledge", A.ACKNOWLEDGE),
+    "alert.acknowledge": Endpoint(
+        "POST", "/v1/alerts/{alert_id}/acknowledge", A.ACKNOWLEDGE, command=ALERT_ACKNOWLEDGE
+    ),
     "alert.resolve": Endpoint(
-        "POST", "/v1/alerts/{alert_id}/resolve", A.RESOLVE, lambda: {"note": "Patrol back"}
+        "POST",
+        "/v1/alerts/{alert_id}/resolve",
+        A.RESOLVE,
+        lambda: {"note": "Patrol back"},
+        command=ALERT_RESOLVE,
     ),
     "alert.note": Endpoint(
-        "POST", "/v1/alerts/{alert_id}/notes", A.POST_MESSAGE, lambda: {"text": "Patrol sent"}
+        "POST",
+        "/v1/alerts/{alert_id}/notes",
+        A.POST_MESSAGE,
+        lambda: {"text": "Patrol sent"},
+        command=ALERT_ADD_NOTE,
     ),
     "stream": Endpoint("GET", "/v1/stream", A.READ),
     "message.send": Endpoint("POST", "/v1/messages", A.POST_MESSAGE, _message_body),
     "message.list": Endpoint("GET", "/v1/messages", A.READ),
     "message.get": Endpoint("GET", "/v1/messages/{message_id}", A.READ),
-    "message.read": Endpoint("POST", "/v1/messages/{message_id}/read", A.READ),
-    "message.acknowledge": Endpoint("POST", "/v1/messages/{message_id}/acknowledge", A.ACKNOWLEDGE),
+    "message.read": Endpoint(
+        "POST", "/v1/messages/{message_id}/read", A.READ, command=MESSAGE_MARK_READ
+    ),
+    "message.acknowledge": Endpoint(
+        "POST", "/v1/messages/{message_id}/acknowledge", A.ACKNOWLEDGE, command=MESSAGE_ACKNOWLEDGE
+    ),
     "thread.get": Endpoint("GET", "/v1/threads/{thread_id}", A.READ),
     "recommendation.submit": Endpoint(
         "POST", "/v1/recommendations", A.RECOMMEND, _recommendation_body
@@ -180,7 +217,10 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "recommendation.list": Endpoint("GET", "/v1/recommendations", A.READ),
     "recommendation.get": Endpoint("GET", "/v1/recommendations/{recommendation_id}", A.READ),
     "recommendation.acknowledge": Endpoint(
-        "POST", "/v1/recommendations/{recommendation_id}/acknowledge", A.ACKNOWLEDGE
+        "POST",
+        "/v1/recommendations/{recommendation_id}/acknowledge",
+        A.ACKNOWLEDGE,
+        command=RECOMMENDATION_ACKNOWLEDGE,
     ),
     "recommendation.respond": Endpoint(
         "POST",
@@ -188,15 +228,17 @@ ENDPOINTS: Mapping[str, Endpoint] = {
         A.RESPOND,
         lambda: {"response": "accepted"},
         objects={"recommendation_id": "acknowledged_recommendation_id"},
+        command=RECOMMENDATION_RESPOND,
     ),
     "report": Endpoint("GET", "/v1/reports/recommendations", A.REPORT),
     "audit.events": Endpoint("GET", "/v1/audit/events", A.AUDIT),
 }
 
 # The specification. Why each non-obvious cell is what it is:
-# - alert.*: it concerns amani (raised it), awa and lucas (its chain) and jo (the JOC runs
-#   every sector's board); the auditor sees every alert. grace, okafor and diallo are not
-#   on this alert's chain: 404, though their roles would allow the action.
+# - alert.*: it concerns amani (raised it), awa and lucas (its chain: poc-default, which
+#   stops at the head of office) and jo (the JOC runs every sector's board); the auditor
+#   sees every alert. grace, okafor and diallo are not on this alert's chain: 404, though
+#   their roles would allow the action.
 # - alert.acknowledge: only the chain acknowledges; jo and amani see it but are refused.
 # - alert.note: the chain or the sector's JOC; amani raised it but is neither.
 # - message.*: it concerns its sender (jo) and awa (delivered); the auditor sees every
@@ -337,8 +379,8 @@ def bearer(person_id: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    async with ingest_client(db, JWT_SECRET, stream=OneShotHub(db.sessions)) as client:
+async def client(db: Database) -> AsyncIterator[IngestClient]:
+    async with ingest_client(db, JWT_SECRET, stream=OneShotHub(db.sessions), router=True) as client:
         yield client
 
 
@@ -348,61 +390,51 @@ async def created(client: httpx.AsyncClient, path: str, body: Any, person_id: st
     return str(response.json()["id"])
 
 
-def message_delivered(message_id: str, thread_id: str, person_id: str) -> Envelope:
-    state = MessageStateV1(
-        message_id=UUID(message_id),
-        version=1,
-        addressees=[AddresseeState(person_id=person_id, delivered=True)],
-        next_escalation_at=None,
-    )
-    return Envelope(
-        type=MESSAGE_STATE_CHANGED,
-        producer="router",
-        actor="router",
-        correlation_id=UUID(thread_id),
-        classification="confidential",
-        payload=state.model_dump(mode="json"),
-    )
+async def raise_alert(client: IngestClient) -> str:
+    """Raised by amani.cla; moderate, so poc-default: awa.hfo, then lucas.ho."""
+    return await created(client, "/v1/alerts", alert_request(severity="moderate"), "amani.cla")
 
 
-async def build_world(db: Database, client: httpx.AsyncClient) -> dict[str, str]:
-    """The objects of the matrix, put in their state the way the projections do; their ids."""
-    alert_id = await created(client, "/v1/alerts", alert_request(), "amani.cla")
-    routed = state_changed(
-        alert_id, level=2, targets=["awa.hfo", "lucas.ho"], chain=["awa.hfo", "lucas.ho"]
+async def send_message(client: IngestClient) -> str:
+    body = {**_message_body(), "to": {"persons": ["awa.hfo"]}}
+    return await created(client, "/v1/messages", body, "jo.operator")
+
+
+async def issue_recommendation(client: IngestClient) -> str:
+    return await created(client, "/v1/recommendations", _recommendation_body(), "grace.dsrsg")
+
+
+async def acknowledged_recommendation(client: IngestClient) -> str:
+    recommendation_id = await issue_recommendation(client)
+    response = await client.post(
+        f"/v1/recommendations/{recommendation_id}/acknowledge", headers=bearer("col.okafor")
     )
-    message_id = await created(
-        client,
-        "/v1/messages",
-        {**_message_body(), "to": {"persons": ["awa.hfo"]}},
-        "jo.operator",
-    )
-    recommendation_id = await created(
-        client, "/v1/recommendations", _recommendation_body(), "grace.dsrsg"
-    )
-    acknowledged_id = await created(
-        client, "/v1/recommendations", _recommendation_body(), "grace.dsrsg"
-    )
-    async with db.sessions() as session, session.begin():
-        await apply_event(session, routed)
-        await apply_message_event(session, message_delivered(message_id, message_id, "awa.hfo"))
-        await apply_recommendation_event(session, recommendation_state_changed(recommendation_id))
-        await apply_recommendation_event(
-            session,
-            recommendation_state_changed(
-                acknowledged_id,
-                status="acknowledged",
-                acknowledged_by="col.okafor",
-                acknowledged_at=utc_now().isoformat(),
-            ),
-        )
-    return {
-        "alert_id": alert_id,
-        "message_id": message_id,
-        "thread_id": message_id,  # a first message opens its thread
-        "recommendation_id": recommendation_id,
-        "acknowledged_recommendation_id": acknowledged_id,
-    }
+    assert response.status_code == 200, response.text
+    return recommendation_id
+
+
+# The world's objects: how each is made, and who reads it to see a refusal changed nothing.
+MAKERS: Mapping[str, tuple[Callable[[IngestClient], Awaitable[str]], str]] = {
+    "alert_id": (raise_alert, "amani.cla"),
+    "message_id": (send_message, "jo.operator"),
+    "recommendation_id": (issue_recommendation, "grace.dsrsg"),
+    "acknowledged_recommendation_id": (acknowledged_recommendation, "grace.dsrsg"),
+}
+
+
+async def build_world(client: IngestClient) -> dict[str, str]:
+    """The objects of the matrix, made through the API and decided by the router; their ids."""
+    world = {key: await make(client) for key, (make, _) in MAKERS.items()}
+    world["thread_id"] = world["message_id"]  # a first message opens its thread
+    await client.pump.settle()
+    alert = await client.get(f"/v1/alerts/{world['alert_id']}", headers=bearer("amani.cla"))
+    assert alert.json()["chain"] == ["awa.hfo", "lucas.ho"], alert.text
+    return world
+
+
+async def fresh(client: IngestClient, endpoint: Endpoint) -> dict[str, str]:
+    """New objects for a command to act on, made like the world's."""
+    return {key: await MAKERS[key][0](client) for key in endpoint.subjects}
 
 
 WRITTEN = (
@@ -413,12 +445,29 @@ WRITTEN = (
     MessageViewRecord,
     RecommendationViewRecord,
     RecommendationTimelineRecord,
+    CommandVerdictRecord,
 )
 
 
-async def written(db: Database) -> tuple[int, ...]:
-    """Row counts of every table a command writes (the outbox first)."""
-    return tuple([await db.count(table) for table in WRITTEN])
+async def written(db: Database, client: IngestClient) -> tuple[int, ...]:
+    """Row counts of every table a request writes (the outbox first), and envelopes delivered."""
+    return (*[await db.count(table) for table in WRITTEN], len(client.pump.moved))
+
+
+def _without_history(view: dict[str, Any]) -> dict[str, Any]:
+    # A refused command is on its object's history (and its refusal); nothing else changes.
+    return {k: v for k, v in view.items() if k not in {"timeline", "history"}}
+
+
+async def subject_state(
+    client: IngestClient, endpoint: Endpoint, world: Mapping[str, str]
+) -> dict[str, Any]:
+    """A command's object as someone it concerns sees it, its history aside."""
+    [key] = endpoint.subjects
+    reader = MAKERS[key][1]
+    response = await client.get(endpoint.subject_url(world), headers=bearer(reader))
+    assert response.status_code == 200, response.text
+    return _without_history(response.json())
 
 
 # --------------------------------------------------------------------------- the matrix
@@ -466,29 +515,91 @@ def render(observed: Observed) -> str:
     return "\n".join(lines)
 
 
+_REFUSALS = {
+    Outcome.HIDDEN: "not_found",
+    Outcome.DENY: "not_allowed",
+    Outcome.CONFLICT: "wrong_state",
+}
+
+
 async def check_cell(
-    db: Database, client: httpx.AsyncClient, name: str, world: Mapping[str, str], person_id: str
+    db: Database, client: IngestClient, name: str, world: Mapping[str, str], person_id: str
 ) -> tuple[int, list[str]]:
     """Call endpoint ``name`` as ``person_id``: the status, and what is wrong with the answer."""
     endpoint = ENDPOINTS[name]
-    before = await written(db)
+    want = expected_now(name, person_id)
+    routers = endpoint.command is not None and want is not Outcome.ROLE  # the router decides
+    if routers:  # on an object of its own: the cell does not depend on the one before
+        world = {**world, **await fresh(client, endpoint)}
+    await client.pump.settle()  # nothing in flight: what changes below is this call's doing
+    before = await written(db, client)
+    delivered = len(client.pump.moved)
+    expect_refusal = endpoint.command is not None and want is not Outcome.OK
+    seen = await subject_state(client, endpoint, world) if expect_refusal else None
     response = await call(client, endpoint, world, person_id)
-    status, want = response.status_code, expected_now(name, person_id)
+    await client.pump.settle()
+    status = response.status_code
     cell = f"{endpoint.method} {endpoint.path} as {person_id}: {status} {response.text[:200]}"
     problems = [] if want.matches(status) else [f"{cell}, expected {want}"]
-    if not 200 <= status < 300:
-        after = await written(db)
-        if after != before:  # a refusal stages nothing for the router and writes no view
+    if endpoint.command is not None and want is Outcome.OK and status != 200:
+        problems.append(f"{cell}: the router decides a command at once: 200")
+    detail = "" if status < 400 else str(response.json().get("detail", ""))
+    refused = not 200 <= status < 300
+    if not routers:
+        # Ingest's own answer: a refusal stages nothing for the router and writes no view.
+        if refused and (after := await written(db, client)) != before:
             problems.append(f"{cell}: refused, yet row counts went {before} -> {after}")
-    if status == 403 and want is Outcome.ROLE:
-        detail = str(response.json().get("detail", ""))
-        if person_id not in detail or _words(endpoint.action) not in detail:
-            problems.append(f"{cell}: the 403 does not name the caller and the action")
+    else:  # the router's answer
+        since = client.pump.moved[delivered:]
+        problems += _routers_answer(
+            since, endpoint, world, person_id, want=want, answer=(cell, detail)
+        )
+    if refused and seen is not None and await subject_state(client, endpoint, world) != seen:
+        problems.append(f"{cell}: refused, yet the {endpoint.subjects[0]} changed")
+    table_says = _table_refusal(person_id, endpoint)
+    named = person_id in detail and _words(endpoint.action) in detail
+    if status == 403 and want is Outcome.ROLE and not (named and detail == table_says):
+        problems.append(f"{cell}: the 403 is not the table's, naming the caller and the action")
+    if status == 403 and want is not Outcome.ROLE and table_says in detail:
+        problems.append(f"{cell}: the permissions table's 403 for an action the role has")
     return status, problems
 
 
-async def test_every_endpoint_for_every_role(db: Database, client: httpx.AsyncClient) -> None:
-    world = await build_world(db, client)
+def _table_refusal(person_id: str, endpoint: Endpoint) -> str:
+    person = example_directory().person(person_id)
+    assert person is not None
+    return refusal(person, endpoint.action)
+
+
+def _routers_answer(
+    since: list[Envelope],
+    endpoint: Endpoint,
+    world: Mapping[str, str],
+    person_id: str,
+    *,
+    want: Outcome,
+    answer: tuple[str, str],
+) -> list[str]:
+    """The command was staged once, and the router's verdict is the one the cell says.
+
+    ``since``: the envelopes delivered since the call; ``answer``: the cell and the detail.
+    """
+    cell, detail = answer
+    [key] = endpoint.subjects
+    moved = [e for e in since if str(e.correlation_id) == world[key]]
+    staged = [e.actor for e in moved if e.type == endpoint.command]
+    problems = [] if staged == [person_id] else [f"{cell}: staged {staged}, not one command"]
+    rejected = [e.payload for e in moved if e.type.endswith(".command_rejected")]
+    if want is Outcome.OK and rejected:
+        problems.append(f"{cell}: accepted, yet the router rejected it: {rejected}")
+    refused = [(r["refusal"], r["reason"]) for r in rejected]
+    if want in _REFUSALS and refused != [(_REFUSALS[want], detail)]:
+        problems.append(f"{cell}: the router's rejections were {refused}")
+    return problems
+
+
+async def test_every_endpoint_for_every_role(db: Database, client: IngestClient) -> None:
+    world = await build_world(client)
     observed = Observed()
     for name in ENDPOINTS:
         row = observed.outcomes.setdefault(name, {})
@@ -498,7 +609,7 @@ async def test_every_endpoint_for_every_role(db: Database, client: httpx.AsyncCl
     assert observed.problems == [], "\n".join([*observed.problems, "", render(observed)])
 
 
-async def test_the_stream_answers_an_event_stream(db: Database, client: httpx.AsyncClient) -> None:
+async def test_the_stream_answers_an_event_stream(client: IngestClient) -> None:
     async with client.stream("GET", "/v1/stream", headers=bearer("awa.hfo")) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -508,9 +619,9 @@ async def test_the_stream_answers_an_event_stream(db: Database, client: httpx.As
 
 
 async def test_the_alert_list_shows_the_alert_to_those_who_may_get_it(
-    db: Database, client: httpx.AsyncClient
+    client: IngestClient,
 ) -> None:
-    world = await build_world(db, client)
+    world = await build_world(client)
     for person_id in PEOPLE.values():
         response = await client.get("/v1/alerts", headers=bearer(person_id))
         assert response.status_code == 200, response.text

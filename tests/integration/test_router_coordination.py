@@ -182,6 +182,62 @@ async def test_unacknowledged_message_escalates_up_the_chain_until_it_ends(
     assert await fire_due_deadlines(db.sessions, DIRECTORY, utc_now() + timedelta(hours=2), 10) == 0
 
 
+def with_joc_contact() -> Directory:
+    """The e2e directory, with a JOC duty officer who can be told (jo.operator has no contact)."""
+    raw = directory_for("http://127.0.0.1:9/hooks")
+    for person in raw["people"]:
+        if person["id"] == "jo.operator":
+            person["contacts"] = [{"channel": "email", "address": "joc@example.org"}]
+    return Directory.model_validate(raw)
+
+
+async def test_escalation_that_finds_no_superior_tells_the_sender_and_the_joc(
+    db: Database,
+) -> None:
+    directory = with_joc_contact()
+    handler = RouterHandler(db.sessions, lambda: directory)
+    # insp.diallo's role has nobody above it; col.okafor's (force commander) does.
+    message = sent(
+        to={"persons": ["insp.diallo", "col.okafor"]}, requires_ack=True, due_in=timedelta(0)
+    )
+    await handler(message)
+    due = await next_due_at(db.sessions)
+    assert due is not None
+
+    assert await fire_due_deadlines(db.sessions, directory, due, batch=10) == 1
+    out = await published(db)
+    # Whoever asked for the acknowledgement learns it will not come, and so does the JOC.
+    assert sorted(notified(out, "nobody_to_escalate_to")) == ["awa.hfo", "jo.operator"]
+    told = [
+        m.payload
+        for m in out
+        if m.type == NOTIFICATION_REQUESTED and m.payload["kind"] == "nobody_to_escalate_to"
+    ]
+    for notice in told:
+        assert "insp.diallo has not acknowledged" in notice["message"]
+        assert "nobody above them" in notice["message"]
+        assert notice["subject_id"] == message.payload["message_id"]
+    assert notified(out, "message_unacknowledged") == ["gen.force"]  # okafor's chain goes on
+    state = MessageStateV1.model_validate(last_state(out, MESSAGE_STATE_CHANGED))
+    assert {a.person_id: a for a in state.addressees}["insp.diallo"].escalation_ended
+
+
+async def test_the_joc_that_sent_it_is_told_once(db: Database) -> None:
+    directory = with_joc_contact()
+    handler = RouterHandler(db.sessions, lambda: directory)
+    message = sent(
+        to={"persons": ["insp.diallo"]},
+        sender="jo.operator",
+        requires_ack=True,
+        due_in=timedelta(0),
+    )
+    await handler(message)
+    due = await next_due_at(db.sessions)
+    assert due is not None
+    assert await fire_due_deadlines(db.sessions, directory, due, batch=10) == 1
+    assert notified(await published(db), "nobody_to_escalate_to") == ["jo.operator"]
+
+
 def submitted(due_by: datetime, addressee: dict[str, str] | None = None) -> Envelope:
     recommendation_id = uuid4()
     payload = {
@@ -216,7 +272,10 @@ async def test_recommendation_is_acknowledged_then_declined_with_a_reason(
     await handler(
         command(RECOMMENDATION_RESPOND, recommendation, "col.okafor", response="accepted")
     )
-    await handler(command(RECOMMENDATION_ACKNOWLEDGE, recommendation, "lt.mbeki"))  # not addressee
+    # Not concerned by it (need-to-know): answered as if it did not exist.
+    await handler(command(RECOMMENDATION_ACKNOWLEDGE, recommendation, "lt.mbeki"))
+    # Sees it (wrote it), but it is not theirs to answer.
+    await handler(command(RECOMMENDATION_ACKNOWLEDGE, recommendation, "awa.hfo"))
     await handler(command(RECOMMENDATION_ACKNOWLEDGE, recommendation, "col.okafor"))
     await handler(
         command(
@@ -228,10 +287,17 @@ async def test_recommendation_is_acknowledged_then_declined_with_a_reason(
         )
     )
     out = await published(db)
-    rejected = [m.payload["reason"] for m in out if m.type == RECOMMENDATION_COMMAND_REJECTED]
-    assert len(rejected) == 2
-    assert "acknowledge" in rejected[0]
-    assert "not an addressee" in rejected[1]
+    rejected = [m.payload for m in out if m.type == RECOMMENDATION_COMMAND_REJECTED]
+    assert [(r["person_id"], r["refusal"]) for r in rejected] == [
+        ("col.okafor", "wrong_state"),
+        ("lt.mbeki", "not_found"),
+        ("awa.hfo", "not_allowed"),
+    ]
+    assert "acknowledge" in rejected[0]["reason"]
+    assert (
+        rejected[1]["reason"] == f"no recommendation {recommendation.payload['recommendation_id']}"
+    )
+    assert "not an addressee" in rejected[2]["reason"]
     state = RecommendationStateV1.model_validate(last_state(out, RECOMMENDATION_STATE_CHANGED))
     assert state.status == "declined"
     assert state.reason == "No troops free before Friday"
@@ -246,6 +312,7 @@ async def test_recommendation_is_acknowledged_then_declined_with_a_reason(
         RECOMMENDATION_SUBMITTED,
         "recommendation.issued",
         RECOMMENDATION_STATE_CHANGED,
+        RECOMMENDATION_COMMAND_REJECTED,
         RECOMMENDATION_COMMAND_REJECTED,
         RECOMMENDATION_COMMAND_REJECTED,
         "recommendation.acknowledged",

@@ -26,6 +26,7 @@ from services.ingest.deps import ApiContext
 from services.ingest.service import IngestService
 from services.ingest.stream import StreamHub
 from services.ingest.tables import OUTBOX, AlertViewRecord
+from services.ingest.verdicts import VerdictWaiters
 from services.router.handlers import RouterHandler
 from services.router.service import RouterService
 from shared.audit_export import (
@@ -154,6 +155,7 @@ async def test_no_table_and_no_message_holds_the_source_in_plaintext(
         Authenticator(secret=JWT_SECRET),
         StreamHub(db.sessions),
         ring,
+        VerdictWaiters(db.sessions),
     )
     transport = httpx.ASGITransport(app=ingest.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
@@ -213,6 +215,7 @@ async def test_exports_open_the_source_for_strict_clearance_only_and_always_veri
         Authenticator(secret=JWT_SECRET),
         StreamHub(db.sessions),
         ring,
+        VerdictWaiters(db.sessions),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:

@@ -20,14 +20,10 @@ from shared.envelope import Envelope
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# The reference directory of the design (../shared/examples/directory.yaml). The repo
-# carries a verbatim copy as tests/data/example_directory.yaml: used when the design
-# folder is not next to the checkout (e.g. a CI machine with the repo alone).
-# (deploy/directory.yaml is the demo directory: the example plus a few people.)
-_EXAMPLE = REPO_ROOT.parent / "shared" / "examples" / "directory.yaml"
-EXAMPLE_DIRECTORY = (
-    _EXAMPLE if _EXAMPLE.is_file() else REPO_ROOT / "tests" / "data" / "example_directory.yaml"
-)
+# The reference directory of the design, copied into the repository: the tests never
+# read outside it. (deploy/directory.yaml is the demo directory: the example plus a few
+# people.)
+EXAMPLE_DIRECTORY = REPO_ROOT / "tests" / "data" / "example_directory.yaml"
 DEMO_DIRECTORY = REPO_ROOT / "deploy" / "directory.yaml"
 
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from shared.auth import Authenticator, InvalidToken, mint_token, subject_of
 from shared.envelope import utc_now
-from shared.settings import Settings
+from shared.settings import DEV_JWT_SECRET, Settings
 
 SECRET = "unit-test-secret-" + "0123456789abcdef" * 4
 OTHER_SECRET = "another-secret-" + "fedcba9876543210" * 4
@@ -142,3 +142,22 @@ def test_production_mode_requires_an_audience() -> None:
 def test_production_mode_requires_an_http_issuer() -> None:
     with pytest.raises(ValueError, match="not an http"):
         Authenticator(secret=SECRET, issuer="idp.example", audience="coord")
+
+
+async def test_production_refuses_hs256_tokens_of_the_published_secret() -> None:
+    settings = Settings(env="production", jwt_secret=SecretStr(DEV_JWT_SECRET), oidc_issuer=None)
+    async with Authenticator.from_settings(settings) as auth:
+        with pytest.raises(InvalidToken, match="HS256 tokens are not accepted"):
+            await auth.subject(mint_token("jo.operator", DEV_JWT_SECRET))
+
+
+@pytest.mark.parametrize(
+    ("env", "secret"),
+    [("production", SECRET), ("development", DEV_JWT_SECRET), ("development", SECRET)],
+)
+async def test_hs256_tokens_are_accepted_in_development_or_with_a_secret_set(
+    env: str, secret: str
+) -> None:
+    settings = Settings(env=env, jwt_secret=SecretStr(secret), oidc_issuer=None)
+    async with Authenticator.from_settings(settings) as auth:
+        assert await auth.subject(mint_token("jo.operator", secret)) == "jo.operator"

@@ -50,14 +50,26 @@ def test_demo_directory_passes_with_the_routers_channels() -> None:
 
 def test_demo_directory_keeps_every_person_and_policy_of_the_example() -> None:
     example, demo = load_directory(EXAMPLE_DIRECTORY), load_directory(DEMO_DIRECTORY)
-    assert demo.people[: len(example.people)] == example.people
+    # ... and gives the JOC duty officer, who has none there, a contact
+    joc = demo.people[0]
+    assert joc.id == "jo.operator"
+    assert [c.channel for c in joc.contacts] == ["webhook"]
+    assert example.people[0] == joc.model_copy(update={"contacts": []})
+    assert demo.people[1 : len(example.people)] == example.people[1:]
     assert demo.escalation_policies == example.escalation_policies
     assert demo.routes == example.routes
     assert demo.sectors == example.sectors
 
 
-def test_example_directory_has_sector_gaps_only() -> None:
+def test_example_directory_has_sector_gaps_and_an_unheard_joc_only() -> None:
     problems = check_text(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"), CHANNELS)
+    unheard, problems = problems[:3], problems[3:]
+    assert [(p.location, p.kind) for p in unheard] == [
+        ("sectors[0]", COVERAGE),
+        ("sectors[1]", COVERAGE),
+        ("sectors[2]", COVERAGE),
+    ]
+    assert all(p.message.endswith("(webhook, email): jo.operator") for p in unheard)
     gaps = [
         (p.location, p.message.split(" pages nobody in sector ")[1].split()[0]) for p in problems
     ]
@@ -374,9 +386,58 @@ def test_only_supported_channels_count(demo: dict[str, Any]) -> None:
 
 
 def test_people_who_are_no_target_need_no_contact(demo: dict[str, Any]) -> None:
-    # jo.operator, amani.cla (sms) and audit.one page nobody and are paged by no policy
-    assert person(demo, "jo.operator")["contacts"] == []
+    # amani.cla (sms) and audit.one page nobody and are paged by no policy
+    assert person(demo, "audit.one")["contacts"] == []
     assert check_directory(demo, ("webhook",)) == []
+
+
+# --------------------------------------------------------------------------- the JOC
+
+
+def _sectors_unheard(problems: list[Problem]) -> list[str]:
+    assert all(p.kind is COVERAGE and not p.blocking for p in problems)
+    return [p.message.split("the JOC of sector ")[1].split()[0] for p in problems]
+
+
+@pytest.mark.parametrize(
+    "contacts",
+    [
+        pytest.param([], id="no-contact"),
+        pytest.param([{"channel": "sms", "address": "+243000000009"}], id="unsupported-channel"),
+    ],
+)
+def test_a_sector_whose_joc_cannot_be_told_is_warned_of(
+    demo: dict[str, Any], contacts: list[dict[str, str]]
+) -> None:
+    person(demo, "jo.operator")["contacts"] = contacts
+    problems = check_directory(demo, CHANNELS)
+    assert _sectors_unheard(problems) == ["'north'", "'south'", "'beni'"]
+    assert [p.location for p in problems] == ["sectors[0]", "sectors[1]", "sectors[2]"]
+    assert "no joc_operator covering it has a contact on a supported channel" in problems[0].message
+    assert problems[0].message.endswith("(webhook, email): jo.operator")
+
+
+def test_a_sector_no_joc_covers_is_warned_of(demo: dict[str, Any]) -> None:
+    person(demo, "jo.operator")["sectors"] = ["north", "south"]
+    problems = check_directory(demo, CHANNELS)
+    assert _sectors_unheard(problems) == ["'beni'"]
+    assert "nobody with role joc_operator covers it" in problems[0].message
+
+
+def test_one_reachable_joc_of_the_sector_is_enough(demo: dict[str, Any]) -> None:
+    person(demo, "jo.operator")["contacts"] = []
+    demo["people"].append(
+        {
+            "id": "beni.joc",
+            "name": "JOC Beni",
+            "component": "civilian",
+            "roles": ["joc_operator"],
+            "sectors": ["beni"],
+            "clearance": "confidential",
+            "contacts": [{"channel": "email", "address": "joc.beni@example.org"}],
+        }
+    )
+    assert _sectors_unheard(check_directory(demo, CHANNELS)) == ["'north'", "'south'"]
 
 
 # --------------------------------------------------------------------------- all at once

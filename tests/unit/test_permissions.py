@@ -76,14 +76,18 @@ def person(
         # Nobody but the admin loads a directory.
         pytest.param(["auditor"], A.ADMINISTER_DIRECTORY, False, id="auditor-administer"),
         pytest.param(["joc_operator"], A.ADMINISTER_DIRECTORY, False, id="joc-administer"),
+        # Parked outbox rows are the admin's too, not the auditor's or the JOC's.
+        pytest.param(["auditor"], A.ADMINISTER_OUTBOX, False, id="auditor-outbox"),
+        pytest.param(["joc_operator"], A.ADMINISTER_OUTBOX, False, id="joc-outbox"),
+        pytest.param(["directory_admin"], A.ADMINISTER_OUTBOX, True, id="admin-outbox"),
     ],
 )
 def test_role_may_or_may_not(roles: list[str], action: Action, expected: bool) -> None:
     assert allowed(person(*roles), action) is expected
 
 
-def test_the_directory_admin_may_only_administer_the_directory() -> None:
-    assert actions_of(person("directory_admin")) == {A.ADMINISTER_DIRECTORY}
+def test_the_directory_admin_may_only_administer_the_directory_and_the_outboxes() -> None:
+    assert actions_of(person("directory_admin")) == {A.ADMINISTER_DIRECTORY, A.ADMINISTER_OUTBOX}
 
 
 @pytest.mark.parametrize(
