@@ -5,8 +5,9 @@ too large, nacked again and again) so the rows behind it flow; the services
 say so on ``/readyz`` (``"outbox": "degraded: N parked"``) and in the gauge
 ``coord_outbox_parked``. These commands are the operator's side, for a person
 whose roles grant ``administer_outbox`` (``COORD_TOKEN``). Retry and drop are
-on the event log: the command first publishes ``outbox.retried`` /
-``outbox.dropped`` (confirmed by the broker) and refuses when it cannot.
+on the event log: ``outbox.retried`` / ``outbox.dropped`` is staged in the row's
+own outbox in the transaction that moves or deletes it, so the log records
+exactly what was done.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
 
     from shared.directory import Person
+    from shared.envelope import Envelope
     from shared.outbox_parking import ParkedRow
     from shared.settings import Settings
 
@@ -104,7 +106,7 @@ def drop(ids: IdsArgument) -> None:
 
 
 def _act(action: str, ids: list[str]) -> None:
-    """Record ``action`` on the log for each row, then do it, in one transaction."""
+    """Do ``action`` to each row and stage its record for the log, in one transaction."""
     from shared.contracts.registry import is_published
     from shared.settings import get_settings
 
@@ -116,8 +118,7 @@ def _act(action: str, ids: list[str]) -> None:
         typer.echo(f"no parked row {', '.join(unknown)} (see coord outbox list); nothing done")
         raise typer.Exit(1)
     rows = [by_id[i] for i in dict.fromkeys(ids)]
-    _record_or_refuse(settings, admin, action, rows)
-    done = asyncio.run(_apply(settings, action, rows))
+    done = asyncio.run(_apply(settings, admin, action, rows))
     for row in rows:
         if row.message_id not in done:
             typer.echo(f"{row.message_id}: no longer parked (someone else acted on it)")
@@ -131,50 +132,37 @@ def _act(action: str, ids: list[str]) -> None:
             )
 
 
-def _record_or_refuse(
-    settings: Settings, admin: Person, action: str, rows: list[ParkedRow]
-) -> None:
-    """Publish ``outbox.retried`` / ``outbox.dropped`` per row (confirmed); exit 1 if not."""
-    from shared.bus import publish_once
+def _handled(admin: Person, action: str, row: ParkedRow) -> Envelope:
+    """``outbox.retried`` / ``outbox.dropped``: what the router puts on the log."""
     from shared.contracts import OUTBOX_DROPPED, OUTBOX_RETRIED
     from shared.contracts.outbox import OutboxRowHandledV1
     from shared.contracts.registry import CLI
     from shared.envelope import Envelope
     from shared.outbox_parking import thread_of
 
-    events = [
-        Envelope(
-            type=OUTBOX_RETRIED if action == "retry" else OUTBOX_DROPPED,
-            producer=CLI,
-            actor=admin.id,
-            correlation_id=thread_of(row.message_id),
-            payload=OutboxRowHandledV1(
-                person_id=admin.id,
-                service=row.service,
-                message_id=row.message_id,
-                routing_key=row.routing_key,
-                reason=row.reason,
-            ).model_dump(mode="json"),
-        )
-        for row in rows
-    ]
-    publishing = publish_once(
-        settings.amqp_url, events, delivery_limit=settings.delivery_limit, timeout=15
+    return Envelope(
+        type=OUTBOX_RETRIED if action == "retry" else OUTBOX_DROPPED,
+        producer=CLI,
+        actor=admin.id,
+        correlation_id=thread_of(row.message_id),
+        payload=OutboxRowHandledV1(
+            person_id=admin.id,
+            service=row.service,
+            message_id=row.message_id,
+            routing_key=row.routing_key,
+            reason=row.reason,
+        ).model_dump(mode="json"),
     )
-    try:
-        asyncio.run(publishing)
-    except Exception as error:  # noqa: BLE001 - any failure to record refuses the change
-        typer.echo(
-            f"cannot record this on the log (is RabbitMQ up? COORD_AMQP_URL): {error!r}; "
-            "nothing done",
-            err=True,
-        )
-        raise typer.Exit(1) from None
 
 
-async def _apply(settings: Settings, action: str, rows: list[ParkedRow]) -> set[str]:
-    """Retry or drop ``rows`` in one transaction; the message ids acted on."""
+async def _apply(settings: Settings, admin: Person, action: str, rows: list[ParkedRow]) -> set[str]:
+    """Retry or drop ``rows``, each with its event for the log, in one transaction.
+
+    The event is staged in the same service's outbox as the change: the log records
+    exactly what was done, whether or not the broker is up right now.
+    """
     from shared.db import one_session
+    from shared.outbox import add_to_outbox
     from shared.outbox_parking import drop_parked, unpark
 
     outboxes = _outboxes()
@@ -183,5 +171,6 @@ async def _apply(settings: Settings, action: str, rows: list[ParkedRow]) -> set[
         for row in rows:
             change = unpark if action == "retry" else drop_parked
             if await change(session, outboxes[row.service], row.message_id):
+                await add_to_outbox(session, outboxes[row.service], _handled(admin, action, row))
                 done.add(row.message_id)
     return done

@@ -60,13 +60,15 @@ PUBLISH_TIMEOUT_SECONDS = 10.0
 # Larger messages are parked unpublished: RabbitMQ closes the channel on a message over
 # its max_message_size (16 MiB by default since 4.0), which would fail the whole batch.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-# A nack says the broker could not take the message now; this many in a row, it never will.
+# A nack says the broker could not take the message now; this many in a row, and for as
+# long as the grace below, it never will.
 NACKS_BEFORE_PARKING = 5
 # A type the registry routes that comes back unroutable is most likely a topology not yet
-# restored (a broker restart, a reconnecting channel re-binding its queues): it is retried
-# (costing nothing downstream: nothing was delivered) and parked only if it lasts this long.
-# A type no queue takes in this release is parked at once.
-UNROUTABLE_GRACE_SECONDS = 60.0
+# restored (a broker restart, a reconnecting channel re-binding its queues), and a nack a
+# quorum queue without a leader yet: either is retried (costing nothing downstream: nothing
+# was delivered) and parked only if it lasts this long. A type no queue takes in this
+# release is parked at once.
+REFUSAL_GRACE_SECONDS = 60.0
 # While publishing fails, say so at least this often (seconds), not only when it starts.
 STILL_FAILING_LOG_SECONDS = 60.0
 # How often the relay recounts the parked rows for the gauge (an operator may retry some).
@@ -157,7 +159,7 @@ class OutboxRelay:
         poll_interval: float,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         still_failing_log_seconds: float = STILL_FAILING_LOG_SECONDS,
-        unroutable_grace_seconds: float = UNROUTABLE_GRACE_SECONDS,
+        refusal_grace_seconds: float = REFUSAL_GRACE_SECONDS,
     ) -> None:
         self._service = service
         self._outbox = outbox
@@ -167,7 +169,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._max_message_bytes = max_message_bytes
         self._still_failing_log_seconds = still_failing_log_seconds
-        self._unroutable_grace_seconds = unroutable_grace_seconds
+        self._refusal_grace_seconds = refusal_grace_seconds
         self._strikes: dict[str, _Strikes] = {}  # message id -> the broker's refusals in a row
         self._failing_since: float | None = None
         self._failed_rounds = 0
@@ -336,15 +338,17 @@ class OutboxRelay:
         strikes.count += 1
         lasted = now - strikes.since
         if refusal.kind is RefusalKind.UNROUTABLE:
-            for_good = not is_published(row.routing_key) or (
-                lasted >= self._unroutable_grace_seconds
-            )
+            for_good = not is_published(row.routing_key) or (lasted >= self._refusal_grace_seconds)
             reason = refusal.detail
             if is_published(row.routing_key):
                 reason += f", {strikes.count} times over {lasted:.0f} s"
         else:
-            for_good = strikes.count >= NACKS_BEFORE_PARKING
-            reason = f"{refusal.detail} {strikes.count} times in a row"
+            # Rounds can follow each other within milliseconds under load, and a quorum
+            # queue nacks while it elects a leader: park only a refusal that lasts.
+            for_good = (
+                strikes.count >= NACKS_BEFORE_PARKING and lasted >= self._refusal_grace_seconds
+            )
+            reason = f"{refusal.detail} {strikes.count} times in a row over {lasted:.0f} s"
         if for_good:
             self._strikes.pop(row.message_id, None)
             outcome.parked.append((row, reason))

@@ -15,16 +15,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.commands import stage_command
-from services.ingest.message_queries import may_see
 from services.ingest.message_schemas import SendMessageBody
 from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
 from services.ingest.tables import OUTBOX
-from shared.addressing import cleared_for, resolve_addressees, unknown_addressees
+from shared.addressing import cleared_for, deliveries, resolve_addressees, unknown_addressees
 from shared.contracts import MESSAGE_ACKNOWLEDGE, MESSAGE_MARK_READ, MESSAGE_SENT
-from shared.contracts.messages import AcknowledgeMessageV1, MarkReadV1, MessageSentV1
+from shared.contracts.messages import (
+    AcknowledgeMessageV1,
+    Addressees,
+    MarkReadV1,
+    MessageSentV1,
+)
 from shared.directory import Directory, Person
 from shared.envelope import Classification, Envelope, utc_now
 from shared.outbox import add_to_outbox
+from shared.permissions import may_see_message
 
 PRODUCER = "ingest"
 
@@ -58,23 +63,36 @@ def _addressing_problems(
     return problems
 
 
-async def _visible(
-    session: AsyncSession, message_id: UUID, person: Person
+async def _replied_to(
+    session: AsyncSession, directory: Directory, message_id: UUID, person: Person
 ) -> MessageViewRecord | None:
-    """The message if ``person`` sent it or it was delivered to them (auditors only read)."""
+    """The message ``person`` replies to, if they sent it or it was delivered to them.
+
+    A message the router has not addressed yet (``version`` 0: the page may already be
+    on its way) is judged as the router will address it, from the directory, so that an
+    addressee who replies at once is not refused because the view lags.
+    """
     view = await session.get(MessageViewRecord, str(message_id))
     if view is None:
         return None
-    addressees = (
-        await session.scalars(
-            select(MessageAddresseeRecord).where(
-                MessageAddresseeRecord.message_id == view.message_id,
-                MessageAddresseeRecord.person_id == person.id,
+    classification = Classification(view.classification)
+    if view.version == 0:
+        to = Addressees.model_validate(view.to)
+        found = deliveries(directory, to, view.sender, classification)
+        delivered = [d.person_id for d in found if d.delivered]
+    else:
+        delivered = list(
+            await session.scalars(
+                select(MessageAddresseeRecord.person_id).where(
+                    MessageAddresseeRecord.message_id == view.message_id,
+                    MessageAddresseeRecord.delivered.is_(True),
+                )
             )
         )
-    ).all()
-    mine = view.sender == person.id or any(a.delivered for a in addressees)
-    return view if mine and may_see(view, addressees, person) else None
+    mine = view.sender == person.id or person.id in delivered
+    return (
+        view if mine and may_see_message(person, view.sender, delivered, classification) else None
+    )
 
 
 async def send_message(
@@ -92,7 +110,7 @@ async def send_message(
         message_id = uuid4()
         thread_id = message_id
         if request.in_reply_to is not None:
-            replied = await _visible(session, request.in_reply_to, sender)
+            replied = await _replied_to(session, directory, request.in_reply_to, sender)
             if replied is None:
                 problems.append(("in_reply_to", "no such message"))
             else:

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.verdicts import (
@@ -21,6 +22,8 @@ from services.ingest.verdicts import (
     record_verdict,
 )
 from shared.envelope import Envelope, utc_now
+
+log = structlog.get_logger(__name__)
 
 Projection = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
@@ -61,6 +64,9 @@ class ViewKeeper:
     async def forget_old_verdicts(self, every: timedelta = timedelta(minutes=5)) -> None:
         """Delete verdicts nobody waits for any more, every ``every``, until cancelled."""
         while True:
-            async with self._sessions() as session, session.begin():
-                await forget_older_than(session, utc_now() - KEEP_VERDICTS)
+            try:
+                async with self._sessions() as session, session.begin():
+                    await forget_older_than(session, utc_now() - KEEP_VERDICTS)
+            except Exception as error:  # noqa: BLE001 - a database hiccup must not end the loop
+                log.warning("verdicts.forget_failed", error=repr(error))
             await asyncio.sleep(every.total_seconds())

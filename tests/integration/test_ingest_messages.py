@@ -702,6 +702,24 @@ async def test_replying_to_a_message_one_cannot_see_is_422(
     assert await db.count(OUTBOX) == before
 
 
+async def test_replying_before_the_router_has_addressed_the_message_is_not_refused(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    """The page may reach the addressee before ingest's view lists them: the reply is
+    judged as the router will address the message, from the directory."""
+    first = await send(client, to={"persons": ["col.okafor"]})  # not addressed yet (no router)
+    reply = await send(
+        client, "col.okafor", to={"persons": ["jo.operator"]}, in_reply_to=first["id"]
+    )
+    assert reply["thread_id"] == first["thread_id"]
+    before = await db.count(OUTBOX)
+    body = message_request(to={"persons": ["jo.operator"]}, in_reply_to=first["id"])
+    outsider = await client.post("/v1/messages", json=body, headers=bearer("insp.diallo"))
+    assert outsider.status_code == 422, outsider.text
+    assert outsider.json()["errors"][0]["msg"] == "in_reply_to: no such message"
+    assert await db.count(OUTBOX) == before
+
+
 # --------------------------------------------------------------------------- lists
 
 

@@ -56,8 +56,11 @@ def test_the_blocks_have_no_placeholders_to_fill_in() -> None:
 
 def test_the_development_setups_say_development() -> None:
     assert re.search(r"^COORD_ENV \?= development\nexport COORD_ENV$", MAKEFILE, flags=re.MULTILINE)
-    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    assert compose["x-coord-env"]["COORD_ENV"] == "${COORD_ENV:-development}"
+    compose_text = (REPO_ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    compose = yaml.safe_load(compose_text)
+    # Compose fails safe: production unless the demo says development (its header does).
+    assert compose["x-coord-env"]["COORD_ENV"] == "${COORD_ENV:-production}"
+    assert "#   export COORD_ENV=development" in compose_text
     # Each walkthrough terminal that runs coord says so too (a new shell has no COORD_ENV).
     assert "export COORD_ENV=development" in _run_hint()
     assert README.count("export COORD_ENV=development") >= 2
