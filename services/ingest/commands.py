@@ -1,12 +1,16 @@
-"""Ingest's alert command service: hand a person's command on to the router.
+"""Ingest's command service: hand a person's command on to the router.
 
-The permissions table is checked by the route (a 403 that reveals nothing);
-everything that depends on the alert's state or on who it concerns is the
-router's to decide, and the route answers with its verdict (``verdicts``).
+``stage_on`` stages a command about any subject ingest accepted (an alert, a
+message, a recommendation); the alert commands are here. The permissions table
+is checked by the route (a 403 that reveals nothing); everything that depends
+on the subject's state or on who it concerns is the router's to decide, and the
+route answers with its verdict (``answers``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -22,39 +26,47 @@ from shared.outbox import add_to_outbox
 PRODUCER = "ingest"
 
 
-class AlertNotFound(LookupError):
-    """No such alert."""
+class _Subject(Protocol):
+    """A view a command can be about: it knows its classification."""
+
+    @property
+    def classification(self) -> str:
+        """The subject's classification (a view column)."""
 
 
-class NotAllowed(PermissionError):
-    """The caller may not do this to this alert."""
+S = TypeVar("S", bound=_Subject)
 
 
-async def _request(
+async def stage_on(
     sessions: async_sessionmaker[AsyncSession],
-    alert_id: UUID,
+    view: type[S],
+    subject_id: UUID,
     person: Person,
     *,
     type_: str,
     command: BaseModel,
+    missing: str,
+    thread: Callable[[S], UUID] | None = None,
 ) -> UUID:
-    """Stage the command for an alert ingest accepted; the command's id.
+    """Stage ``command`` about a subject ingest accepted (``view``); the command's id.
 
-    Nothing here judges the alert's state or who it concerns: the view may lag the
+    Nothing here judges the subject's state or who it concerns: the view may lag the
     router (a person paged a moment ago is not on it yet), and the router, which
-    decides, answers someone it does not concern with the same "no alert".
+    decides, answers someone it does not concern with the same "no such" as ``missing``.
+    An unknown id raises ``LookupError(missing)``; ``thread`` gives the correlation id
+    (the subject's own id by default).
     """
     async with sessions() as session, session.begin():
-        view = await session.get(AlertViewRecord, str(alert_id))
-        if view is None:
-            raise AlertNotFound(f"no alert {alert_id}")
+        found = await session.get(view, str(subject_id))
+        if found is None:
+            raise LookupError(missing)
         return await stage_command(
             session,
             type_,
             command,
             actor=person.id,
-            correlation_id=alert_id,
-            classification=Classification(view.classification),
+            correlation_id=thread(found) if thread else subject_id,
+            classification=Classification(found.classification),
         )
 
 
@@ -83,12 +95,30 @@ async def stage_command(
     return envelope.id
 
 
+async def _alert_command(
+    sessions: async_sessionmaker[AsyncSession],
+    alert_id: UUID,
+    person: Person,
+    type_: str,
+    command: BaseModel,
+) -> UUID:
+    return await stage_on(
+        sessions,
+        AlertViewRecord,
+        alert_id,
+        person,
+        type_=type_,
+        command=command,
+        missing=f"no alert {alert_id}",
+    )
+
+
 async def acknowledge(
     sessions: async_sessionmaker[AsyncSession], alert_id: UUID, person: Person
 ) -> UUID:
     """Request the acknowledgement of an alert by ``person``; the command's id."""
     command = AcknowledgeAlertV1(alert_id=alert_id, person_id=person.id)
-    return await _request(sessions, alert_id, person, type_=ALERT_ACKNOWLEDGE, command=command)
+    return await _alert_command(sessions, alert_id, person, ALERT_ACKNOWLEDGE, command)
 
 
 async def resolve(
@@ -96,7 +126,7 @@ async def resolve(
 ) -> UUID:
     """Request the resolution of an alert; the command's id."""
     command = ResolveAlertV1(alert_id=alert_id, person_id=person.id, note=note)
-    return await _request(sessions, alert_id, person, type_=ALERT_RESOLVE, command=command)
+    return await _alert_command(sessions, alert_id, person, ALERT_RESOLVE, command)
 
 
 async def add_note(
@@ -104,4 +134,4 @@ async def add_note(
 ) -> UUID:
     """Request a note on an alert; the command's id."""
     command = AddNoteV1(alert_id=alert_id, person_id=person.id, text=text)
-    return await _request(sessions, alert_id, person, type_=ALERT_ADD_NOTE, command=command)
+    return await _alert_command(sessions, alert_id, person, ALERT_ADD_NOTE, command)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.ingest.commands import stage_command
+from services.ingest.commands import stage_on
 from services.ingest.message_schemas import SendMessageBody
 from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
 from services.ingest.tables import OUTBOX
@@ -40,10 +40,6 @@ class InvalidMessage(ValueError):
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{field}: {problem}" for field, problem in problems))
         self.problems = list(problems)
-
-
-class MessageNotFound(LookupError):
-    """No such message, or not one the caller may see (need-to-know: same answer)."""
 
 
 def _addressing_problems(
@@ -164,27 +160,21 @@ async def _request(
     sessions: async_sessionmaker[AsyncSession],
     message_id: UUID,
     person: Person,
-    *,
     type_: str,
     command: BaseModel,
 ) -> UUID:
-    """Stage the command for a message ingest accepted; the command's id.
-
-    Who it was delivered to is the router's to say (the view may not list an
-    addressee paged a moment ago), so need-to-know is checked there.
-    """
-    async with sessions() as session, session.begin():
-        view = await session.get(MessageViewRecord, str(message_id))
-        if view is None:
-            raise MessageNotFound(f"no message {message_id}")
-        return await stage_command(
-            session,
-            type_,
-            command,
-            actor=person.id,
-            correlation_id=UUID(view.thread_id),
-            classification=Classification(view.classification),
-        )
+    # Who it was delivered to is the router's to say (the view may not list an
+    # addressee paged a moment ago), so need-to-know is checked there.
+    return await stage_on(
+        sessions,
+        MessageViewRecord,
+        message_id,
+        person,
+        type_=type_,
+        command=command,
+        missing=f"no message {message_id}",
+        thread=lambda view: UUID(view.thread_id),
+    )
 
 
 async def mark_read(
@@ -192,7 +182,7 @@ async def mark_read(
 ) -> UUID:
     """Request that the message be recorded as read by ``person``; the command's id."""
     command = MarkReadV1(message_id=message_id, person_id=person.id)
-    return await _request(sessions, message_id, person, type_=MESSAGE_MARK_READ, command=command)
+    return await _request(sessions, message_id, person, MESSAGE_MARK_READ, command)
 
 
 async def acknowledge(
@@ -200,4 +190,4 @@ async def acknowledge(
 ) -> UUID:
     """Request the acknowledgement of the message by ``person``; the command's id."""
     command = AcknowledgeMessageV1(message_id=message_id, person_id=person.id)
-    return await _request(sessions, message_id, person, type_=MESSAGE_ACKNOWLEDGE, command=command)
+    return await _request(sessions, message_id, person, MESSAGE_ACKNOWLEDGE, command)

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.ingest.commands import stage_command
+from services.ingest.commands import stage_on
 from services.ingest.recommendation_schemas import RespondBody, SubmitRecommendationBody
 from services.ingest.recommendation_tables import (
     RecommendationTimelineRecord,
@@ -31,7 +31,7 @@ from shared.contracts.recommendations import (
     RespondRecommendationV1,
 )
 from shared.directory import Directory, Person
-from shared.envelope import Classification, Envelope, utc_now
+from shared.envelope import Envelope, utc_now
 from shared.outbox import add_to_outbox
 
 PRODUCER = "ingest"
@@ -46,10 +46,6 @@ class InvalidRecommendation(ValueError):
     def __init__(self, problems: list[tuple[Location, str]]) -> None:
         super().__init__("; ".join(message for _, message in problems))
         self.problems = problems
-
-
-class RecommendationNotFound(LookupError):
-    """No such recommendation, or not one the caller may see."""
 
 
 async def _problems(
@@ -144,27 +140,20 @@ async def _request(
     sessions: async_sessionmaker[AsyncSession],
     recommendation_id: UUID,
     person: Person,
-    *,
     type_: str,
     command: BaseModel,
 ) -> UUID:
-    """Stage the command for a recommendation ingest accepted; the command's id.
-
-    Its state (issued yet? acknowledged?) and its addressees are the router's to
-    judge: the view may be a hop behind the answer given a moment ago.
-    """
-    async with sessions() as session, session.begin():
-        view = await session.get(RecommendationViewRecord, str(recommendation_id))
-        if view is None:
-            raise RecommendationNotFound(f"no recommendation {recommendation_id}")
-        return await stage_command(
-            session,
-            type_,
-            command,
-            actor=person.id,
-            correlation_id=recommendation_id,
-            classification=Classification(view.classification),
-        )
+    # Its state (issued yet? acknowledged?) and its addressees are the router's to
+    # judge: the view may be a hop behind the answer given a moment ago.
+    return await stage_on(
+        sessions,
+        RecommendationViewRecord,
+        recommendation_id,
+        person,
+        type_=type_,
+        command=command,
+        missing=f"no recommendation {recommendation_id}",
+    )
 
 
 async def acknowledge(
@@ -172,9 +161,7 @@ async def acknowledge(
 ) -> UUID:
     """Request the acknowledgement of a recommendation by ``person``; the command's id."""
     command = AcknowledgeRecommendationV1(recommendation_id=recommendation_id, person_id=person.id)
-    return await _request(
-        sessions, recommendation_id, person, type_=RECOMMENDATION_ACKNOWLEDGE, command=command
-    )
+    return await _request(sessions, recommendation_id, person, RECOMMENDATION_ACKNOWLEDGE, command)
 
 
 async def respond(
@@ -190,6 +177,4 @@ async def respond(
         response=body.response,
         reason=body.reason,
     )
-    return await _request(
-        sessions, recommendation_id, person, type_=RECOMMENDATION_RESPOND, command=command
-    )
+    return await _request(sessions, recommendation_id, person, RECOMMENDATION_RESPOND, command)
