@@ -158,6 +158,12 @@ async def test_an_unroutable_row_is_parked_and_the_rows_behind_it_are_published(
         await stage(db, *good)
         published = await take(router_inbox, 4, within=1.0)  # the 3, and the parked notice
         elapsed = time.monotonic() - started
+        # On SQLite the relay deletes a round's rows after the broker confirmed them (a
+        # message can be in the queue before its row is gone): let that round end.
+        for _ in range(50):
+            if await db.count(INGEST_OUTBOX) == 0:
+                break
+            await asyncio.sleep(0.1)
     finally:
         await stop(task)
 
