@@ -64,9 +64,11 @@ class ViewKeeper:
     async def forget_old_verdicts(self, every: timedelta = timedelta(minutes=5)) -> None:
         """Delete verdicts nobody waits for any more, every ``every``, until cancelled."""
         while True:
+            # Sleep first: old verdicts can wait one round, and a write transaction at
+            # start-up would only compete for SQLite's one write lock with the start.
+            await asyncio.sleep(every.total_seconds())
             try:
                 async with self._sessions() as session, session.begin():
                     await forget_older_than(session, utc_now() - KEEP_VERDICTS)
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the loop
                 log.warning("verdicts.forget_failed", error=repr(error))
-            await asyncio.sleep(every.total_seconds())
