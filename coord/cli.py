@@ -91,6 +91,7 @@ def _service_settings() -> Settings:
 @app.command()
 def up(port: PortOption = None) -> None:
     """Run all three services in this one process (the API on --port)."""
+    from shared.http_server import HeaderLimits
     from shared.runtime import serve
 
     settings = _service_settings()
@@ -99,16 +100,17 @@ def up(port: PortOption = None) -> None:
         _unit(ServiceName.ROUTER, settings, None),
         _unit(ServiceName.NOTIFIER, settings, None),
     ]
-    serve(units, settings.host)
+    serve(units, settings.host, HeaderLimits.from_settings(settings))
 
 
 @app.command()
 def run(service: ServiceName, port: PortOption = None) -> None:
     """Run one service in this process; run several side by side as replicas."""
+    from shared.http_server import HeaderLimits
     from shared.runtime import serve
 
     settings = _service_settings()
-    serve([_unit(service, settings, port)], settings.host)
+    serve([_unit(service, settings, port)], settings.host, HeaderLimits.from_settings(settings))
 
 
 @db_app.command("upgrade")
@@ -135,6 +137,12 @@ def token(
             err=True,
         )
         raise typer.Exit(EXIT_CONFIG)
+    if not 0 < ttl <= settings.token_max_lifetime:
+        # Every service would refuse it: say so now rather than with a 401 later.
+        raise typer.BadParameter(
+            f"must be between 1 and COORD_TOKEN_MAX_LIFETIME ({int(settings.token_max_lifetime)})",
+            param_hint="--ttl",
+        )
     secret = settings.jwt_secret.get_secret_value()
     typer.echo(mint_token(person_id, secret, timedelta(seconds=ttl)))
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ __all__ = [
     "Authenticator",
     "IdentityProviderUnavailable",
     "InvalidToken",
+    "VerifiedToken",
     "mint_token",
     "subject_of",
 ]
@@ -41,10 +43,20 @@ ALGORITHM = "HS256"
 OIDC_ALGORITHMS = ("RS256", "ES256")
 # Clocks of the issuer and of our replicas drift apart a little.
 OIDC_LEEWAY = timedelta(seconds=30)
+# What a deployment allows when it says nothing: the setting's default.
+DEFAULT_MAX_LIFETIME = timedelta(seconds=Settings.model_fields["token_max_lifetime"].default)
 
 
 class InvalidToken(Exception):
     """The token cannot be trusted; the message says why (safe to show)."""
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """What a valid token says: who it speaks for, and until when."""
+
+    subject: str  # ``sub``: a directory person id
+    expires_at: datetime  # ``exp``, UTC: a long-lived use (the live stream) ends there
 
 
 def mint_token(person_id: str, secret: str, ttl: timedelta = timedelta(hours=8)) -> str:
@@ -54,15 +66,20 @@ def mint_token(person_id: str, secret: str, ttl: timedelta = timedelta(hours=8))
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def subject_of(token: str, secret: str) -> str:
+def subject_of(token: str, secret: str, max_lifetime: timedelta = DEFAULT_MAX_LIFETIME) -> str:
     """The person id a valid development (HS256) token speaks for.
 
     Raises:
         InvalidToken: the token is not trustworthy; the message says why.
     """
+    return _subject(_development_claims(token, secret, max_lifetime))
+
+
+def _development_claims(token: str, secret: str, max_lifetime: timedelta) -> dict[str, Any]:
     _check_algorithm(_header(token), (ALGORITHM,))
-    claims = _decode(token, secret, ALGORITHM, require=("sub", "exp"))
-    return _subject(claims)
+    claims = _decode(token, secret, ALGORITHM, require=("sub", "exp", "iat"))
+    _check_lifetime(claims, max_lifetime)
+    return claims
 
 
 class Authenticator:
@@ -81,8 +98,10 @@ class Authenticator:
         jwks_cache_seconds: float = 300.0,
         min_refetch_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        max_lifetime: timedelta = DEFAULT_MAX_LIFETIME,
     ) -> None:
         self._secret = secret
+        self._max_lifetime = max_lifetime
         self._issuer = issuer.rstrip("/") if issuer else None
         self._audience = audience
         self._jwks: JwksCache | None = None
@@ -113,6 +132,7 @@ class Authenticator:
             issuer=settings.oidc_issuer,
             audience=settings.oidc_audience,
             jwks_cache_seconds=settings.oidc_jwks_cache_seconds,
+            max_lifetime=timedelta(seconds=settings.token_max_lifetime),
         )
 
     @property
@@ -127,12 +147,26 @@ class Authenticator:
             InvalidToken: the token is not trustworthy; the message says why (401).
             IdentityProviderUnavailable: the issuer's keys cannot be fetched (503).
         """
+        return (await self.verify(token)).subject
+
+    async def verify(self, token: str) -> VerifiedToken:
+        """What a valid token says: its subject (``sub``) and its expiry.
+
+        Raises:
+            InvalidToken: the token is not trustworthy; the message says why (401).
+            IdentityProviderUnavailable: the issuer's keys cannot be fetched (503).
+        """
+        claims = await self._claims(token)
+        # PyJWT has checked that ``exp`` is a number.
+        return VerifiedToken(_subject(claims), datetime.fromtimestamp(float(claims["exp"]), UTC))
+
+    async def _claims(self, token: str) -> dict[str, Any]:
         if self._jwks is None:
             if self._secret is None:
                 # The published development secret outside development: anyone could have
                 # minted this token. The services refuse to start so; this is the backstop.
                 raise InvalidToken("HS256 tokens are not accepted: no JWT secret is configured")
-            return subject_of(token, self._secret)
+            return _development_claims(token, self._secret, self._max_lifetime)
         header = _header(token)
         algorithm = _check_algorithm(header, OIDC_ALGORITHMS)
         kid = header.get("kid")
@@ -149,16 +183,17 @@ class Authenticator:
             token,
             key,
             algorithm,
-            require=("sub", "exp", "iss"),
+            require=("sub", "exp", "iat", "iss"),
             audience=self._audience,
             leeway=OIDC_LEEWAY,
         )
+        _check_lifetime(claims, self._max_lifetime)
         # Compared here rather than by PyJWT so the reason can name the wrong issuer; a
         # trailing slash is not a different issuer (some providers publish one, some not).
         issuer = claims["iss"]
         if not isinstance(issuer, str) or issuer.rstrip("/") != self._issuer:
             raise InvalidToken(f"token issuer {_shown(issuer)} is not the configured issuer")
-        return _subject(claims)
+        return claims
 
     async def aclose(self) -> None:
         """Release the HTTP client of production mode."""
@@ -241,8 +276,23 @@ def _missing(claim: str, audience: str | None) -> str:
     """The reason for a token lacking a required claim."""
     if claim == "aud":
         return f"token audience does not include {audience!r}"
-    names = {"sub": "subject", "exp": "expiry", "iss": "issuer"}
+    names = {"sub": "subject", "exp": "expiry", "iat": "issue time (iat)", "iss": "issuer"}
     return f"token has no {names.get(claim, repr(claim))}"
+
+
+def _check_lifetime(claims: dict[str, Any], max_lifetime: timedelta) -> None:
+    """Refuse a token meant to live longer than ``max_lifetime`` (``exp - iat``).
+
+    PyJWT has already checked that both are numbers, that ``exp`` is not past and that
+    ``iat`` is not in the future beyond the leeway; so the span bounds how long from now
+    the token stays valid.
+    """
+    lifetime = float(claims["exp"]) - float(claims["iat"])
+    if lifetime > max_lifetime.total_seconds():
+        raise InvalidToken(
+            f"token lifetime (exp - iat) exceeds the maximum of "
+            f"{int(max_lifetime.total_seconds())} s"
+        )
 
 
 def _subject(claims: dict[str, Any]) -> str:

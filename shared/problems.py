@@ -130,12 +130,19 @@ def _location(loc: Sequence[Any]) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in loc]
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    message = str(error.get("msg", "invalid"))
+    # FastAPI's "JSON decode error" alone does not say what is wrong; its context does.
+    reason = (error.get("ctx") or {}).get("error")
+    return f"{message}: {reason}" if error.get("type") == "json_invalid" and reason else message
+
+
 def validation_problem(errors: Sequence[Mapping[str, Any]], instance: str | None) -> Problem:
     """The 422 of a request that failed validation; ``detail`` names every wrong field."""
     items = [
         ProblemError(
             loc=_location(error.get("loc", ())),
-            msg=str(error.get("msg", "invalid")),
+            msg=_message(error),
             type=str(error.get("type", "value_error")),
         )
         for error in errors

@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from shared.bus import Bus
 from shared.db import create_engine, ping, session_factory
 from shared.health import DEGRADED, check, check_value
+from shared.http_server import HeaderLimits, server_config
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 
@@ -115,14 +116,14 @@ class Infrastructure:
         await self.engine.dispose()
 
 
-def serve(units: Sequence[ServiceUnit], host: str) -> None:
+def serve(units: Sequence[ServiceUnit], host: str, limits: HeaderLimits) -> None:
     """Run ``run_units`` on uvloop until SIGTERM/SIGINT: what ``coord up`` and ``coord run`` do.
 
     uvloop (and httptools, which uvicorn picks up) take the event loop's and HTTP
     parsing's share of the services' CPU down by about a third (docs/performance.md).
     """
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(run_units(units, host))
+        runner.run(run_units(units, host, limits))
 
 
 class _Server(uvicorn.Server):
@@ -132,7 +133,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def run_units(units: Sequence[ServiceUnit], host: str) -> None:
+async def run_units(units: Sequence[ServiceUnit], host: str, limits: HeaderLimits) -> None:
     """Start the units and their HTTP servers; stop all cleanly on SIGTERM/SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -146,10 +147,7 @@ async def run_units(units: Sequence[ServiceUnit], host: str) -> None:
             await unit.start()
             started.append(unit)
         for unit in units:
-            config = uvicorn.Config(
-                unit.app, host=host, port=unit.port, log_config=None, access_log=False
-            )
-            server = _Server(config)
+            server = _Server(server_config(unit.app, host, unit.port, limits))
             servers.append(server)
             tasks.append(asyncio.create_task(server.serve()))
             log.info("service.listening", service=unit.name, url=f"http://{host}:{unit.port}")

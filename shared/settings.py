@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    # Longest a bearer token may live (exp - iat): a stolen token with exp=1e20 is not a key
+    # for life. 12 h is one JOC shift.
+    token_max_lifetime: float = Field(default=12 * 3600.0, gt=0)
     # The CLI's identity for commands that change state or read the log (a bearer token).
     token: SecretStr | None = None
     # Source protection: "kid:key,kid:key" - the first key seals, every key opens.
@@ -74,6 +77,9 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(default=5.0, gt=0)
     # A receiver refuses a signed webhook whose timestamp is further off than this (replays).
     webhook_tolerance: float = Field(default=300.0, gt=0)
+    # How long the notifier's claim on a notification lasts unless renewed (it is renewed
+    # every third of it while the delivery runs): how late a crashed notifier's page can be.
+    notifier_claim_seconds: float = Field(default=6.0, gt=0)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -84,6 +90,9 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=10.0, gt=0)
 
     max_body_bytes: int = Field(default=65536, ge=1024)
+    # Request line and headers together (431 beyond); an OIDC token is a few KB.
+    max_header_bytes: int = Field(default=32768, ge=4096)
+    max_headers: int = Field(default=100, ge=16)
 
 
 @lru_cache

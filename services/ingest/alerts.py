@@ -6,13 +6,12 @@ broker and every later copy only ever hold it encrypted (``shared.source_protect
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.ingest.tables import OUTBOX, AlertViewRecord, IdempotencyKeyRecord, TimelineRecord
+from services.ingest.idempotency import Created, Keyed, Kind, create_once
+from services.ingest.tables import OUTBOX, AlertViewRecord, TimelineRecord
 from shared.addressing import cleared_for
 from shared.contracts import (
     ALERT_RAISED,
@@ -36,18 +35,6 @@ class AboveClearance(ValueError):
     """The raiser classified the alert above their own clearance (they could not read it)."""
 
 
-class IdempotencyKeyReused(ValueError):
-    """The key was used before with a different request."""
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """An accepted alert; ``created`` is False for an idempotent replay."""
-
-    alert_id: UUID
-    created: bool
-
-
 async def raise_alert(
     sessions: async_sessionmaker[AsyncSession],
     directory: Directory,
@@ -56,11 +43,12 @@ async def raise_alert(
     idempotency_key: str | None,
     *,
     keys: SourceKeyRing,
-) -> Accepted:
+) -> Created:
     """Accept an alert: its view, timeline and ``alert.raised`` event in one transaction.
 
     ``keys`` seal the source, and key the fingerprint an Idempotency-Key keeps of the
     request (a plain hash of a body with a source would let a reader test guesses).
+    Raises ``IdempotencyKeyReused`` for a key used before with another request.
     """
     if request.sector not in directory.sectors:
         raise UnknownSector(
@@ -72,74 +60,51 @@ async def raise_alert(
             f"{raiser.id} is cleared for {raiser.clearance.value} only and cannot raise "
             f"a {request.classification.value} alert"
         )
-    try:
-        return await _accept(sessions, person_id, request, idempotency_key, keys)
-    except IntegrityError:
-        if idempotency_key is None:
-            raise
-        # A concurrent request with the same key won the race: answer with its alert.
-        return await _accept(sessions, person_id, request, idempotency_key, keys)
+
+    async def create(session: AsyncSession) -> UUID:
+        return await _write(session, person_id, request, keys)
+
+    keyed = Keyed(Kind.ALERT, person_id, idempotency_key, request)
+    accepted = await create_once(sessions, keyed, keys, create)
+    if accepted.created:
+        ALERTS_ACCEPTED.inc()
+    return accepted
 
 
-async def _accept(
-    sessions: async_sessionmaker[AsyncSession],
-    person_id: str,
-    request: RaiseAlertV1,
-    idempotency_key: str | None,
-    keys: SourceKeyRing,
-) -> Accepted:
-    body = request.model_dump_json().encode()
-    async with sessions() as session, session.begin():
-        if idempotency_key is not None:
-            earlier = await session.get(IdempotencyKeyRecord, (person_id, idempotency_key))
-            if earlier is not None:
-                if earlier.request_hash not in keys.digests(body):
-                    raise IdempotencyKeyReused(
-                        "Idempotency-Key was already used with a different request body"
-                    )
-                return Accepted(UUID(earlier.alert_id), created=False)
-        now = utc_now()
-        alert_id = uuid4()
-        raised = AlertRaisedV2(
-            **request.model_dump(exclude={"source"}),
-            source=keys.seal(request.source, alert_id) if request.source else None,
-            alert_id=alert_id,
-            raised_by=person_id,
-            raised_at=now,
-        )
-        envelope = Envelope(
+async def _write(
+    session: AsyncSession, person_id: str, request: RaiseAlertV1, keys: SourceKeyRing
+) -> UUID:
+    now = utc_now()
+    alert_id = uuid4()
+    raised = AlertRaisedV2(
+        **request.model_dump(exclude={"source"}),
+        source=keys.seal(request.source, alert_id) if request.source else None,
+        alert_id=alert_id,
+        raised_by=person_id,
+        raised_at=now,
+    )
+    envelope = Envelope(
+        type=ALERT_RAISED,
+        schema_version=RAISED_VERSION,
+        producer=PRODUCER,
+        actor=person_id,
+        correlation_id=alert_id,
+        classification=request.classification,
+        occurred_at=now,
+        payload=raised.model_dump(mode="json"),
+    )
+    session.add(_new_view(raised))
+    session.add(
+        TimelineRecord(
+            event_id=str(envelope.id),
+            alert_id=str(alert_id),
             type=ALERT_RAISED,
-            schema_version=RAISED_VERSION,
-            producer=PRODUCER,
-            actor=person_id,
-            correlation_id=alert_id,
-            classification=request.classification,
             occurred_at=now,
-            payload=raised.model_dump(mode="json"),
+            detail={"actor": person_id},
         )
-        session.add(_new_view(raised))
-        session.add(
-            TimelineRecord(
-                event_id=str(envelope.id),
-                alert_id=str(alert_id),
-                type=ALERT_RAISED,
-                occurred_at=now,
-                detail={"actor": person_id},
-            )
-        )
-        if idempotency_key is not None:
-            session.add(
-                IdempotencyKeyRecord(
-                    person_id=person_id,
-                    key=idempotency_key,
-                    request_hash=keys.digest(body),
-                    alert_id=str(alert_id),
-                    created_at=now,
-                )
-            )
-        await add_to_outbox(session, OUTBOX, envelope)
-    ALERTS_ACCEPTED.inc()
-    return Accepted(alert_id, created=True)
+    )
+    await add_to_outbox(session, OUTBOX, envelope)
+    return alert_id
 
 
 def _new_view(raised: AlertRaisedV2) -> AlertViewRecord:

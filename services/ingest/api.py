@@ -6,13 +6,14 @@ from collections.abc import Awaitable
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from services.ingest import alerts, commands, queries
+from services.ingest import alerts, commands, idempotency, queries
 from services.ingest.answers import answer, command_responses
 from services.ingest.audit_routes import router as audit_router
+from services.ingest.caller import AuthenticatedRoute
 from services.ingest.deps import (
     Context,
     MayAcknowledge,
@@ -20,9 +21,10 @@ from services.ingest.deps import (
     MayRaiseAlert,
     MayRead,
     MayResolve,
+    Token,
 )
 from services.ingest.message_routes import router as message_router
-from services.ingest.rate_limit import DEFAULT_RATE_LIMIT, PersonRateLimiter, limit_rate
+from services.ingest.rate_limit import DEFAULT_RATE_LIMIT, PersonRateLimiter
 from services.ingest.recommendation_routes import reports_router
 from services.ingest.recommendation_routes import router as recommendation_router
 from services.ingest.schemas import AlertPage, AlertView, NoteBody, ResolveBody
@@ -32,7 +34,7 @@ from shared.directory import Person
 from shared.envelope import Moment
 from shared.problems import COMMON_PROBLEM_RESPONSES
 
-router = APIRouter(prefix="/v1", tags=["alerts"])
+router = APIRouter(prefix="/v1", tags=["alerts"], route_class=AuthenticatedRoute)
 
 
 @router.post(
@@ -40,7 +42,7 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
     status_code=status.HTTP_201_CREATED,
     response_model=AlertView,
     responses={
-        200: {"description": "Replay of an earlier request with the same Idempotency-Key"},
+        **idempotency.RESPONSES,
         401: {"description": "Missing or invalid bearer token"},
         413: {"description": "Body larger than the limit"},
         422: {"description": "Invalid alert, or Idempotency-Key reused with another body"},
@@ -51,7 +53,7 @@ async def raise_alert(
     person: MayRaiseAlert,
     context: Context,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: idempotency.IdempotencyKey = None,
 ) -> AlertView:
     """Raise a protection alert; it is routed to the people responsible."""
     try:
@@ -71,12 +73,12 @@ async def raise_alert(
         raise RequestValidationError(
             [{"loc": ("body", "classification"), "msg": str(error), "type": "value_error"}]
         ) from None
-    except alerts.IdempotencyKeyReused as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    except idempotency.IdempotencyKeyReused as error:
+        raise idempotency.reused(error) from None
     if not accepted.created:
         response.status_code = status.HTTP_200_OK
     async with context.sessions() as session:
-        view = await queries.get_alert(session, accepted.alert_id)
+        view = await queries.get_alert(session, accepted.id)
     if view is None:  # pragma: no cover - the view is written with the alert
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "alert view missing")
     return view
@@ -197,9 +199,16 @@ async def list_alerts(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def stream(person: MayRead, context: Context) -> StreamingResponse:
-    """Live events of the alerts the caller may see, and the caller's own pages (SSE)."""
-    subscriber = context.stream.subscribe(person)
+async def stream(person: MayRead, token: Token, context: Context) -> StreamingResponse:
+    """Live events of the alerts the caller may see, and the caller's own pages (SSE).
+
+    Each event is checked against the caller as the directory is now. The stream ends
+    with ``event: reauthenticate`` when the token expires or the caller may no longer
+    read it (left the directory, lost the role): reconnect with a fresh token.
+    """
+    subscriber = context.stream.subscribe(
+        person, directory=context.directories.get, expires_at=token.expires_at
+    )
     return StreamingResponse(
         frames(context.stream, subscriber),
         media_type="text/event-stream",
@@ -218,9 +227,6 @@ def include_routes(app: FastAPI, *, rate_limit: str = DEFAULT_RATE_LIMIT) -> Non
     v1 = APIRouter()
     for part in (router, message_router, recommendation_router, reports_router, audit_router):
         v1.include_router(part)
-    app.include_router(
-        v1,
-        # After authentication (FastAPI runs current_person once per request): per person.
-        dependencies=[Depends(limit_rate)],
-        responses=COMMON_PROBLEM_RESPONSES,
-    )
+    # Every route's caller is authenticated and rate-limited by its route class
+    # (services.ingest.caller), before the body is read.
+    app.include_router(v1, responses=COMMON_PROBLEM_RESPONSES)

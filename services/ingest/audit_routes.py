@@ -15,12 +15,13 @@ from fastapi.exceptions import RequestValidationError
 
 from services.ingest import audit
 from services.ingest.audit_schemas import AuditPage, AuditRecord
+from services.ingest.caller import AuthenticatedRoute
 from services.ingest.deps import Context, MayAudit
 from services.ingest.queries import BadCursor
 from shared.envelope import Moment
 from shared.event_log import LogFilter
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=AuthenticatedRoute)
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/json": {"example": AuditPage.example()}}},

@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 
 from services.ingest.stream import StreamHub
 from services.ingest.verdicts import VerdictWaiters
-from shared.auth import Authenticator, IdentityProviderUnavailable, InvalidToken
+from shared.auth import Authenticator, IdentityProviderUnavailable, InvalidToken, VerifiedToken
 from shared.directory import Directory, Person
 from shared.directory_store import DirectorySource
 from shared.permissions import Action, allowed, refusal
@@ -38,7 +38,8 @@ class ApiContext:
         return self.directories.current
 
 
-async def _context(request: Request) -> ApiContext:
+async def context_of(request: Request) -> ApiContext:
+    """The service context; 503 while the service is starting."""
     # async: FastAPI runs a plain ``def`` dependency on a worker thread, a thread hop on
     # every request for one attribute read.
     context: ApiContext | None = getattr(request.app.state, "api", None)
@@ -47,7 +48,7 @@ async def _context(request: Request) -> ApiContext:
     return context
 
 
-Context = Annotated[ApiContext, Depends(_context)]
+Context = Annotated[ApiContext, Depends(context_of)]
 
 
 def _unauthorized(reason: str) -> HTTPException:
@@ -81,13 +82,21 @@ bearer_token = BearerToken(
 )
 
 
-async def current_person(
+async def verified_token(
+    request: Request,
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials, Security(bearer_token)],
-) -> Person:
-    """The directory person the bearer token speaks for; 401 otherwise."""
+) -> VerifiedToken:
+    """The request's valid bearer token: its subject and expiry; 401 otherwise.
+
+    Verified once per request: the route (``services.ingest.caller``) verifies it before
+    the body is read and keeps it on the request's state.
+    """
+    known: VerifiedToken | None = getattr(request.state, "token", None)
+    if known is not None:
+        return known
     try:
-        person_id = await context.authenticator.subject(credentials.credentials)
+        token = await context.authenticator.verify(credentials.credentials)
     except InvalidToken as error:
         raise _unauthorized(str(error)) from None
     except IdentityProviderUnavailable:
@@ -97,6 +106,16 @@ async def current_person(
             "the identity provider cannot be reached to check the token; try again shortly",
             headers={"Retry-After": "5"},
         ) from None
+    request.state.token = token
+    return token
+
+
+Token = Annotated[VerifiedToken, Depends(verified_token)]
+
+
+async def current_person(context: Context, token: Token) -> Person:
+    """The directory person the bearer token speaks for; 401 otherwise."""
+    person_id = token.subject
     person = context.directory.person(person_id)
     if person is None:
         raise _unauthorized(f"token subject {person_id!r} is not a person of the directory")

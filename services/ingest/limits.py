@@ -1,14 +1,17 @@
-"""Limits on every request, before any route sees it: body size (413) and NUL characters (422).
+"""Limits on requests: body size (413, before anything else) and NUL characters (422).
 
 NUL is refused everywhere because no field has a use for it and PostgreSQL
-text cannot store it: caught here it is a clear 422, not a 500 from the
-database halfway through a request.
+text cannot store it: caught at the edge it is a clear 422, not a 500 from the
+database halfway through a request. It is checked once the caller is
+authenticated (``services.ingest.caller``): a caller without a token learns
+nothing about what a request may hold.
 """
 
 from __future__ import annotations
 
 import re
 
+from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.problems import PROBLEM_MEDIA_TYPE, make_problem, problem_bytes
@@ -28,8 +31,22 @@ def nul_in(scope: Scope, body: bytes) -> str | None:
     return None
 
 
+def refuse_nul(scope: Scope, body: bytes) -> None:
+    """Raise a 422 naming where the request carries a NUL character, if it does."""
+    where = nul_in(scope, body)
+    if where is not None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{where} contains a NUL character (\\u0000); no field accepts one",
+        )
+
+
 class BodySizeLimit:
-    """ASGI middleware: 413 for a body over ``max_bytes`` (declared or streamed)."""
+    """ASGI middleware: 413 for a body over ``max_bytes`` (declared or streamed).
+
+    Before authentication: reading a body of any size to check a token first would
+    be the memory bound the limit is there to keep.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -59,11 +76,6 @@ class BodySizeLimit:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        where = nul_in(scope, body)
-        if where is not None:
-            detail = f"{where} contains a NUL character (\\u0000); no field accepts one"
-            await self._refuse(scope, send, 422, detail)
-            return
         replayed = False
 
         async def replay() -> Message:

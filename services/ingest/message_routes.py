@@ -14,15 +14,16 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.ingest import message_queries, messages
+from services.ingest import idempotency, message_queries, messages
 from services.ingest.answers import answer, command_responses
+from services.ingest.caller import AuthenticatedRoute
 from services.ingest.deps import Context, MayAcknowledge, MayPostMessage, MayRead
 from services.ingest.message_schemas import MessagePage, MessageView, SendMessageBody, ThreadView
 from services.ingest.queries import BadCursor
 from shared.directory import Person
 from shared.envelope import Moment
 
-router = APIRouter(prefix="/v1", tags=["messages"])
+router = APIRouter(prefix="/v1", tags=["messages"], route_class=AuthenticatedRoute)
 
 _VIEW_EXAMPLE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/json": {"example": MessageView.example()}}},
@@ -49,25 +50,39 @@ async def _visible_view(context: Context, message_id: UUID, person: Person) -> M
     status_code=status.HTTP_202_ACCEPTED,
     response_model=MessageView,
     responses={
+        **idempotency.RESPONSES,
         401: {"description": "Missing or invalid bearer token"},
         413: {"description": "Body larger than the limit"},
         422: {
             "description": "Invalid message: unknown addressees, classification above the "
             "sender's clearance, in_reply_to not a message the sender can see, "
-            "requires_ack without a future ack_due_at"
+            "requires_ack without a future ack_due_at; or Idempotency-Key reused with "
+            "another request"
         },
     },
 )
 async def send_message(
-    body: SendMessageBody, person: MayPostMessage, context: Context, response: Response
+    body: SendMessageBody,
+    person: MayPostMessage,
+    context: Context,
+    response: Response,
+    idempotency_key: idempotency.IdempotencyKey = None,
 ) -> MessageView:
     """Send a coordination message; the router resolves and delivers it.
 
     Answers 202 with the message as the sender sees it: ``status`` is
     ``sending`` and ``addressees`` empty until the router has addressed it.
+    A retry with the same ``Idempotency-Key`` and body answers 200 with that message.
     """
     try:
-        message_id = await messages.send_message(context.sessions, context.directory, person, body)
+        sent = await messages.send_message(
+            context.sessions,
+            context.directory,
+            person,
+            body,
+            idempotency_key,
+            keys=context.source_keys,
+        )
     except messages.InvalidMessage as error:
         raise RequestValidationError(
             [
@@ -75,8 +90,12 @@ async def send_message(
                 for field, problem in error.problems
             ]
         ) from None
-    response.headers["Location"] = f"/v1/messages/{message_id}"
-    return await _visible_view(context, message_id, person)
+    except idempotency.IdempotencyKeyReused as error:
+        raise idempotency.reused(error) from None
+    if not sent.created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/messages/{sent.id}"
+    return await _visible_view(context, sent.id, person)
 
 
 @router.get("/messages", response_model=MessagePage)

@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from shared.contracts.messages import Addressees
+from shared.contracts.scalars import Flag
 from shared.envelope import Classification, Moment, utc_now
 
 MessageStatus = Literal["sending", "delivered", "acknowledged", "undelivered"]
@@ -41,7 +42,7 @@ class SendMessageBody(BaseModel):
     in_reply_to: UUID | None = Field(
         default=None, description="A message the sender can see; the reply joins its thread"
     )
-    requires_ack: bool = False
+    requires_ack: Flag = False
     ack_due_at: Moment | None = Field(
         default=None,
         validate_default=True,

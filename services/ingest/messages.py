@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.commands import stage_on
+from services.ingest.idempotency import Created, Keyed, Kind, create_once
 from services.ingest.message_schemas import SendMessageBody
 from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
 from services.ingest.tables import OUTBOX
@@ -30,6 +31,7 @@ from shared.directory import Directory, Person
 from shared.envelope import Classification, Envelope, utc_now
 from shared.outbox import add_to_outbox
 from shared.permissions import may_see_message
+from shared.source_protection import SourceKeyRing
 
 PRODUCER = "ingest"
 
@@ -96,63 +98,81 @@ async def send_message(
     directory: Directory,
     sender: Person,
     request: SendMessageBody,
-) -> UUID:
-    """Accept a message: its view and ``message.sent`` in one transaction; its id.
+    idempotency_key: str | None = None,
+    *,
+    keys: SourceKeyRing,
+) -> Created:
+    """Accept a message: its view and ``message.sent`` in one transaction.
 
-    Raises ``InvalidMessage`` naming every problem; then nothing is written.
+    Raises ``InvalidMessage`` naming every problem; then nothing is written. With an
+    ``idempotency_key`` the same request again answers with the first message
+    (``created`` False), another request ``IdempotencyKeyReused``.
     """
+
+    async def create(session: AsyncSession) -> UUID:
+        return await _write(session, directory, sender, request)
+
+    keyed = Keyed(Kind.MESSAGE, sender.id, idempotency_key, request)
+    return await create_once(sessions, keyed, keys, create)
+
+
+async def _write(
+    session: AsyncSession,
+    directory: Directory,
+    sender: Person,
+    request: SendMessageBody,
+) -> UUID:
     problems = _addressing_problems(directory, sender, request)
-    async with sessions() as session, session.begin():
-        message_id = uuid4()
-        thread_id = message_id
-        if request.in_reply_to is not None:
-            replied = await _replied_to(session, directory, request.in_reply_to, sender)
-            if replied is None:
-                problems.append(("in_reply_to", "no such message"))
-            else:
-                thread_id = UUID(replied.thread_id)
-        if problems:
-            raise InvalidMessage(problems)
-        now = utc_now()
-        sent = MessageSentV1(
-            message_id=message_id,
+    message_id = uuid4()
+    thread_id = message_id
+    if request.in_reply_to is not None:
+        replied = await _replied_to(session, directory, request.in_reply_to, sender)
+        if replied is None:
+            problems.append(("in_reply_to", "no such message"))
+        else:
+            thread_id = UUID(replied.thread_id)
+    if problems:
+        raise InvalidMessage(problems)
+    now = utc_now()
+    sent = MessageSentV1(
+        message_id=message_id,
+        sender=sender.id,
+        to=request.to,
+        subject=request.subject,
+        body=request.body,
+        classification=request.classification,
+        thread_id=thread_id,
+        in_reply_to=request.in_reply_to,
+        requires_ack=request.requires_ack,
+        ack_due_at=request.ack_due_at,
+    )
+    session.add(
+        MessageViewRecord(
+            message_id=str(message_id),
+            thread_id=str(thread_id),
+            in_reply_to=str(request.in_reply_to) if request.in_reply_to else None,
             sender=sender.id,
-            to=request.to,
+            to=request.to.model_dump(mode="json"),
             subject=request.subject,
             body=request.body,
-            classification=request.classification,
-            thread_id=thread_id,
-            in_reply_to=request.in_reply_to,
+            classification=request.classification.value,
             requires_ack=request.requires_ack,
             ack_due_at=request.ack_due_at,
+            sent_at=now,
+            version=0,
+            next_escalation_at=None,
         )
-        session.add(
-            MessageViewRecord(
-                message_id=str(message_id),
-                thread_id=str(thread_id),
-                in_reply_to=str(request.in_reply_to) if request.in_reply_to else None,
-                sender=sender.id,
-                to=request.to.model_dump(mode="json"),
-                subject=request.subject,
-                body=request.body,
-                classification=request.classification.value,
-                requires_ack=request.requires_ack,
-                ack_due_at=request.ack_due_at,
-                sent_at=now,
-                version=0,
-                next_escalation_at=None,
-            )
-        )
-        envelope = Envelope(
-            type=MESSAGE_SENT,
-            producer=PRODUCER,
-            actor=sender.id,
-            correlation_id=thread_id,
-            classification=request.classification,
-            occurred_at=now,
-            payload=sent.model_dump(mode="json"),
-        )
-        await add_to_outbox(session, OUTBOX, envelope)
+    )
+    envelope = Envelope(
+        type=MESSAGE_SENT,
+        producer=PRODUCER,
+        actor=sender.id,
+        correlation_id=thread_id,
+        classification=request.classification,
+        occurred_at=now,
+        payload=sent.model_dump(mode="json"),
+    )
+    await add_to_outbox(session, OUTBOX, envelope)
     return message_id
 
 

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.tables import AlertPersonRecord, AlertViewRecord, TimelineRecord
-from shared.contracts import ALERT_STATE_CHANGED, ALERT_TRIGGERED
-from shared.contracts.alerts import AlertTriggeredV1
+from shared.contracts import ALERT_STATE_CHANGED, ALERT_TRIGGERED, ALERT_UPGRADED
+from shared.contracts.alerts import (
+    SEVERITY_ORDER,
+    URGENCY_ORDER,
+    AlertTriggeredV1,
+    AlertUpgradedV1,
+    more_serious,
+)
 from shared.contracts.escalation import AlertStateV1
 from shared.db import insert_ignoring_duplicates
 from shared.envelope import Envelope
 
-# Payload fields never copied into a timeline: contact addresses, the alert body, and
-# the policy snapshot (auditors read it with `coord audit explain`).
+# Payload fields never shown to a reader (timeline or live stream): contact addresses,
+# the alert body, and the policy snapshot (auditors read it with `coord audit explain`).
 _PRIVATE_FIELDS = frozenset({"address", "contacts", "alert", "source", "snapshot"})
+
+
+def shown_detail(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What of an event's payload its readers are shown, on the timeline and the stream."""
+    return {k: v for k, v in payload.items() if k not in _PRIVATE_FIELDS}
 
 
 async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
@@ -26,7 +40,7 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
         apply_state(view, AlertStateV1.model_validate(envelope.payload))
         await _concerns(session, view.alert_id, {*view.targets, *view.chain} - known)
         return
-    detail = {k: v for k, v in envelope.payload.items() if k not in _PRIVATE_FIELDS}
+    detail = shown_detail(envelope.payload)
     detail.pop("alert_id", None)
     inserted = await insert_ignoring_duplicates(
         session,
@@ -46,6 +60,12 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
         view.level = triggered.level
         view.targets = triggered.targets
         await _concerns(session, view.alert_id, set(triggered.targets))
+    if inserted and envelope.type == ALERT_UPGRADED:
+        # A merged duplicate raised the alert. Only ever upwards, so the order in which
+        # concurrent consumers apply two upgrades does not matter.
+        upgraded = AlertUpgradedV1.model_validate(envelope.payload)
+        view.severity = more_serious(SEVERITY_ORDER, view.severity, upgraded.severity.value)
+        view.urgency = more_serious(URGENCY_ORDER, view.urgency, upgraded.urgency.value)
 
 
 async def _concerns(session: AsyncSession, alert_id: str, people: set[str]) -> None:

@@ -14,8 +14,9 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.ingest import recommendation_queries, recommendations, reports
+from services.ingest import idempotency, recommendation_queries, recommendations, reports
 from services.ingest.answers import answer, command_responses
+from services.ingest.caller import AuthenticatedRoute
 from services.ingest.deps import (
     Context,
     MayAcknowledge,
@@ -35,8 +36,8 @@ from shared.contracts.recommendations import RecommendationStatus
 from shared.directory import Person
 from shared.envelope import Moment, utc_now
 
-router = APIRouter(prefix="/v1", tags=["recommendations"])
-reports_router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1", tags=["recommendations"], route_class=AuthenticatedRoute)
+reports_router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=AuthenticatedRoute)
 
 _NOT_FOUND = "No such recommendation, or not one the caller may see"
 _VIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -63,25 +64,37 @@ async def _visible_view(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RecommendationView,
     responses={
+        **idempotency.RESPONSES,
         401: {"description": "Missing or invalid bearer token"},
         413: {"description": "Body larger than the limit"},
         422: {
             "description": "Invalid recommendation: unknown role, person or sector, an alert_id "
-            "ingest does not know, due_by not in the future"
+            "not of an alert the author may see, classification above the author's clearance, "
+            "due_by not in the future; or Idempotency-Key reused with another request"
         },
     },
 )
 async def submit_recommendation(
-    body: SubmitRecommendationBody, person: MayRecommend, context: Context, response: Response
+    body: SubmitRecommendationBody,
+    person: MayRecommend,
+    context: Context,
+    response: Response,
+    idempotency_key: idempotency.IdempotencyKey = None,
 ) -> RecommendationView:
     """Submit a recommendation; the router issues it to the addressee.
 
     Answers 202 with the recommendation: ``status`` is ``submitted`` and
-    ``addressees`` empty until the router has issued it.
+    ``addressees`` empty until the router has issued it. A retry with the same
+    ``Idempotency-Key`` and body answers 200 with that recommendation.
     """
     try:
-        recommendation_id = await recommendations.submit(
-            context.sessions, context.directory, person, body
+        submitted = await recommendations.submit(
+            context.sessions,
+            context.directory,
+            person,
+            body,
+            idempotency_key,
+            keys=context.source_keys,
         )
     except recommendations.InvalidRecommendation as error:
         raise RequestValidationError(
@@ -90,8 +103,12 @@ async def submit_recommendation(
                 for location, message in error.problems
             ]
         ) from None
-    response.headers["Location"] = f"/v1/recommendations/{recommendation_id}"
-    return await _visible_view(context, recommendation_id, person)
+    except idempotency.IdempotencyKeyReused as error:
+        raise idempotency.reused(error) from None
+    if not submitted.created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/recommendations/{submitted.id}"
+    return await _visible_view(context, submitted.id, person)
 
 
 @router.get("/recommendations", response_model=RecommendationPage)

@@ -1,7 +1,8 @@
 """Ingest's recommendation service: accept a recommendation, and stage the addressee's answers.
 
-A submission is checked here against the directory (an immediate 422); the
-answers are staged for the router, whose verdict the route gives the caller.
+A submission is checked here against the directory, the author's clearance and
+need-to-know (an immediate 422, before anything is written); the answers are staged
+for the router, whose verdict the route gives the caller.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.commands import stage_on
+from services.ingest.idempotency import Created, Keyed, Kind, create_once
+from services.ingest.queries import audience_of
 from services.ingest.recommendation_schemas import RespondBody, SubmitRecommendationBody
 from services.ingest.recommendation_tables import (
     RecommendationTimelineRecord,
     RecommendationViewRecord,
 )
 from services.ingest.tables import OUTBOX, AlertViewRecord
+from shared.addressing import cleared_for
 from shared.contracts import (
     RECOMMENDATION_ACKNOWLEDGE,
     RECOMMENDATION_RESPOND,
@@ -33,6 +37,8 @@ from shared.contracts.recommendations import (
 from shared.directory import Directory, Person
 from shared.envelope import Envelope, utc_now
 from shared.outbox import add_to_outbox
+from shared.permissions import may_see_alert
+from shared.source_protection import SourceKeyRing
 
 PRODUCER = "ingest"
 Status = RecommendationStatus
@@ -49,7 +55,7 @@ class InvalidRecommendation(ValueError):
 
 
 async def _problems(
-    session: AsyncSession, directory: Directory, body: SubmitRecommendationBody
+    session: AsyncSession, directory: Directory, author: Person, body: SubmitRecommendationBody
 ) -> list[tuple[Location, str]]:
     problems: list[tuple[Location, str]] = []
     addressee = body.addressee
@@ -71,9 +77,24 @@ async def _problems(
                 f"unknown sector {body.sector!r}; known sectors: {', '.join(directory.sectors)}",
             )
         )
-    if body.alert_id is not None and await session.get(AlertViewRecord, str(body.alert_id)) is None:
+    if body.alert_id is not None and not await _may_link(session, author, body.alert_id):
         problems.append((("alert_id",), f"unknown alert {body.alert_id}"))
+    if not cleared_for(author, body.classification):
+        # The author could not read it back: refused, as a message or an alert would be.
+        problems.append(
+            (
+                ("classification",),
+                f"{body.classification.value} is above your own clearance "
+                f"({author.clearance.value})",
+            )
+        )
     return problems
+
+
+async def _may_link(session: AsyncSession, author: Person, alert_id: UUID) -> bool:
+    """Need-to-know: only an alert the author may see; any other is as unknown as no alert."""
+    view = await session.get(AlertViewRecord, str(alert_id))
+    return view is not None and may_see_alert(author, audience_of(view))
 
 
 async def submit(
@@ -81,38 +102,56 @@ async def submit(
     directory: Directory,
     author: Person,
     body: SubmitRecommendationBody,
+    idempotency_key: str | None = None,
+    *,
+    keys: SourceKeyRing,
+) -> Created:
+    """Accept a recommendation: its view, history and ``recommendation.submitted``, at once.
+
+    Raises ``InvalidRecommendation`` naming every problem; then nothing is written. With
+    an ``idempotency_key`` the same request again answers with the first recommendation
+    (``created`` False), another request ``IdempotencyKeyReused``.
+    """
+
+    async def create(session: AsyncSession) -> UUID:
+        return await _write(session, directory, author, body)
+
+    keyed = Keyed(Kind.RECOMMENDATION, author.id, idempotency_key, body)
+    return await create_once(sessions, keyed, keys, create)
+
+
+async def _write(
+    session: AsyncSession, directory: Directory, author: Person, body: SubmitRecommendationBody
 ) -> UUID:
-    """Accept a recommendation: its view, history and ``recommendation.submitted``, at once."""
-    async with sessions() as session, session.begin():
-        problems = await _problems(session, directory, body)
-        if problems:
-            raise InvalidRecommendation(problems)
-        now = utc_now()
-        recommendation_id = uuid4()
-        submitted = RecommendationSubmittedV1(
-            recommendation_id=recommendation_id, author=author.id, **body.model_dump()
-        )
-        envelope = Envelope(
+    problems = await _problems(session, directory, author, body)
+    if problems:
+        raise InvalidRecommendation(problems)
+    now = utc_now()
+    recommendation_id = uuid4()
+    submitted = RecommendationSubmittedV1(
+        recommendation_id=recommendation_id, author=author.id, **body.model_dump()
+    )
+    envelope = Envelope(
+        type=RECOMMENDATION_SUBMITTED,
+        producer=PRODUCER,
+        actor=author.id,
+        correlation_id=recommendation_id,
+        classification=body.classification,
+        occurred_at=now,
+        payload=submitted.model_dump(mode="json"),
+    )
+    session.add(_new_view(submitted, now))
+    session.add(
+        RecommendationTimelineRecord(
+            event_id=str(envelope.id),
+            recommendation_id=str(recommendation_id),
             type=RECOMMENDATION_SUBMITTED,
-            producer=PRODUCER,
-            actor=author.id,
-            correlation_id=recommendation_id,
-            classification=body.classification,
             occurred_at=now,
-            payload=submitted.model_dump(mode="json"),
+            actor=author.id,
+            detail={},
         )
-        session.add(_new_view(submitted, now))
-        session.add(
-            RecommendationTimelineRecord(
-                event_id=str(envelope.id),
-                recommendation_id=str(recommendation_id),
-                type=RECOMMENDATION_SUBMITTED,
-                occurred_at=now,
-                actor=author.id,
-                detail={},
-            )
-        )
-        await add_to_outbox(session, OUTBOX, envelope)
+    )
+    await add_to_outbox(session, OUTBOX, envelope)
     return recommendation_id
 
 

@@ -17,14 +17,20 @@ OUTBOX_PARKED = parked_table(OUTBOX)  # rows the broker refused for good
 
 
 class IdempotencyKeyRecord(Base):
-    """A client's ``Idempotency-Key``: what it was first used for."""
+    """A person's ``Idempotency-Key``: what it was first used for (``services.ingest.idempotency``).
+
+    One key per person, whatever it created: ``kind`` says what (alert, message,
+    recommendation) and ``subject_id`` which; ``request_hash`` is a keyed digest of the
+    request, never the request.
+    """
 
     __tablename__ = "ingest_idempotency_keys"
 
     person_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
     request_hash: Mapped[str] = mapped_column(String(64))
-    alert_id: Mapped[str] = mapped_column(String(36))
+    subject_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

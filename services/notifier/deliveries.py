@@ -1,11 +1,19 @@
 """The notifier's delivery service: claim a notification, try its contacts, report the outcome.
 
-A notification is claimed in the database before any attempt, with a lease
-long enough for every retry on every contact. A duplicate request finds the
-claim: if the delivery ended it is dropped; if another worker holds it, we
-watch the claim until that delivery ends (then drop ours) or its lease runs
-out (the holder died: we take over). So a live delivery is never doubled and a
-dead one is never lost.
+A notification is claimed in the database before any attempt, for a short
+time (``COORD_NOTIFIER_CLAIM_SECONDS``) that its holder renews while it works
+(a heartbeat: one short UPDATE every third of it, no transaction held open
+while delivering). A duplicate request finds the claim: if the delivery ended
+it is dropped; if another worker holds it, we watch the claim until that
+delivery ends (then drop ours) or the claim lapses because nobody renews it
+(the holder died: we take over, within about the claim time of the crash). So
+a live delivery is never doubled and a dead one is neither lost nor late by
+more than a few seconds.
+
+A holder whose renewal finds the claim taken over (its heartbeat stalled past
+the claim) stops delivering and goes back to watching the claim, reporting
+nothing: the worker that took over reports the whole story. The report itself
+is fenced by the claim too (``complete``).
 
 The contacts are tried in order until one channel takes the notification.
 Each failed channel is a ``notification.channel_failed`` event; they are staged
@@ -22,12 +30,14 @@ version (``outcomes``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.channels import ChannelContext, deliver_on
@@ -52,13 +62,22 @@ class Claim(Enum):
     HELD_ELSEWHERE = "held_elsewhere"
 
 
-# How often a duplicate looks again at a claim another worker holds.
+# Longest a duplicate waits before it looks again at a claim another worker holds: it
+# also wakes the moment that claim would lapse, so it takes over as soon as it may.
 CLAIM_POLL_SECONDS = 1.0
+# A claim is renewed this many times per claim time: two renewals may be missed (a slow
+# database, a busy event loop) before another worker may take it over.
+RENEWALS_PER_CLAIM = 3
 
 
 @dataclass(frozen=True)
 class DeliveryContext:
-    """What delivering needs: the database, the channels, and the lease *per contact*."""
+    """What delivering needs: the database, the channels, and how long a claim lasts.
+
+    ``lease`` is the claim's time without renewal (``COORD_NOTIFIER_CLAIM_SECONDS``):
+    the holder renews it every ``lease / 3`` while it delivers, so it bounds how late a
+    crashed worker's notification is, not how long a delivery may take.
+    """
 
     sessions: async_sessionmaker[AsyncSession]
     channels: ChannelContext
@@ -68,7 +87,11 @@ class DeliveryContext:
 async def claim(
     session: AsyncSession, request: NotificationRequestedV2, lease: timedelta
 ) -> tuple[Claim, datetime]:
-    """Claim ``request`` for this worker; the claim and the time the lease ends."""
+    """Claim ``request`` for this worker; the claim and the time it lapses unless renewed.
+
+    The returned time is also the claim's identity: ``renew`` and ``complete`` act only
+    while the row still holds it (a worker that took over wrote its own).
+    """
     now = utc_now()
     until = now + lease
     inserted = await insert_ignoring_duplicates(
@@ -98,9 +121,40 @@ async def claim(
         return Claim.FINISHED, record.claimed_until
     if record.claimed_until > now:
         return Claim.HELD_ELSEWHERE, record.claimed_until
-    record.claimed_until = until  # the previous holder died: take over
+    record.claimed_until = until  # nobody renewed it: the holder died, we take over
     record.updated_at = now
     return Claim.OURS, until
+
+
+async def renew(
+    session: AsyncSession, notification_id: str, held_until: datetime, lease: timedelta
+) -> datetime | None:
+    """Extend our claim (the one that lapses at ``held_until``) by ``lease`` from now.
+
+    One UPDATE. The new lapse time, or None when the claim is no longer ours: the
+    delivery is final, or another worker took it over after it lapsed.
+    """
+    now = utc_now()
+    until = now + lease
+    result = await session.execute(
+        update(DeliveryRecord)
+        .where(
+            DeliveryRecord.notification_id == notification_id,
+            DeliveryRecord.state == "in_progress",
+            DeliveryRecord.claimed_until == held_until,
+        )
+        .values(claimed_until=until, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return until if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+class Report(Enum):
+    """Outcome of trying to report a delivery."""
+
+    RECORDED = "recorded"
+    ALREADY_FINAL = "already_final"
+    TAKEN_OVER = "taken_over"
 
 
 async def complete(
@@ -108,21 +162,30 @@ async def complete(
     requested: Envelope,
     request: NotificationRequestedV2,
     tried: list[ChannelAttempt],
-) -> bool:
-    """Record the outcome and stage its events, in one transaction; False if already final."""
+    claimed_until: datetime,
+) -> Report:
+    """Record the outcome and stage its events, in one transaction, if it is ours to report.
+
+    Not ours: the delivery is already final, or another worker took our claim (the one
+    that lapses at ``claimed_until``) over and we did not deliver - that worker tries every
+    contact again and reports. A delivered notification is reported by whoever delivered
+    it first, claim or not: it did reach the person.
+    """
     record = await session.get(DeliveryRecord, str(request.notification_id), with_for_update=True)
     if record is None:
         raise LookupError(f"no claim for notification {request.notification_id}")
     if record.state != "in_progress":
-        return False  # a worker that took over our expired lease finished first
+        return Report.ALREADY_FINAL  # a worker that took over our claim finished first
     delivered = tried[-1].result.delivered
+    if record.claimed_until != claimed_until and not delivered:
+        return Report.TAKEN_OVER
     record.state = "delivered" if delivered else "failed"
     record.channel = tried[-1].contact.channel[:CHANNEL_COLUMN_LENGTH]
     record.attempts += sum(a.result.attempts for a in tried)
     record.error = None if delivered else failure_summary(tried)
     record.updated_at = utc_now()
     await add_to_outbox(session, OUTBOX, *outcome_events(requested, request, tried))
-    return True
+    return Report.RECORDED
 
 
 async def try_contacts(
@@ -149,31 +212,128 @@ async def try_contacts(
     return tried
 
 
+class ClaimHeartbeat:
+    """Renews one claim every ``lease / 3`` while its delivery runs; ``until`` is its lapse.
+
+    ``run`` returns when the claim is lost (taken over, or final) or when ``stop`` is
+    called. It is stopped, never cancelled, once the delivery ends: a renewal cut off
+    after its commit would leave ``until`` behind the row, and the delivery would then
+    take its own claim for another worker's. A renewal that fails (the database
+    unreachable) is logged and tried again at the next beat: the claim may lapse
+    meanwhile, and the next renewal then finds out whether another worker took it.
+    """
+
+    def __init__(self, context: DeliveryContext, notification_id: str, until: datetime) -> None:
+        self.context = context
+        self.notification_id = notification_id
+        self.until = until
+        self._stopped = asyncio.Event()
+
+    def stop(self) -> None:
+        """Renew no more; ``run`` returns after the renewal under way, if any."""
+        self._stopped.set()
+
+    async def run(self) -> None:
+        """Renew until the claim is lost or the heartbeat is stopped."""
+        beat = self.context.lease.total_seconds() / RENEWALS_PER_CLAIM
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), beat)
+                return
+            try:
+                async with self.context.sessions() as session, session.begin():
+                    renewed = await renew(
+                        session, self.notification_id, self.until, self.context.lease
+                    )
+            except (SQLAlchemyError, OSError) as error:
+                log.warning(
+                    "notification.claim_renewal_failed",
+                    notification_id=self.notification_id,
+                    claimed_until=self.until.isoformat(),
+                    error=repr(error),
+                )
+                continue
+            if renewed is None:
+                return
+            self.until = renewed
+
+
+async def _claim_or_watch(
+    context: DeliveryContext, request: NotificationRequestedV2
+) -> datetime | None:
+    """Claim the notification, watching another worker's claim until it ends or lapses.
+
+    Our claim's lapse time, or None when the delivery is already final.
+    """
+    while True:
+        async with context.sessions() as session, session.begin():
+            state, until = await claim(session, request, context.lease)
+        if state is Claim.OURS:
+            return until
+        if state is Claim.FINISHED:
+            return None
+        remaining = (until - utc_now()).total_seconds()
+        await asyncio.sleep(min(max(remaining, 0.0), CLAIM_POLL_SECONDS))
+
+
+async def _deliver_holding(
+    context: DeliveryContext, request: NotificationRequestedV2, heartbeat: ClaimHeartbeat
+) -> list[ChannelAttempt] | None:
+    """Try the contacts while ``heartbeat`` renews the claim; None if the claim was lost."""
+    work = asyncio.create_task(try_contacts(context.channels, request))
+    beating = asyncio.create_task(heartbeat.run())
+    try:
+        await asyncio.wait({work, beating}, return_when=asyncio.FIRST_COMPLETED)
+        if work.done():
+            heartbeat.stop()
+            await beating  # lets a renewal under way finish, so ``until`` is the row's
+            return work.result()  # raises what the delivery raised
+        work.cancel()  # the claim was lost: whoever took it over delivers
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        return None
+    finally:
+        for task in (work, beating):  # only if we are cancelled ourselves
+            task.cancel()
+
+
 async def deliver_notification(context: DeliveryContext, requested: Envelope) -> None:
-    """Deliver one requested notification at most once per claim, and report it.
+    """Deliver one requested notification at most once per claim, and report it once.
+
+    A worker that loses its claim (see ``ClaimHeartbeat``) goes back to watching it, as a
+    duplicate would: it drops the request when the worker that took over reports, and
+    takes over again should that one die too - so losing a claim never loses a page.
 
     A request of a schema version other than 1 or 2 raises (see ``read_request``):
     the bus hands it back until its delivery limit dead-letters it.
     """
     request = read_request(requested)
-    lease = context.lease * len(request.contacts)
+    notification_id = str(request.notification_id)
     while True:
-        async with context.sessions() as session, session.begin():
-            state, until = await claim(session, request, lease)
-        if state is Claim.OURS:
-            break
-        if state is Claim.FINISHED:
-            log.info("notification.duplicate_ignored", notification_id=str(request.notification_id))
+        until = await _claim_or_watch(context, request)
+        if until is None:
+            log.info("notification.duplicate_ignored", notification_id=notification_id)
             return
-        remaining = (until - utc_now()).total_seconds()
-        await asyncio.sleep(min(max(remaining, 0.0), CLAIM_POLL_SECONDS))
-    tried = await try_contacts(context.channels, request)
-    async with context.sessions() as session, session.begin():
-        recorded = await complete(session, requested, request, tried)
+        heartbeat = ClaimHeartbeat(context, notification_id, until)
+        tried = await _deliver_holding(context, request, heartbeat)
+        if tried is not None:
+            async with context.sessions() as session, session.begin():
+                report = await complete(session, requested, request, tried, heartbeat.until)
+            if report is not Report.TAKEN_OVER:
+                break
+        log.warning(
+            "notification.claim_lost",
+            notification_id=notification_id,
+            person_id=request.person_id,
+            claimed_until=heartbeat.until.isoformat(),
+            finished_delivering=tried is not None,
+        )
     last = tried[-1]
     log.info(
-        "notification.outcome" if recorded else "notification.outcome_already_recorded",
-        notification_id=str(request.notification_id),
+        "notification.outcome"
+        if report is Report.RECORDED
+        else "notification.outcome_already_recorded",
+        notification_id=notification_id,
         person_id=request.person_id,
         subject_type=request.subject_type.value,
         kind=request.kind.value,

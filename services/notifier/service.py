@@ -8,6 +8,7 @@ from functools import partial
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.channels import ChannelContext
 from services.notifier.deliveries import DeliveryContext, deliver_notification
@@ -37,14 +38,29 @@ async def dispatch(context: DeliveryContext, envelope: Envelope) -> None:
     await handler(context, envelope)
 
 
-def delivery_lease(settings: Settings) -> timedelta:
-    """Longest one contact may take with every retry (a claim's lease is this per contact).
+def delivery_context(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
+) -> DeliveryContext:
+    """What delivering needs, from the settings.
 
-    After it, a claim may be taken over.
+    A claim lasts ``COORD_NOTIFIER_CLAIM_SECONDS`` and is renewed while its delivery
+    runs, however long the retries take: a notifier that dies mid-delivery is taken over
+    about that long after its last renewal.
     """
-    slowest = max(settings.webhook_timeout, settings.smtp_timeout)
-    per_attempt = slowest + settings.webhook_backoff_max
-    return timedelta(seconds=settings.webhook_attempts * per_attempt + 5)
+    return DeliveryContext(
+        sessions=sessions,
+        channels=ChannelContext(
+            http=http,
+            webhook_secret=settings.webhook_secret.get_secret_value(),
+            smtp=SmtpConfig.from_settings(settings),
+            retry=RetryPolicy(
+                attempts=settings.webhook_attempts,
+                backoff_initial=settings.webhook_backoff_initial,
+                backoff_max=settings.webhook_backoff_max,
+            ),
+        ),
+        lease=timedelta(seconds=settings.notifier_claim_seconds),
+    )
 
 
 class NotifierService:
@@ -74,20 +90,7 @@ class NotifierService:
             timeout=settings.webhook_timeout,
             limits=httpx.Limits(max_connections=settings.prefetch),
         )
-        context = DeliveryContext(
-            sessions=self.infrastructure.sessions,
-            channels=ChannelContext(
-                http=self.http,
-                webhook_secret=settings.webhook_secret.get_secret_value(),
-                smtp=SmtpConfig.from_settings(settings),
-                retry=RetryPolicy(
-                    attempts=settings.webhook_attempts,
-                    backoff_initial=settings.webhook_backoff_initial,
-                    backoff_max=settings.webhook_backoff_max,
-                ),
-            ),
-            lease=delivery_lease(settings),
-        )
+        context = delivery_context(settings, self.infrastructure.sessions, self.http)
         await self.infrastructure.bus.consume(NOTIFIER_QUEUE, partial(dispatch, context))
 
     async def stop(self) -> None:

@@ -1,16 +1,25 @@
-"""The router's alert service: open a raised alert (or merge a duplicate) and page level 1."""
+"""The router's alert service: open a raised alert (or merge a duplicate) and page level 1.
+
+When a raised alert is a duplicate, and what merging it does: ``services.router.dedup``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from uuid import UUID
+from dataclasses import asdict, replace
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.alert_store import snapshot_to_json
+from services.router.commands import audience
+from services.router.dedup import (
+    DedupScope,
+    may_merge,
+    merge,
+    open_alert_of,
+    raisers_open_alert,
+)
 from services.router.escalation import (
     EscalationState,
     Page,
@@ -21,22 +30,30 @@ from services.router.escalation import (
 from services.router.event_log import append_events
 from services.router.routing import AlertFacts, select_policies, snapshot_policy
 from services.router.tables import AlertRecord, OpenDedupKey
-from services.router.transitions import EventFactory, apply_transition, stage, state_event
+from services.router.transitions import (
+    EventFactory,
+    apply_transition,
+)
+from shared.bus import TryAgainLater
 from shared.contracts import (
-    ALERT_DEDUPLICATED,
-    ALERT_MERGED,
     ALERT_RAISED,
     ALERT_TRIGGERED,
     ALERT_UNROUTED,
     payload_model,
 )
-from shared.contracts.alerts import AlertRaised, AlertRaisedV1, AlertRaisedV2
+from shared.contracts.alerts import (
+    AlertRaised,
+    AlertRaisedV1,
+    AlertRaisedV2,
+)
 from shared.contracts.notifications import AlertSummary
 from shared.db import insert_ignoring_duplicates
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 
 log = structlog.get_logger(__name__)
+# Tries to take or find a dedup scope's open alert while resolutions free it under us.
+KEY_ATTEMPTS = 3
 
 
 def raised_alert(raised: Envelope) -> AlertRaised:
@@ -109,7 +126,7 @@ def plan_trigger(
 
 
 async def trigger_alert(session: AsyncSession, directory: Directory, raised: Envelope) -> None:
-    """Open a raised alert, or merge it into the open alert with its dedup key."""
+    """Open a raised alert, or merge it into the open alert of its dedup scope."""
     alert = raised_alert(raised)
     snapshot, transition = plan_trigger(directory, alert)
     record = AlertRecord(
@@ -136,47 +153,38 @@ async def trigger_alert(session: AsyncSession, directory: Directory, raised: Env
     )
     # Every row lock is taken before the first append: appending takes the log's lock,
     # which must always come last (see shared.event_log), or two routers could deadlock.
-    if alert.dedup_key and not await insert_ignoring_duplicates(
-        session,
-        OpenDedupKey.__table__,  # type: ignore[arg-type]
-        {"dedup_key": alert.dedup_key, "alert_id": record.alert_id},
-    ):
-        await _merge(session, record, alert.dedup_key, raised)
+    scope = DedupScope.of_raised(alert)
+    for _ in range(KEY_ATTEMPTS):
+        if scope is None or await insert_ignoring_duplicates(
+            session,
+            OpenDedupKey.__table__,  # type: ignore[arg-type]
+            {**asdict(scope), "alert_id": record.alert_id},
+        ):
+            break  # no key, or the scope is ours: the alert opens
+        open_alert = await open_alert_of(session, scope)
+        if open_alert is None:
+            continue  # resolved since the insert: the scope is free again
+        raiser = directory.person(alert.raised_by)
+        if not may_merge(raiser, scope, DedupScope.of_record(open_alert), audience(open_alert)):
+            # Not theirs to see: their report joins their own open report of the
+            # incident, or opens on its own (holding no key).
+            log.info("alert.not_merged", open_alert=open_alert.alert_id, reason="need-to-know")
+            open_alert = await raisers_open_alert(session, scope, alert.raised_by)
+            if open_alert is None:
+                break
+        await merge(
+            session,
+            directory,
+            open_alert=open_alert,
+            duplicate=record,
+            alert=alert,
+            routed=snapshot,
+            raised=raised,
+        )
         return
+    else:  # pragma: no cover - a scope resolved and reopened under us, again and again
+        raise TryAgainLater(f"dedup scope {scope} kept changing; trying again")
     session.add(record)
     await append_events(session, raised)
     await apply_transition(session, record, transition, directory, EventFactory(record, raised))
     log.info("alert.triggered", policy=record.policy_id, targets=record.targets)
-
-
-async def _merge(session: AsyncSession, duplicate: AlertRecord, key: str, raised: Envelope) -> None:
-    open_id = (
-        await session.scalars(select(OpenDedupKey.alert_id).where(OpenDedupKey.dedup_key == key))
-    ).one()
-    open_alert = await session.get(AlertRecord, open_id, with_for_update=True)
-    if open_alert is None:  # pragma: no cover - the key row and the alert are written together
-        raise LookupError(f"open alert {open_id} of dedup key {key!r} is missing")
-    open_alert.dedup_count += 1
-    open_alert.version += 1
-    duplicate.status = "merged"
-    duplicate.merged_into = open_id
-    duplicate.version = 1
-    session.add(duplicate)
-    on_open = EventFactory(open_alert, raised)
-    on_duplicate = EventFactory(duplicate, raised)
-    produced = [
-        on_open.make(
-            ALERT_MERGED,
-            {
-                "duplicate_alert_id": UUID(duplicate.alert_id),
-                "dedup_key": key,
-                "count": open_alert.dedup_count,
-            },
-        ),
-        state_event(open_alert, on_open),
-        on_duplicate.make(ALERT_DEDUPLICATED, {"merged_into": UUID(open_id), "dedup_key": key}),
-        state_event(duplicate, on_duplicate),
-    ]
-    await append_events(session, raised)
-    await stage(session, produced)
-    log.info("alert.merged", into=open_id, count=open_alert.dedup_count)

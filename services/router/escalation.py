@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import zip_longest
 
 TRIGGERED = "triggered"
 ACKNOWLEDGED = "acknowledged"
@@ -123,6 +124,68 @@ def trigger(snapshot: PolicySnapshot, now: datetime) -> Transition:
     """A new alert: page level 1 and start its delay."""
     state, page = _page_level(EscalationState(), snapshot, 1, now)
     return Transition(state=state, pages=(page,) if page.people else ())
+
+
+def combine(first: PolicySnapshot, second: PolicySnapshot) -> PolicySnapshot:
+    """Both policies at once, never less insistent than either (an alert and its duplicate).
+
+    Level n pages both policies' level n (first's targets first), escalates after the
+    shorter delay, and wants one ack per component if either does; the more loops and
+    the shorter ack timeout win. ``first`` keeps its policy id. Idempotent: combining
+    a snapshot with one it already covers gives it back unchanged.
+    """
+    levels = [
+        LevelSnapshot(
+            targets=tuple(dict.fromkeys((*a.targets, *b.targets))),
+            components={**b.components, **a.components},
+            delay_seconds=min(a.delay_seconds, b.delay_seconds),
+            quorum=a.quorum or b.quorum,
+        )
+        if a is not None and b is not None
+        else a or b
+        for a, b in zip_longest(first.levels, second.levels)
+    ]
+    timeouts = [t for t in (first.ack_timeout_seconds, second.ack_timeout_seconds) if t is not None]
+    return PolicySnapshot(
+        policy_id=first.policy_id or second.policy_id,
+        policy_ids=tuple(dict.fromkeys((*first.policy_ids, *second.policy_ids))),
+        levels=tuple(level for level in levels if level is not None),
+        repeat=max(first.repeat, second.repeat),
+        ack_timeout_seconds=min(timeouts, default=None),
+    )
+
+
+def widen(state: EscalationState, snapshot: PolicySnapshot, now: datetime) -> Transition:
+    """The alert's escalation, so far, under ``snapshot``: a superset of the one it had.
+
+    Whoever ``snapshot`` adds at a level the alert has reached (every level, once a loop
+    is complete or escalation exhausted) is paged now. The pending timer is brought
+    forward to what ``snapshot`` allows from now, never put back; an alert that had no
+    policy (unrouted) starts escalating. Status, level, loop and acknowledgements stay.
+    """
+    reached = len(snapshot.levels) if state.loop or state.exhausted else state.level
+    paged = list(state.paged)
+    pages = []
+    for number, level in enumerate(snapshot.levels[:reached], start=1):
+        added = tuple(p for p in level.targets if p not in paged)
+        paged += added
+        if added:
+            pages.append(Page(people=added, kind="page", level=number))
+    timer, due = state.timer, state.timer_due_at
+    if state.status == TRIGGERED and not state.exhausted and snapshot.levels:
+        delay = snapshot.levels[min(state.level, len(snapshot.levels)) - 1].delay_seconds
+        timer = TimerKind.ESCALATE
+        due = _earlier(due if state.timer is timer else None, now + timedelta(seconds=delay))
+    elif state.status == ACKNOWLEDGED and snapshot.ack_timeout_seconds is not None:
+        timer = TimerKind.ACK_TIMEOUT
+        timeout = timedelta(seconds=snapshot.ack_timeout_seconds)
+        due = _earlier(due if state.timer is timer else None, now + timeout)
+    widened = replace(state, paged=tuple(paged), timer=timer, timer_due_at=due)
+    return Transition(state=widened, pages=tuple(pages), changed=widened != state)
+
+
+def _earlier(due: datetime | None, other: datetime) -> datetime:
+    return other if due is None else min(due, other)
 
 
 def on_timer(
@@ -256,7 +319,10 @@ def resolve(state: EscalationState, person_id: str, note: str) -> Transition:
                 people=state.paged,
                 kind="resolved",
                 level=state.level,
-                message=f"resolved by {person_id}" + (f": {note}" if note else ""),
+                # Never the note: a notification leaves the mission's systems (webhook,
+                # e-mail, SMS) whatever the alert's classification; the note stays on
+                # the alert, where need-to-know applies.
+                message=f"resolved by {person_id}",
             ),
         ),
     )

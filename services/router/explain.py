@@ -29,6 +29,7 @@ from shared.contracts import (
     ALERT_TARGET_UNREACHABLE,
     ALERT_TRIGGERED,
     ALERT_UNROUTED,
+    ALERT_UPGRADED,
     NOTIFICATION_CHANNEL_FAILED,
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
@@ -136,6 +137,11 @@ _TELLERS: dict[str, Callable[[dict[str, Any]], str]] = {
     ALERT_TARGET_UNREACHABLE: lambda p: f"{p['person_id']} cannot be reached: {p['reason']}",
     ALERT_MERGED: lambda p: f"duplicate {p['duplicate_alert_id']} merged in (count {p['count']})",
     ALERT_DEDUPLICATED: lambda p: f"a duplicate: merged into {p['merged_into']}",
+    ALERT_UPGRADED: lambda p: (
+        f"raised by duplicate {p['duplicate_alert_id']} from {p['previous_severity']}/"
+        f"{p['previous_urgency']} to {p['severity']}/{p['urgency']}; now following "
+        f"{', '.join(p['policy_ids']) or 'no policy'}; paged: {', '.join(p['targets']) or 'nobody'}"
+    ),
 }
 
 

@@ -66,11 +66,19 @@ class AlertRecord(Base):
 
 
 class OpenDedupKey(Base):
-    """A dedup key of an open alert: unique, so two racing duplicates cannot both open."""
+    """The dedup scope of an open alert (``services.router.alerts.DedupScope``).
+
+    A key is a duplicate only within one sector, category and classification, so the
+    scope is the primary key: two racing duplicates of a scope cannot both open, and a
+    key never reaches another sector's, kind of threat's or classification's alert.
+    """
 
     __tablename__ = "router_open_dedup_keys"
 
     dedup_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sector: Mapped[str] = mapped_column(String(100), primary_key=True)
+    category: Mapped[str] = mapped_column(String(50), primary_key=True)
+    classification: Mapped[str] = mapped_column(String(30), primary_key=True)
     alert_id: Mapped[str] = mapped_column(String(36))
 
 

@@ -13,6 +13,7 @@ from shared.contracts.alerts import (
     AlertRaisedV2,
     AlertTriggeredV1,
     AlertUnroutedV1,
+    AlertUpgradedV1,
     TargetUnreachableV1,
 )
 from shared.contracts.audit import AuditAccessedV1
@@ -83,6 +84,7 @@ ALERT_RESOLVED = "alert.resolved"
 ALERT_NOTE_ADDED = "alert.note_added"
 ALERT_MERGED = "alert.merged"
 ALERT_DEDUPLICATED = "alert.deduplicated"
+ALERT_UPGRADED = "alert.upgraded"
 ALERT_COMMAND_REJECTED = "alert.command_rejected"
 ALERT_STATE_CHANGED = "alert.state_changed"
 NOTIFICATION_REQUESTED = "notification.requested"
@@ -131,6 +133,7 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_NOTE_ADDED, 1): NoteAddedV1,
     (ALERT_MERGED, 1): AlertMergedV1,
     (ALERT_DEDUPLICATED, 1): AlertDeduplicatedV1,
+    (ALERT_UPGRADED, 1): AlertUpgradedV1,
     (ALERT_COMMAND_REJECTED, 1): CommandRejectedV1,
     (ALERT_STATE_CHANGED, 1): AlertStateV1,
     (NOTIFICATION_REQUESTED, 1): NotificationRequestedV1,

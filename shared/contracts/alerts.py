@@ -17,6 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.scalars import Integer, Number
 from shared.envelope import Classification, Moment
 
 
@@ -53,6 +54,20 @@ class Urgency(StrEnum):
     UNKNOWN = "unknown"
 
 
+#: Most serious first (CAP 1.2's order); ``unknown`` last: any known value says more.
+SEVERITY_ORDER = tuple(Severity)
+URGENCY_ORDER = tuple(Urgency)
+
+
+def more_serious(order: tuple[StrEnum, ...], first: str, second: str) -> str:
+    """The more serious of two values of ``order`` (a value ``order`` lacks counts least)."""
+
+    def rank(value: str) -> int:
+        return next((i for i, known in enumerate(order) if known.value == value), len(order))
+
+    return first if rank(first) <= rank(second) else second
+
+
 class Certainty(StrEnum):
     """CAP 1.2 certainty."""
 
@@ -78,8 +93,8 @@ class Location(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: Number | None = Field(default=None, ge=-90, le=90)
+    lon: Number | None = Field(default=None, ge=-180, le=180)
 
 
 class Source(BaseModel):
@@ -190,7 +205,7 @@ class AlertTriggeredV1(BaseModel):
     alert_id: UUID
     policy_id: str | None = Field(description="The first selected policy")
     policy_ids: list[str] = Field(default_factory=list, description="Every selected policy")
-    level: int = Field(ge=1)
+    level: Integer = Field(ge=1)
     targets: list[str]
     snapshot: dict[str, object] | None = Field(
         default=None,
@@ -216,3 +231,27 @@ class TargetUnreachableV1(BaseModel):
     person_id: str
     reason: str
     kind: str = Field(default="page", description="What the person was to be told")
+
+
+class AlertUpgradedV1(BaseModel):
+    """Event ``alert.upgraded``: a duplicate merged into the open alert raised it.
+
+    The alert now carries the more serious severity and urgency of the two reports, and
+    escalates under both reports' policies together (``snapshot``, see
+    ``services.router.escalation.combine``); ``targets`` are the people paged now because
+    of it (whom the duplicate's routing adds at the levels the alert has reached).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    alert_id: UUID
+    duplicate_alert_id: UUID
+    severity: Severity
+    urgency: Urgency
+    previous_severity: Severity
+    previous_urgency: Urgency
+    policy_ids: list[str] = Field(default_factory=list, description="Every policy it follows")
+    targets: list[str] = Field(description="Paged now, because of the duplicate")
+    snapshot: dict[str, object] | None = Field(
+        default=None, description="The policy snapshot it escalates under from now, for audit"
+    )

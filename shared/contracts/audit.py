@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.scalars import Flag
+
 
 class AuditAccessedV1(BaseModel):
     """Event ``audit.accessed``: someone read the event log (export, verify, replay...)."""
@@ -14,4 +16,4 @@ class AuditAccessedV1(BaseModel):
     via: str = Field(pattern="^(api|cli)$")
     action: str = Field(max_length=50, description="export, verify, head, replay, explain, list")
     filters: dict[str, str] = Field(default_factory=dict)
-    protected_revealed: bool = False
+    protected_revealed: Flag = False

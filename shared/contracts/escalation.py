@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.commands import Refusal
+from shared.contracts.scalars import Flag, Integer
 from shared.envelope import Moment
 
 
@@ -47,8 +48,8 @@ class AlertEscalatedV1(_Contract):
     """Event ``alert.escalated``: nobody acknowledged in time; the next level is paged too."""
 
     alert_id: UUID
-    level: int = Field(ge=1)
-    loop: int = Field(ge=0)
+    level: Integer = Field(ge=1)
+    loop: Integer = Field(ge=0)
     targets: list[str]
     next_escalation_at: Moment | None
 
@@ -75,7 +76,7 @@ class AlertRetriggeredV1(_Contract):
     """Event ``alert.retriggered``: acknowledged but not resolved within the ack timeout."""
 
     alert_id: UUID
-    level: int = Field(ge=1)
+    level: Integer = Field(ge=1)
     targets: list[str]
     next_escalation_at: Moment | None
 
@@ -84,7 +85,7 @@ class EscalationExhaustedV1(_Contract):
     """Event ``alert.escalation_exhausted``: every level and loop passed unacknowledged."""
 
     alert_id: UUID
-    loops: int = Field(ge=1)
+    loops: Integer = Field(ge=1)
 
 
 class AlertResolvedV1(_Contract):
@@ -109,7 +110,7 @@ class AlertMergedV1(_Contract):
     alert_id: UUID
     duplicate_alert_id: UUID
     dedup_key: str
-    count: int = Field(ge=2)
+    count: Integer = Field(ge=2)
 
 
 class AlertDeduplicatedV1(_Contract):
@@ -146,16 +147,16 @@ class AlertStateV1(_Contract):
     """
 
     alert_id: UUID
-    version: int = Field(ge=1)
+    version: Integer = Field(ge=1)
     status: str
     policy_id: str | None
-    level: int | None
-    loop: int
-    cycle: int
-    exhausted: bool
+    level: Integer | None
+    loop: Integer
+    cycle: Integer
+    exhausted: Flag
     next_escalation_at: Moment | None
     targets: list[str]
     chain: list[str]
     acknowledgements: list[AcknowledgementView]
-    dedup_count: int = Field(ge=1)
+    dedup_count: Integer = Field(ge=1)
     merged_into: UUID | None

@@ -16,6 +16,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.commands import Refusal
+from shared.contracts.scalars import Flag, Integer
 from shared.envelope import Classification, Moment
 
 
@@ -55,7 +56,7 @@ class MessageSentV1(_Contract):
     classification: Classification
     thread_id: UUID
     in_reply_to: UUID | None = None
-    requires_ack: bool = False
+    requires_ack: Flag = False
     ack_due_at: Moment | None = None
 
     @model_validator(mode="after")
@@ -83,7 +84,7 @@ class Delivery(_Contract):
     """Whether one resolved addressee gets the message, and if not why."""
 
     person_id: str
-    delivered: bool
+    delivered: Flag
     reason: str | None = None
 
 
@@ -106,7 +107,7 @@ class MessageAcknowledgedV1(_Contract):
 
     message_id: UUID
     person_id: str
-    late: bool
+    late: Flag
 
 
 class MessageEscalatedV1(_Contract):
@@ -114,7 +115,7 @@ class MessageEscalatedV1(_Contract):
 
     message_id: UUID
     person_id: str = Field(description="The addressee who has not acknowledged")
-    level: int = Field(ge=1, description="1: their superior; 2: the superior's superior...")
+    level: Integer = Field(ge=1, description="1: their superior; 2: the superior's superior...")
     superiors: list[str] = Field(description="Who was told; empty: nobody, the JOC was told")
     next_escalation_at: Moment | None
 
@@ -133,13 +134,13 @@ class AddresseeState(_Contract):
     """One addressee's status, as readers see it."""
 
     person_id: str
-    delivered: bool
+    delivered: Flag
     reason: str | None = None
     read_at: Moment | None = None
     acknowledged_at: Moment | None = None
-    escalation_level: int = 0
+    escalation_level: Integer = 0
     escalated_to: list[str] = Field(default_factory=list)
-    escalation_ended: bool = Field(
+    escalation_ended: Flag = Field(
         default=False, description="The chain of command ran out; the JOC was told"
     )
 
@@ -151,6 +152,6 @@ class MessageStateV1(_Contract):
     """
 
     message_id: UUID
-    version: int = Field(ge=1)
+    version: Integer = Field(ge=1)
     addressees: list[AddresseeState]
     next_escalation_at: Moment | None

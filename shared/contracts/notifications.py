@@ -15,6 +15,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.scalars import Integer
+
 
 class NotificationKind(StrEnum):
     """Why a person is told something."""
@@ -79,7 +81,7 @@ class NotificationRequestedV1(BaseModel):
     kind: NotificationKind = NotificationKind.PAGE
     contacts: list[ContactPoint] = Field(min_length=1)
     policy_id: str | None
-    level: int = Field(ge=1)
+    level: Integer = Field(ge=1)
     message: str = Field(default="", description="A line for the person, e.g. who acknowledged")
     alert: AlertSummary
 
@@ -94,7 +96,7 @@ class NotificationDeliveredV1(BaseModel):
     person_id: str
     kind: NotificationKind = NotificationKind.PAGE
     channel: str
-    attempts: int = Field(ge=1)
+    attempts: Integer = Field(ge=1)
 
 
 class NotificationFailedV1(BaseModel):
@@ -107,7 +109,7 @@ class NotificationFailedV1(BaseModel):
     person_id: str
     kind: NotificationKind = NotificationKind.PAGE
     channel: str = Field(description="The last channel tried")
-    attempts: int = Field(ge=1)
+    attempts: Integer = Field(ge=1)
     error: str
 
 
@@ -120,7 +122,7 @@ class ChannelFailedV1(BaseModel):
     alert_id: UUID
     person_id: str
     channel: str
-    attempts: int = Field(ge=1)
+    attempts: Integer = Field(ge=1)
     error: str
     next_channel: str | None
 
@@ -137,7 +139,7 @@ class NotificationRequestedV2(BaseModel):
     kind: NotificationKind
     contacts: list[ContactPoint] = Field(min_length=1)
     policy_id: str | None = None
-    level: int = Field(default=1, ge=1)
+    level: Integer = Field(default=1, ge=1)
     message: str = Field(default="", description="A line for the person")
     summary: dict[str, object] = Field(
         description="What the receiver is shown: a title and the subject's public fields"
@@ -155,7 +157,7 @@ class NotificationDeliveredV2(BaseModel):
     person_id: str
     kind: NotificationKind
     channel: str
-    attempts: int = Field(ge=1)
+    attempts: Integer = Field(ge=1)
 
 
 class NotificationFailedV2(BaseModel):
@@ -169,7 +171,7 @@ class NotificationFailedV2(BaseModel):
     person_id: str
     kind: NotificationKind
     channel: str = Field(description="The last channel tried")
-    attempts: int = Field(ge=1)
+    attempts: Integer = Field(ge=1)
     error: str
 
 
@@ -183,7 +185,7 @@ class ChannelFailedV2(BaseModel):
     subject_id: UUID
     person_id: str
     channel: str
-    attempts: int = Field(ge=1)
+    attempts: Integer = Field(ge=1)
     error: str
     next_channel: str | None
 

@@ -16,6 +16,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.commands import Refusal
+from shared.contracts.scalars import Flag, Integer
 from shared.envelope import Classification, Moment
 
 
@@ -113,7 +114,7 @@ class RecommendationAcknowledgedV1(_Contract):
 
     recommendation_id: UUID
     person_id: str
-    in_time: bool
+    in_time: Flag
 
 
 class RecommendationRespondedV1(_Contract):
@@ -123,7 +124,7 @@ class RecommendationRespondedV1(_Contract):
     person_id: str
     response: Response
     reason: str | None
-    in_time: bool
+    in_time: Flag
 
 
 class RecommendationEscalatedV1(_Contract):
@@ -147,7 +148,7 @@ class RecommendationStateV1(_Contract):
     """Event ``recommendation.state_changed``: the whole state, ``version`` ordered."""
 
     recommendation_id: UUID
-    version: int = Field(ge=1)
+    version: Integer = Field(ge=1)
     status: RecommendationStatus
     addressees: list[str]
     addressee_component: str | None

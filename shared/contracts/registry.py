@@ -35,6 +35,7 @@ from shared.contracts import (
     ALERT_TARGET_UNREACHABLE,
     ALERT_TRIGGERED,
     ALERT_UNROUTED,
+    ALERT_UPGRADED,
     AUDIT_ACCESSED,
     MESSAGE_ACKNOWLEDGE,
     MESSAGE_ACKNOWLEDGED,
@@ -116,6 +117,7 @@ ROUTES: Mapping[str, Route] = {
     ALERT_NOTE_ADDED: _route(ROUTER, _V),
     ALERT_MERGED: _route(ROUTER, _V),
     ALERT_DEDUPLICATED: _route(ROUTER, _V),
+    ALERT_UPGRADED: _route(ROUTER, _V),
     ALERT_COMMAND_REJECTED: _route(ROUTER, _V),
     ALERT_STATE_CHANGED: _route(ROUTER, _V),
     # notifications: requested by the router, delivered by the notifier

@@ -65,6 +65,16 @@ def test_token_verifies_with_the_secret() -> None:
         subject_of(token, "not-the-secret-" + "0123456789abcdef" * 3)
 
 
+def test_token_refuses_a_lifetime_no_service_would_accept() -> None:
+    limit = {"COORD_TOKEN_MAX_LIFETIME": "3600"}
+    result = run_coord("token", "awa.hfo", "--ttl", "3601", **limit)
+    assert result.returncode != 0
+    assert "--ttl" in result.stderr
+    assert "COORD_TOKEN_MAX_LIFETIME" in result.stderr
+    assert "(3600)" in result.stderr  # rich may wrap the line between the two
+    assert result.stdout == ""
+
+
 def head_revision() -> str:
     """The newest migration (revision numbers need not follow the files' order)."""
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

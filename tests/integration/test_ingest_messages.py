@@ -30,7 +30,9 @@ from shared.contracts import (
     MESSAGE_ACKNOWLEDGE,
     MESSAGE_COMMAND_REJECTED,
     MESSAGE_MARK_READ,
+    MESSAGE_SENT,
     MESSAGE_STATE_CHANGED,
+    NOTIFICATION_REQUESTED,
 )
 from shared.contracts.messages import AddresseeState, MessageSentV1, MessageStateV1
 from shared.envelope import Envelope, utc_now
@@ -264,6 +266,68 @@ async def test_sending_needs_valid_credentials(db: Database, client: httpx.Async
     assert await db.count(OUTBOX) == 0
 
 
+# --------------------------------------------------------------------------- Idempotency-Key
+
+
+async def test_a_retry_with_the_same_key_answers_the_first_message(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    headers = {**bearer("jo.operator"), "Idempotency-Key": "patrol-1400"}
+    body = message_request(requires_ack=True, ack_due_at=due_in(30))
+    first = await client.post("/v1/messages", json=body, headers=headers)
+    reordered = dict(reversed(list(body.items())))
+    again = await client.post("/v1/messages", json=reordered, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 200), again.text
+    assert again.json() == first.json()
+    assert again.headers["location"] == f"/v1/messages/{first.json()['id']}"
+    assert [e.type for e in await outbox_envelopes(db)] == ["message.sent"]
+    assert await db.count(MessageViewRecord) == 1
+
+
+async def test_the_same_key_with_another_message_is_422_naming_the_header(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    headers = {**bearer("jo.operator"), "Idempotency-Key": "patrol-1400-b"}
+    first = await client.post("/v1/messages", json=message_request(), headers=headers)
+    other = await client.post(
+        "/v1/messages", json=message_request(subject="Patrol at 15:00"), headers=headers
+    )
+    assert (first.status_code, other.status_code) == (202, 422)
+    assert "Idempotency-Key" in other.json()["detail"]
+    assert await db.count(OUTBOX) == 1
+    assert await db.count(MessageViewRecord) == 1
+
+
+async def test_the_same_key_from_two_senders_sends_two_messages(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    key = {"Idempotency-Key": "shared-key"}
+    first = await client.post(
+        "/v1/messages", json=message_request(), headers={**bearer("jo.operator"), **key}
+    )
+    second = await client.post(
+        "/v1/messages", json=message_request(), headers={**bearer("amani.cla"), **key}
+    )
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert first.json()["id"] != second.json()["id"]
+    assert await db.count(OUTBOX) == 2
+
+
+async def test_a_routed_retry_pages_nobody_twice(routed: IngestClient) -> None:
+    headers = {**bearer("jo.operator"), "Idempotency-Key": "patrol-1400-c"}
+    body = message_request(to={"persons": ["col.okafor"]})
+    first = await routed.post("/v1/messages", json=body, headers=headers)
+    await routed.pump.settle()
+    again = await routed.post("/v1/messages", json=body, headers=headers)
+    await routed.pump.settle()
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["status"] == "delivered"  # the first message, as it is now
+    assert len(routed.pump.staged(MESSAGE_SENT)) == 1
+    pages = [e.payload["person_id"] for e in routed.pump.staged(NOTIFICATION_REQUESTED)]
+    assert pages == ["col.okafor"]
+
+
 # --------------------------------------------------------------------------- read side
 
 
@@ -438,8 +502,9 @@ async def as_sent(client: httpx.AsyncClient, message: dict[str, Any]) -> dict[st
 
 
 def addressee(view: dict[str, Any], person_id: str) -> dict[str, Any]:
-    [found] = [a for a in view["addressees"] if a["person_id"] == person_id]
-    return found
+    found: list[dict[str, Any]] = [a for a in view["addressees"] if a["person_id"] == person_id]
+    [one] = found
+    return one
 
 
 @pytest.mark.parametrize("action", ["read", "acknowledge"])

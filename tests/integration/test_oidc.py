@@ -251,6 +251,11 @@ REFUSALS: dict[str, tuple[Callable[[Provider], str], str]] = {
     "issued-in-the-future": (lambda idp: idp.token(iat=_minutes(2)), "token is not valid yet"),
     "no-subject": (lambda idp: idp.token(sub=None), "token has no subject"),
     "no-expiry": (lambda idp: idp.token(exp=None), "token has no expiry"),
+    "no-issue-time": (lambda idp: idp.token(iat=None), "token has no issue time (iat)"),
+    "lives-for-ever": (
+        lambda idp: idp.token(exp=10**20),
+        "token lifetime (exp - iat) exceeds the maximum of 43200 s",
+    ),
     "unknown-kid": (
         lambda idp: idp.token("rsa-9", signer=SigningKey.rsa("rsa-9")),
         "token signing key 'rsa-9' is unknown to the issuer",

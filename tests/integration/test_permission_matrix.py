@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -73,7 +73,7 @@ from shared.contracts import (
     RECOMMENDATION_ACKNOWLEDGE,
     RECOMMENDATION_RESPOND,
 )
-from shared.directory import Person
+from shared.directory import Directory, Person
 from shared.envelope import Envelope, utc_now
 from shared.permissions import Action, allowed, refusal
 from shared.settings import Settings
@@ -368,8 +368,10 @@ def _person(person: Person | None) -> Person:
 class OneShotHub(StreamHub):
     """A stream that ends right after ``: connected``, so a test can read the whole answer."""
 
-    def subscribe(self, person: Person) -> Subscriber:
-        subscriber = super().subscribe(person)
+    def subscribe(
+        self, person: Person, *, directory: Callable[[], Directory], expires_at: datetime
+    ) -> Subscriber:
+        subscriber = super().subscribe(person, directory=directory, expires_at=expires_at)
         subscriber.queue.put_nowait(None)  # the end-of-stream marker
         return subscriber
 

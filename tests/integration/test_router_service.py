@@ -1,5 +1,6 @@
 """The router's handler on a real database: a redelivered ``alert.raised`` has one effect,
-duplicates (same ``dedup_key``) are merged, and the source never leaves the router."""
+duplicates (same ``dedup_key``, sector, category and classification, raised by someone who
+may see the open alert) are merged, and the source never leaves the router."""
 
 from __future__ import annotations
 
@@ -350,3 +351,26 @@ async def test_after_resolution_the_dedup_key_opens_a_new_alert(
         if m.type == NOTIFICATION_REQUESTED
     ]
     assert [(m.payload["person_id"], m.payload["kind"]) for m in requested] == [("awa.hfo", "page")]
+
+
+async def test_the_resolve_note_of_a_classified_alert_never_leaves_in_a_notification(
+    db: Database, handler: RouterHandler
+) -> None:
+    raised = raised_envelope(classification="confidential")
+    await handler(raised)
+    alert_id = raised.payload["alert_id"]
+    note = "confidential detail: the informant's village"
+    resolve = raised.caused(
+        ALERT_RESOLVE,
+        ResolveAlertV1(alert_id=alert_id, person_id="awa.hfo", note=note),
+        producer="ingest",
+        actor="awa.hfo",
+    )
+    await handler(resolve)
+    sent = [
+        m
+        for m in of_alert(await outbox_messages(db), alert_id)
+        if m.type == NOTIFICATION_REQUESTED and m.payload["kind"] == "resolved"
+    ]
+    assert [m.payload["message"] for m in sent] == ["resolved by awa.hfo"]
+    assert all("informant" not in m.model_dump_json() for m in sent)

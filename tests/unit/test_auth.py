@@ -54,6 +54,17 @@ DEV_FAILURES = [
     pytest.param(_hs256(sub=""), "token has no subject", id="empty-sub"),
     pytest.param(_hs256(sub=42), "token has no subject", id="numeric-sub"),
     pytest.param(_hs256(exp=None), "token has no expiry", id="no-exp"),
+    pytest.param(_hs256(iat=None), "token has no issue time (iat)", id="no-iat"),
+    pytest.param(
+        _hs256(exp=10**20),
+        "token lifetime (exp - iat) exceeds the maximum of 43200 s",
+        id="exp-1e20",
+    ),
+    pytest.param(
+        _hs256(exp=utc_now() + timedelta(hours=12, seconds=5)),
+        "token lifetime (exp - iat) exceeds the maximum of 43200 s",
+        id="lifetime-over-12h",
+    ),
     pytest.param("not-a-jwt", "token is malformed", id="malformed-garbage"),
     pytest.param("", "token is malformed", id="malformed-empty"),
     pytest.param("a.b.c", "token is malformed", id="malformed-segments"),
@@ -161,3 +172,11 @@ async def test_hs256_tokens_are_accepted_in_development_or_with_a_secret_set(
     settings = Settings(env=env, jwt_secret=SecretStr(secret), oidc_issuer=None)
     async with Authenticator.from_settings(settings) as auth:
         assert await auth.subject(mint_token("jo.operator", secret)) == "jo.operator"
+
+
+async def test_the_maximum_lifetime_is_the_deployments_setting() -> None:
+    settings = Settings(jwt_secret=SecretStr(SECRET), token_max_lifetime=60)
+    async with Authenticator.from_settings(settings) as auth:
+        assert await auth.subject(mint_token("jo.operator", SECRET, timedelta(seconds=60)))
+        with pytest.raises(InvalidToken, match="exceeds the maximum of 60 s"):
+            await auth.subject(mint_token("jo.operator", SECRET, timedelta(seconds=61)))
