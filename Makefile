@@ -5,12 +5,13 @@
 #   make infra     RabbitMQ (+management) and PostgreSQL on 127.0.0.1
 #   make run       all three services in one process on http://127.0.0.1:8000
 #                  (COORD_ENV=development: on the published development secrets)
-#   make test      install + infra, then pytest ($(PYTEST_ARGS) passed through):
+#   make test      install, lint, infra, then pytest ($(PYTEST_ARGS) passed through):
 #                  unit + integration on $(PYTEST_WORKERS) workers, then the end-to-end
 #                  tests alone (they restart the broker and measure escalation delays)
-#   make test-fast install + infra, unit + integration only
+#   make test-fast install, lint, infra, unit + integration only
 #   make bench     install + infra, then the benchmark (a table; bench/results.json)
-#   make lint      ruff check, ruff format --check, mypy
+#   make lint      ruff check, ruff format --check, mypy strict (services, shared, coord,
+#                  tests, bench): a lint or type error fails `make test`, and so CI
 #   make fmt       ruff check --fix, ruff format
 
 SHELL := /bin/bash
@@ -86,7 +87,8 @@ run: install rabbitmq tools
 test: test-fast
 	$(VENV_BIN)/pytest -m e2e $(PYTEST_ARGS) $(PYTEST_OK)
 
-test-fast: install infra
+# Lint first: a type error fails in seconds, before the broker and the database start.
+test-fast: install lint infra
 	$(VENV_BIN)/pytest -n $(PYTEST_WORKERS) -m "not e2e" $(PYTEST_ARGS) $(PYTEST_OK)
 
 bench: install infra

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from bench.templates import LoggedRow
 from shared.event_log import GENESIS, EventRecord, payload_digest, record_hash

@@ -1,4 +1,4 @@
-"""The envelope every message on the bus travels in (DESIGN section 3)."""
+"""The envelope every message on the bus travels in (docs/design.md#the-envelope)."""
 
 from __future__ import annotations
 

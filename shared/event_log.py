@@ -65,9 +65,9 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-# Payload fields only a reader cleared STRICTLY CONFIDENTIAL sees (DESIGN section 8): an
-# alert's source. In the hashed form each stands as its own digest, so a reader shown a
-# redacted payload can still prove every visible field and the chain.
+# Payload fields only a reader cleared STRICTLY CONFIDENTIAL sees: an alert's source
+# (docs/design.md#source-protection). In the hashed form each stands as its own digest,
+# so a reader shown a redacted payload can still prove every visible field and the chain.
 PROTECTED_FIELDS = frozenset({"source"})
 
 

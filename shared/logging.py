@@ -5,9 +5,9 @@ and every consumed message, so that each log line of that work carries it.
 Libraries that log through the standard library (aio-pika, uvicorn, alembic)
 are rendered by the same processors, so a JSON log stays JSON throughout.
 
-No log line carries an alert's source (DESIGN section 8): it is sealed before it
-is written anywhere, and ``redact_sources`` blanks any ``source`` key that reaches
-a log line all the same.
+No log line carries an alert's source (docs/design.md#source-protection): it is
+sealed before it is written anywhere, and ``redact_sources`` blanks any ``source``
+key that reaches a log line all the same.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Source protection: an alert's source sealed at the edge, opened only for cleared readers.
 
-Who reported an alert (``Source``: name, contact) is STRICTLY CONFIDENTIAL (DESIGN
-section 8). Ingest seals it before anything is written, so the outbox, the broker,
-the router's log and every later copy hold only a ``SealedSource``; an auditor
-cleared STRICTLY CONFIDENTIAL sees it opened in an export (``shared.audit_export``).
+Who reported an alert (``Source``: name, contact) is STRICTLY CONFIDENTIAL
+(docs/design.md#source-protection). Ingest seals it before anything is written, so
+the outbox, the broker, the router's log and every later copy hold only a
+``SealedSource``; an auditor cleared STRICTLY CONFIDENTIAL sees it opened in an
+export (``shared.audit_export``).
 
 The key ring comes from ``COORD_SOURCE_KEYS`` = ``kid:key,kid:key`` (each key 32
 random bytes in base64url). The FIRST key seals; every key opens. Rotation: put a

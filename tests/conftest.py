@@ -153,12 +153,14 @@ class RabbitAPI:
         if response.status_code == 404:
             return None
         response.raise_for_status()
-        return response.json()
+        described: dict[str, Any] = response.json()
+        return described
 
     async def list_queues(self, vhost: str) -> list[dict[str, Any]]:
         response = await self.request("GET", f"/api/queues/{quote(vhost, safe='')}")
         response.raise_for_status()
-        return response.json()
+        queues: list[dict[str, Any]] = response.json()
+        return queues
 
     async def queue_message_count(self, vhost: str, queue: str) -> int | None:
         """Field ``messages`` of the queue (ready + unacknowledged).

@@ -1,4 +1,4 @@
-"""Protection-alert contracts (DESIGN section 3).
+"""Protection-alert contracts (docs/design.md#kinds-of-content).
 
 Vocabularies follow CAP 1.2 (severity, urgency, certainty), lower-cased as in
 the directory file's routes.
@@ -98,7 +98,7 @@ class Location(BaseModel):
 
 
 class Source(BaseModel):
-    """Who reported the alert: STRICTLY CONFIDENTIAL (DESIGN section 8)."""
+    """Who reported the alert: STRICTLY CONFIDENTIAL (docs/design.md#source-protection)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,4 +1,4 @@
-"""Coordination-message contracts, version 1 (DESIGN section 3).
+"""Coordination-message contracts, version 1 (docs/design.md#kinds-of-content).
 
 Ingest accepts a message and publishes ``message.sent``; the router, the
 authority, resolves the addressees against the directory, filters them by

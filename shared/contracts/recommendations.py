@@ -1,4 +1,4 @@
-"""Recommendation contracts, version 1 (DESIGN section 3).
+"""Recommendation contracts, version 1 (docs/design.md#kinds-of-content).
 
 A recommendation asks one addressee (a role in a sector, or a person, in any
 component) for an action by a due time. Ingest publishes

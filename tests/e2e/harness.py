@@ -185,7 +185,7 @@ def alert_body(**overrides: Any) -> dict[str, Any]:
 
 
 def directory_for(receiver_base_url: str) -> dict[str, Any]:
-    """The demo directory (shared/examples/directory.yaml format), with the webhook contacts
+    """The demo directory (tests/data/example_directory.yaml format), with the webhook contacts
     of WEBHOOK_PEOPLE pointing at ``<receiver_base_url>/<person_id>``."""
 
     def hook(person_id: str) -> dict[str, str]:

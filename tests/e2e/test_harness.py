@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ async def test_receiver_records_posts_and_answers_configured_status() -> None:
             failing = await client.post("/col.okafor", json={"alert_id": "a1"})
             again = await client.post("/awa.hfo?x=1", json={"alert_id": "a2"})  # keep-alive reuse
 
-            async def chunks():
+            async def chunks() -> AsyncIterator[bytes]:
                 yield b'{"alert_id": '
                 yield b'"a3"}'
 

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -191,7 +192,9 @@ _CONTENT_TYPE_EXEMPT = frozenset({"/metrics"})
 
 
 @schema.parametrize()
-def test_every_operation_answers_as_documented(case: schemathesis.Case, ingest_url: str) -> None:
+def test_every_operation_answers_as_documented(
+    case: schemathesis.Case[Any], ingest_url: str
+) -> None:
     checks = CHECKS
     if case.operation.path in _CONTENT_TYPE_EXEMPT:
         checks = [check for check in CHECKS if check is not content_type_conformance]

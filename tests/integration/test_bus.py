@@ -93,7 +93,7 @@ async def ready_count(channel: aio_pika.abc.AbstractChannel, queue_name: str) ->
 
 
 def death_reason(message: AbstractIncomingMessage) -> Any:
-    deaths = (message.headers or {}).get("x-death") or []
+    deaths: Any = (message.headers or {}).get("x-death") or []  # a list of AMQP tables
     return deaths[0].get("reason") if deaths else None
 
 

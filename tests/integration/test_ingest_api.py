@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 import httpx
@@ -280,7 +280,7 @@ async def test_each_credential_problem_has_its_own_message(client: httpx.AsyncCl
     for case in AUTH_CASES:
         if case.id == "bearer-alone":  # the same problem as "scheme": a malformed header
             continue
-        headers, _ = case.values
+        headers, _ = cast(tuple[dict[str, str], str], case.values)
         response = await client.post("/v1/alerts", json=alert_request(), headers=headers)
         assert response.status_code == 401
         messages[str(case.id)] = response.json()["detail"]
@@ -423,7 +423,7 @@ async def test_get_with_a_malformed_id_is_422(client: httpx.AsyncClient) -> None
 
 async def test_get_needs_valid_credentials(client: httpx.AsyncClient) -> None:
     for case in AUTH_CASES:
-        headers, message = case.values
+        headers, message = cast(tuple[dict[str, str], str], case.values)
         response = await client.get(f"/v1/alerts/{uuid4()}", headers=headers)
         assert response.status_code == 401, case.id
         assert message in response.json()["detail"], case.id
@@ -490,7 +490,7 @@ async def test_command_needs_valid_credentials(
 ) -> None:
     alert_id = await routed_alert(db, client)
     for case in AUTH_CASES:
-        headers, message = case.values
+        headers, message = cast(tuple[dict[str, str], str], case.values)
         response = await client.post(f"/v1/alerts/{alert_id}/{action}", json=body, headers=headers)
         assert response.status_code == 401, case.id
         assert message in response.json()["detail"], case.id
@@ -659,7 +659,7 @@ async def test_cursor_pagination_walks_every_alert_once(
 
 async def test_cursor_pagination_keeps_the_filter(db: Database, client: httpx.AsyncClient) -> None:
     views = await raise_many(db, client)
-    north = {"sector": "north", "limit": 1}
+    north: dict[str, str | int] = {"sector": "north", "limit": 1}
     first = await client.get("/v1/alerts", params=north, headers=bearer())
     cursor = first.json()["next_cursor"]
     assert cursor is not None
@@ -737,7 +737,7 @@ async def test_limit_bounds_are_accepted(db: Database, client: httpx.AsyncClient
 
 async def test_list_needs_valid_credentials(client: httpx.AsyncClient) -> None:
     for case in AUTH_CASES:
-        headers, message = case.values
+        headers, message = cast(tuple[dict[str, str], str], case.values)
         response = await client.get("/v1/alerts", headers=headers)
         assert response.status_code == 401, case.id
         assert message in response.json()["detail"], case.id

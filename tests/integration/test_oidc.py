@@ -281,7 +281,7 @@ REFUSALS: dict[str, tuple[Callable[[Provider], str], str]] = {
         "token algorithm 'HS256' is not accepted; use RS256 or ES256",
     ),
     "alg-none": (
-        lambda idp: jwt.encode(idp.claims(), None, "none", headers={"kid": "rsa-1"}),
+        lambda idp: jwt.encode(idp.claims(), "", "none", headers={"kid": "rsa-1"}),
         "token algorithm 'none' is not accepted; use RS256 or ES256",
     ),
     "malformed": (lambda _: "eyJhbGciOiJSUzI1NiJ9.garbage", "token is malformed"),

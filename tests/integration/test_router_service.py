@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -118,7 +119,7 @@ async def test_redelivered_alert_raised_has_one_effect(
 async def test_source_never_leaves_what_the_router_writes(
     db: Database, handler: RouterHandler
 ) -> None:
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"category": "armed_group_movement", "severity": "minor"},  # three pages
         {"category": "displacement", "severity": "moderate", "sector": "north"},  # unreachable
         {"category": "abduction", "severity": "severe", "sector": "south"},  # unrouted

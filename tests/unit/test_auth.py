@@ -32,7 +32,7 @@ def _hs256(secret: str = SECRET, algorithm: str = "HS256", **overrides: object) 
 
 
 def _unsigned(**overrides: object) -> str:
-    return jwt.encode(_claims(**overrides), key=None, algorithm="none")
+    return jwt.encode(_claims(**overrides), key="", algorithm="none")
 
 
 DEV_FAILURES = [

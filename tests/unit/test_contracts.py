@@ -59,7 +59,7 @@ from tests.unit.helpers import SOURCE, alert_request, raised_envelope
 def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:
     with pytest.raises(ValidationError) as error:
         RaiseAlertV1.model_validate(body)
-    return error.value.errors()
+    return [dict(detail) for detail in error.value.errors()]
 
 
 def test_valid_alert_and_defaults() -> None:
@@ -225,9 +225,10 @@ def test_envelope_rejections(overrides: dict[str, Any], loc: tuple[str, ...]) ->
     ],
 )
 def test_timestamps_without_a_time_zone_are_rejected(model: Any) -> None:
-    # DESIGN 3: occurred_at is UTC. A naive time is accepted here today, then every
-    # consumer that stores it fails (shared.db.UTCDateTime refuses naive datetimes): the
-    # router retries the message until it is dead-lettered and the alert is never routed.
+    # occurred_at is UTC (docs/design.md#the-envelope). A naive time is accepted here
+    # today, then every consumer that stores it fails (shared.db.UTCDateTime refuses
+    # naive datetimes): the router retries the message until it is dead-lettered and the
+    # alert is never routed.
     assert model(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)) is not None
     with pytest.raises(ValidationError):
         model(datetime(2026, 11, 23, 10, 0))  # noqa: DTZ001 - the naive time under test

@@ -27,7 +27,8 @@ from tests.unit.helpers import EXAMPLE_DIRECTORY
 
 @pytest.fixture
 def data() -> dict[str, Any]:
-    return yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
+    return loaded
 
 
 def test_reference_directory_loads() -> None:
@@ -175,7 +176,8 @@ def test_target_naming_a_person_missing_from_the_directory_is_rejected(
     data: dict[str, Any],
 ) -> None:
     # A typo in a person target would otherwise page nobody at that level, silently
-    # (DESIGN 4: "a target with no working channel is an event ..., never a silent skip").
+    # (docs/design.md#notifications: "a target with no working channel is an event ..., never a
+    # silent skip").
     data["escalation_policies"][0]["levels"][0]["targets"] = [{"person": "awa.hfoo"}]
     with pytest.raises(ValidationError, match=r"awa\.hfoo"):
         Directory.model_validate(data)

@@ -118,7 +118,7 @@ def with_reachable_joc_operator() -> Directory:
 )
 def test_plan_trigger_pages_level_one(
     *,
-    overrides: dict[str, str],
+    overrides: dict[str, Any],
     policy: str,
     targets: list[str],
     delay: int,
@@ -221,7 +221,7 @@ def continue_then_urgent(directory: Directory) -> Directory:
     ],
 )
 def test_an_alert_nobody_can_be_paged_for_is_an_event(
-    overrides: dict[str, str], reason: str, policy_ids: list[str]
+    overrides: dict[str, Any], reason: str, policy_ids: list[str]
 ) -> None:
     raised = raised_envelope(**overrides)
     alert = AlertRaisedV1.model_validate(raised.payload)
@@ -314,7 +314,7 @@ def test_unreachable_joc_is_an_event_too() -> None:
         pytest.param({"category": "abduction", "sector": "south"}, id="nobody"),
     ],
 )
-def test_source_never_appears_in_produced_events(overrides: dict[str, str]) -> None:
+def test_source_never_appears_in_produced_events(overrides: dict[str, Any]) -> None:
     raised = raised_envelope(source=SOURCE, **overrides)
     for directory in (directory_with_sms_target(), with_reachable_joc_operator()):
         _, transition, produced = produce(directory, raised)
@@ -344,7 +344,7 @@ def test_summary_of_a_notification_leaves_the_source_out() -> None:
         pytest.param({"category": "abduction", "sector": "south"}, id="nobody"),
     ],
 )
-def test_produced_events_are_caused_by_the_raised_alert(overrides: dict[str, str]) -> None:
+def test_produced_events_are_caused_by_the_raised_alert(overrides: dict[str, Any]) -> None:
     raised = raised_envelope(**overrides)
     _, _, produced = produce(directory_with_sms_target(), raised)
     assert produced

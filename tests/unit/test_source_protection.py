@@ -229,7 +229,7 @@ def test_coord_source_key_check_names_the_kids_never_the_keys(
 # --------------------------------------------------------------------------- property
 
 
-printable = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=200)
+printable = st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=200)
 
 
 @given(name=printable, contact=st.none() | st.text(max_size=200), alert_id=st.uuids())
