@@ -1,32 +1,35 @@
 """Dry run of the routing and escalation policy: who would be paged, on which channels, when.
 
 ``coord policy dry-run`` prints it ("who is paged for a severe abduction in
-sector beni?"). Pure: the same routing functions as the router, and the
-escalation semantics of docs/contract.md: level 1 at T+0 (plus the level-1
-targets of ``continue`` routes), each next level after the previous level's
-delay (earlier targets may still acknowledge), ``repeat`` more loops from
-level 1, then - the last level's delay later - escalation exhausted and every
-``joc_operator`` told. Times assume nobody acknowledges.
+sector beni?"). Pure: the router's own routing (``snapshot_policy``) and its own
+escalation state machine, run with nobody acknowledging: level 1 at T+0 (plus
+the level-1 targets of ``continue`` routes), each next level after the previous
+level's delay, ``repeat`` more loops from level 1, then - the last level's
+delay later - escalation exhausted and every ``joc_operator`` told.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from services.router.escalation import PolicySnapshot, TimerKind, on_timer, trigger
 from services.router.routing import (
     SUPPORTED_CHANNELS,
     AlertFacts,
     first_level_pages,
     joc_operators,
-    resolve_targets,
     route_matches,
     select_policies,
+    snapshot_policy,
 )
 from shared.addressing import cleared_for
 from shared.directory import Contact, Directory, Person
 from shared.envelope import Classification
+
+# Any moment does: the dry run prints offsets from the trigger.
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class UnknownSector(ValueError):
@@ -160,45 +163,76 @@ def plan_dry_run(
     routes = tuple(_matched_routes(directory, facts))
     if not policy_ids:
         return DryRun(facts, routes, (), (), 0, None, None, joc)
+    snapshot = snapshot_policy(directory, policy_ids, facts.sector)
+    if snapshot is None:  # pragma: no cover - policy_ids is not empty
+        raise LookupError(f"policies {policy_ids} have no snapshot")
+    steps, exhausted_at = _schedule(directory, snapshot, facts, channels)
     policy = directory.policy(policy_ids[0])
-    first = tuple(
-        planned_page(page.person, page.policy_id, channels, facts.classification)
-        for page in first_level_pages(directory, policy_ids, facts.sector)
-    )
-    steps: list[PlannedStep] = []
-    at = timedelta(0)
-    loops = policy.repeat + 1
-    for loop in range(1, loops + 1):
-        for number, level in enumerate(policy.levels, start=1):
-            pages = (
-                first
-                if number == 1
-                else tuple(
-                    planned_page(person, policy.id, channels, facts.classification)
-                    for person in resolve_targets(directory, level, facts.sector)
-                )
-            )
-            steps.append(
-                PlannedStep(
-                    at=at,
-                    loop=loop,
-                    level=number,
-                    pages=pages,
-                    delay=level.delay,
-                    quorum=level.quorum == "per_component",
-                )
-            )
-            at += level.delay
     return DryRun(
         facts=facts,
         routes=routes,
         policy_ids=tuple(policy_ids),
-        steps=tuple(steps),
-        loops=loops,
-        exhausted_at=at,
+        steps=steps,
+        loops=snapshot.repeat + 1,
+        exhausted_at=exhausted_at,
         ack_timeout=policy.ack_timeout,
         joc=joc,
     )
+
+
+def _schedule(
+    directory: Directory, snapshot: PolicySnapshot, facts: AlertFacts, channels: Sequence[str]
+) -> tuple[tuple[PlannedStep, ...], timedelta]:
+    """Run the router's escalation state machine with nobody acknowledging.
+
+    Every level it pages is a step, at the time it pages it; the offset at which it
+    gives up is when escalation is exhausted. The rule lives in ``escalation``: the dry
+    run only reads it.
+    """
+    # Level 1 may hold targets of further policies (routes with ``continue``): say whose.
+    first_policy = {
+        page.person.id: page.policy_id
+        for page in first_level_pages(directory, list(snapshot.policy_ids), facts.sector)
+    }
+    start = _EPOCH
+    now = start
+    transition = trigger(snapshot, now)
+    steps: list[PlannedStep] = []
+    while not transition.state.exhausted:
+        state = transition.state
+        level = snapshot.levels[state.level - 1]
+        steps.append(
+            PlannedStep(
+                at=now - start,
+                loop=state.loop + 1,
+                level=state.level,
+                pages=tuple(
+                    planned_page(
+                        _person(directory, person_id),
+                        (first_policy if state.level == 1 else {}).get(
+                            person_id, snapshot.policy_id or ""
+                        ),
+                        channels,
+                        facts.classification,
+                    )
+                    for person_id in level.targets
+                ),
+                delay=timedelta(seconds=level.delay_seconds),
+                quorum=level.quorum,
+            )
+        )
+        if state.timer_due_at is None:  # pragma: no cover - a triggered alert has a timer
+            break
+        now = state.timer_due_at
+        transition = on_timer(state, snapshot, TimerKind.ESCALATE, now)
+    return tuple(steps), now - start
+
+
+def _person(directory: Directory, person_id: str) -> Person:
+    person = directory.person(person_id)
+    if person is None:  # pragma: no cover - the snapshot was resolved from this directory
+        raise LookupError(f"{person_id!r} is not in the directory")
+    return person
 
 
 def _matched_routes(directory: Directory, facts: AlertFacts) -> list[MatchedRoute]:
