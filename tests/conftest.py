@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import os
 import secrets
 import time
@@ -291,9 +292,9 @@ async def publish_amqp(
 # --------------------------------------------------------------------------- RabbitMQ
 
 
-@pytest.fixture
-def amqp_url() -> Iterator[str]:
-    """A fresh RabbitMQ vhost ``coord-test-<hex>`` as ``amqp://guest:guest@host:5672/<vhost>``."""
+@contextlib.contextmanager
+def fresh_vhost() -> Iterator[str]:
+    """A new RabbitMQ vhost ``coord-test-<hex>``, as an AMQP URL; deleted on exit."""
     vhost = f"coord-test-{secrets.token_hex(6)}"
     encoded = quote(vhost, safe="")
     with _rabbit_client() as client:
@@ -314,6 +315,13 @@ def amqp_url() -> Iterator[str]:
         )
     finally:
         _delete_vhost(encoded)
+
+
+@pytest.fixture
+def amqp_url() -> Iterator[str]:
+    """A fresh RabbitMQ vhost ``coord-test-<hex>`` as ``amqp://guest:guest@host:5672/<vhost>``."""
+    with fresh_vhost() as url:
+        yield url
 
 
 def _delete_vhost(encoded: str) -> None:
@@ -393,6 +401,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite+aiosqlite:///{tmp_path / 'coord.db'}"
         return
 
+    with fresh_pg_database() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A new PostgreSQL database ``coord_test_<hex>``, as an async URL; dropped on exit."""
     name = f"coord_test_{secrets.token_hex(6)}"
     try:
         _create_pg_database(name)

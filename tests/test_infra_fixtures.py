@@ -14,20 +14,29 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import PG_ADMIN_URL, RABBIT_API, RABBIT_PASSWORD, RABBIT_USER, RabbitAPI
+from tests.conftest import (
+    AMQP_HOST,
+    AMQP_PORT,
+    PG_ADMIN_URL,
+    RABBIT_API,
+    RABBIT_PASSWORD,
+    RABBIT_USER,
+    RabbitAPI,
+    fresh_pg_database,
+    fresh_vhost,
+    vhost_of,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
-
-_seen_vhosts: list[str] = []
-_seen_pg_databases: list[str] = []
 
 
 async def test_amqp_url_is_a_fresh_usable_vhost(
     amqp_url: str, amqp_vhost: str, rabbit_api: RabbitAPI
 ) -> None:
     assert amqp_vhost.startswith("coord-test-")
-    assert amqp_url == f"amqp://guest:guest@127.0.0.1:5672/{quote(amqp_vhost, safe='')}"
-    _seen_vhosts.append(amqp_vhost)
+    credentials = f"{quote(RABBIT_USER, safe='')}:{quote(RABBIT_PASSWORD, safe='')}"
+    vhost = quote(amqp_vhost, safe="")
+    assert amqp_url == f"amqp://{credentials}@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
 
     connection = await aio_pika.connect(amqp_url, timeout=10)
     async with connection:
@@ -71,8 +80,7 @@ async def test_amqp_url_is_a_fresh_usable_vhost(
         assert bodies == [("m-1", b'{"n": 1}'), (None, b"\x00binary"), ("m-3", b'{"n": 3}')]
 
 
-async def test_amqp_vhosts_are_isolated(amqp_url: str, amqp_vhost: str) -> None:
-    _seen_vhosts.append(amqp_vhost)
+async def test_amqp_vhosts_are_isolated(amqp_url: str) -> None:
     connection = await aio_pika.connect(amqp_url, timeout=10)
     async with connection:
         channel = await connection.channel()
@@ -81,15 +89,18 @@ async def test_amqp_vhosts_are_isolated(amqp_url: str, amqp_vhost: str) -> None:
             await channel.declare_queue("selftest.q", passive=True)
 
 
-async def test_amqp_vhosts_are_deleted_afterwards() -> None:
-    if len(_seen_vhosts) != 2:
-        pytest.skip("needs the two vhost tests above in the same run")
-    assert _seen_vhosts[0] != _seen_vhosts[1]
-    async with httpx.AsyncClient(
-        base_url=RABBIT_API, auth=(RABBIT_USER, RABBIT_PASSWORD)
-    ) as client:
-        names = {v["name"] for v in (await client.get("/api/vhosts")).json()}
-    assert not names & set(_seen_vhosts)
+def _vhosts() -> set[str]:
+    with httpx.Client(base_url=RABBIT_API, auth=(RABBIT_USER, RABBIT_PASSWORD)) as client:
+        return {v["name"] for v in client.get("/api/vhosts").json()}
+
+
+async def test_amqp_vhosts_are_fresh_and_deleted_afterwards() -> None:
+    # The fixture's own machinery, driven here: no reliance on other tests' order.
+    with fresh_vhost() as first, fresh_vhost() as second:
+        names = {vhost_of(first), vhost_of(second)}
+        assert len(names) == 2
+        assert names <= _vhosts()
+    assert not names & _vhosts()
 
 
 async def test_database_url_is_an_empty_usable_database(
@@ -103,7 +114,6 @@ async def test_database_url_is_an_empty_usable_database(
         assert database_url.startswith(
             "postgresql+asyncpg://coord:coord@127.0.0.1:5432/coord_test_"
         )
-        _seen_pg_databases.append(database_url.rsplit("/", 1)[1])
         # plain asyncpg on the same database
         connection = await asyncpg.connect(database_url.replace("+asyncpg", ""), timeout=10)
         try:
@@ -126,17 +136,22 @@ async def test_database_url_is_an_empty_usable_database(
         await engine.dispose()
 
 
-async def test_postgresql_databases_are_dropped_afterwards() -> None:
-    if not _seen_pg_databases:
-        pytest.skip("needs the database test above in the same run")
+async def _pg_databases(names: list[str]) -> list[str]:
     connection = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
     try:
         rows = await connection.fetch(
-            "select datname from pg_database where datname = any($1::text[])", _seen_pg_databases
+            "select datname from pg_database where datname = any($1::text[])", names
         )
     finally:
         await connection.close()
-    assert rows == []
+    return [row["datname"] for row in rows]
+
+
+async def test_postgresql_databases_are_dropped_afterwards() -> None:
+    with fresh_pg_database() as url:
+        name = url.rsplit("/", 1)[1]
+        assert await _pg_databases([name]) == [name]
+    assert await _pg_databases([name]) == []
 
 
 async def test_fixtures_work_together(amqp_url: str, database_url: str) -> None:
