@@ -9,11 +9,11 @@ Pure: data in, problems out. The stages (see ``shared.directory``):
 2. References (blocking: ``coord directory load`` refuses them): a route naming
    an unknown policy, a policy with no level, a target naming an unknown person,
    duplicate ids, a sector or a route matcher value that does not exist.
-3. Coverage (who would really be paged): a target role nobody has, a level that
-   pages nobody in some sector, a target person without a contact on a
-   supported channel, a sector whose JOC cannot be told, a route no alert can
-   reach. Skipped when a person or the sector list failed the schema: the
-   answer would be wrong.
+3. Coverage (who would really be paged; ``shared.directory_coverage``): a target
+   role nobody has, a level that pages nobody in some sector, a target person
+   without a contact on a supported channel, a sector whose JOC cannot be told,
+   a route no alert can reach. Skipped when a person or the sector list failed
+   the schema: the answer would be wrong.
 
 The supported channels are a parameter: the router's ``SUPPORTED_CHANNELS``.
 """
@@ -32,16 +32,13 @@ from pydantic import ValidationError
 from shared.contracts.alerts import Category, Component, Severity
 from shared.directory import (
     Directory,
-    EscalationPolicy,
     Location,
-    PolicyLevel,
     format_location,
     reference_errors,
-    resolve_level,
     validate_schema,
 )
+from shared.directory_coverage import coverage_problems
 from shared.envelope import Classification
-from shared.permissions import JOC_ROLE
 
 _LISTS = ("people", "escalation_policies", "routes")
 _DEFAULTS: dict[str, Any] = {
@@ -138,7 +135,14 @@ def _check(data: Any, channels: Sequence[str]) -> list[_Found]:
         )
     ]
     references += _unknown_names(salvaged)
-    coverage = _coverage(salvaged, channels) if complete else []
+    coverage = (
+        [
+            _Found(location, message, ProblemKind.COVERAGE)
+            for location, message in coverage_problems(salvaged, channels)
+        ]
+        if complete
+        else []
+    )
     found = schema + [_in_file(f, kept) for f in references + coverage]
     return found + _dangling_in_dropped(data, kept, known_people, known_policies)
 
@@ -294,136 +298,6 @@ def _unknown_names(directory: Directory) -> list[_Found]:
                         )
                     )
     return found
-
-
-# --------------------------------------------------------------------------- stage 3: coverage
-
-
-def _coverage(directory: Directory, channels: Sequence[str]) -> list[_Found]:
-    found: list[_Found] = []
-    held = {role for person in directory.people for role in person.roles}
-    paged_by: dict[str, list[str]] = {}  # person id -> "policy level n" that page them
-    for p, policy in enumerate(directory.escalation_policies):
-        for n, level in enumerate(policy.levels):
-            where: Location = ("escalation_policies", p, "levels", n)
-            nobody_roles = [
-                t.role for t in level.targets if t.role is not None and t.role not in held
-            ]
-            for t, target in enumerate(level.targets):
-                if target.role in nobody_roles:
-                    found.append(
-                        _Found(
-                            (*where, "targets", t, "role"),
-                            f"policy {policy.id!r} level {n + 1} targets role {target.role!r} "
-                            "that no person has",
-                            ProblemKind.COVERAGE,
-                        )
-                    )
-            found += _sector_gaps(
-                directory,
-                policy=policy,
-                n=n,
-                level=level,
-                where=where,
-                nobody_roles=nobody_roles,
-            )
-            for sector in directory.sectors or ["*"]:
-                for person in resolve_level(directory, level, sector):
-                    who = paged_by.setdefault(person.id, [])
-                    label = f"{policy.id} level {n + 1}"
-                    if label not in who:
-                        who.append(label)
-    for index, person in enumerate(directory.people):
-        if person.id in paged_by and not any(c.channel in channels for c in person.contacts):
-            has = ", ".join(sorted({c.channel for c in person.contacts})) or "none"
-            found.append(
-                _Found(
-                    ("people", index, "contacts"),
-                    f"{person.id} is a target of {', '.join(paged_by[person.id])} but has no "
-                    f"contact on a supported channel ({', '.join(channels)}); has: {has}",
-                    ProblemKind.COVERAGE,
-                )
-            )
-    found += _unheard_jocs(directory, channels)
-    found += _unreachable_routes(directory)
-    return found
-
-
-def _unheard_jocs(directory: Directory, channels: Sequence[str]) -> list[_Found]:
-    """Sectors where no JOC duty officer can be told (no contact on a supported channel).
-
-    The router tells a sector's JOC when escalation is exhausted, a target cannot be
-    reached, or no route takes an alert: there, that would go unheard.
-    """
-    found: list[_Found] = []
-    for index, sector in enumerate(directory.sectors):
-        jocs = [p for p in directory.people if JOC_ROLE in p.roles and p.covers(sector)]
-        if any(c.channel in channels for p in jocs for c in p.contacts):
-            continue
-        why = (
-            f"no {JOC_ROLE} covering it has a contact on a supported channel "
-            f"({', '.join(channels)}): {', '.join(p.id for p in jocs)}"
-            if jocs
-            else f"nobody with role {JOC_ROLE} covers it"
-        )
-        found.append(
-            _Found(
-                ("sectors", index),
-                f"the JOC of sector {sector!r} cannot be told of exhausted escalations or "
-                f"unreachable targets: {why}",
-                ProblemKind.COVERAGE,
-            )
-        )
-    return found
-
-
-def _sector_gaps(
-    directory: Directory,
-    *,
-    policy: EscalationPolicy,
-    n: int,
-    level: PolicyLevel,
-    where: Location,
-    nobody_roles: Collection[str],
-) -> list[_Found]:
-    """A level paging nobody in a sector (for its sector-scoped role targets)."""
-    scoped = [t.role for t in level.targets if t.role is not None and t.scope == "sector"]
-    if not scoped or all(role in nobody_roles for role in scoped):
-        return []  # paging nobody anywhere is already said of each role
-    found: list[_Found] = []
-    for sector in directory.sectors:
-        if not resolve_level(directory, level, sector):
-            roles = " or ".join(dict.fromkeys(r for r in scoped if r not in nobody_roles))
-            found.append(
-                _Found(
-                    where,
-                    f"policy {policy.id!r} level {n + 1} pages nobody in sector {sector!r} "
-                    f"(nobody with role {roles} covers it)",
-                    ProblemKind.COVERAGE,
-                )
-            )
-    return found
-
-
-def _unreachable_routes(directory: Directory) -> list[_Found]:
-    found: list[_Found] = []
-    catch_all: str | None = None  # the policy of an earlier route that takes every alert
-    for index, route in enumerate(directory.routes):
-        if catch_all is not None:
-            found.append(
-                _Found(
-                    ("routes", index),
-                    f"route to {route.policy!r} is never reached: an earlier route (to "
-                    f"{catch_all!r}) matches every alert and does not continue",
-                    ProblemKind.COVERAGE,
-                )
-            )
-        elif not route.continue_ and not route.match.model_dump(exclude_none=True):
-            catch_all = route.policy
-    return found
-
-
-# --------------------------------------------------------------------------- line numbers
 
 
 def _line_of(node: yaml.Node | None, location: Iterable[str | int]) -> int | None:
