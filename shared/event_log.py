@@ -171,7 +171,11 @@ async def head(session: AsyncSession) -> Head:
 
 
 async def append(session: AsyncSession, envelopes: Iterable[Envelope]) -> None:
-    """Append envelopes at the end of the log, in order, in the caller's transaction."""
+    """Append envelopes at the end of the log, in order, in the caller's transaction.
+
+    Call it after the transaction has taken its row locks: the log's lock comes last,
+    or two writers could deadlock.
+    """
     batch = list(envelopes)
     if not batch:
         return

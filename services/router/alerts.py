@@ -27,7 +27,6 @@ from services.router.escalation import (
     Transition,
     trigger,
 )
-from services.router.event_log import append_events
 from services.router.routing import AlertFacts, select_policies, snapshot_policy
 from services.router.tables import AlertRecord, OpenDedupKey
 from services.router.transitions import (
@@ -50,6 +49,7 @@ from shared.contracts.notifications import AlertSummary
 from shared.db import insert_ignoring_duplicates
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
+from shared.event_log import append as append_to_log
 
 log = structlog.get_logger(__name__)
 # Tries to take or find a dedup scope's open alert while resolutions free it under us.
@@ -185,6 +185,6 @@ async def trigger_alert(session: AsyncSession, directory: Directory, raised: Env
     else:  # pragma: no cover - a scope resolved and reopened under us, again and again
         raise TryAgainLater(f"dedup scope {scope} kept changing; trying again")
     session.add(record)
-    await append_events(session, raised)
+    await append_to_log(session, (raised,))
     await apply_transition(session, record, transition, directory, EventFactory(record, raised))
     log.info("alert.triggered", policy=record.policy_id, targets=record.targets)

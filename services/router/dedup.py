@@ -36,7 +36,6 @@ from services.router.escalation import (
     combine,
     widen,
 )
-from services.router.event_log import append_events
 from services.router.tables import AlertRecord, OpenDedupKey
 from services.router.transitions import (
     EventFactory,
@@ -59,6 +58,7 @@ from shared.contracts.alerts import (
 )
 from shared.directory import Directory, Person
 from shared.envelope import Classification, Envelope, utc_now
+from shared.event_log import append as append_to_log
 from shared.permissions import AlertAudience, may_see_alert
 
 log = structlog.get_logger(__name__)
@@ -242,7 +242,7 @@ async def merge(
         ),
         state_event(duplicate, on_duplicate),
     ]
-    await append_events(session, raised)
+    await append_to_log(session, (raised,))
     await stage(session, produced)
     log.info("alert.merged", into=open_alert.alert_id, count=open_alert.dedup_count)
 

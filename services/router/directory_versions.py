@@ -18,7 +18,6 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.event_log import append_events
 from shared.directory import Directory
 from shared.directory_store import (
     DIRECTORY_LOADED,
@@ -30,6 +29,7 @@ from shared.directory_store import (
     content_sha256,
 )
 from shared.envelope import Envelope, utc_now
+from shared.event_log import append as append_to_log
 
 PRODUCER = "router"
 _MAX_REASON = 2000
@@ -68,7 +68,7 @@ async def record_directory(session: AsyncSession, envelope: Envelope) -> None:
         DirectoryLoadedV1(version=row.version, sha256=command.sha256),
         producer=PRODUCER,
     )
-    await append_events(session, envelope, loaded)
+    await append_to_log(session, (envelope, loaded))
     log.info(
         "directory.loaded", version=row.version, sha256=command.sha256, loaded_by=command.loaded_by
     )
@@ -89,5 +89,5 @@ async def _reject(session: AsyncSession, envelope: Envelope, sha256: str, reason
         DirectoryRejectedV1(sha256=sha256, reason=reason[:_MAX_REASON]),
         producer=PRODUCER,
     )
-    await append_events(session, envelope, rejected)
+    await append_to_log(session, (envelope, rejected))
     log.warning("directory.rejected", sha256=sha256, reason=reason[:_MAX_REASON])

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import message_rules
 from services.router.authority import NotYetKnown, Verdict, message_refusal
-from services.router.event_log import append_events
 from services.router.notices import SubjectEvents
 from services.router.routing import joc_operators
 from services.router.tables import MessageRecord
@@ -49,6 +48,7 @@ from shared.contracts.messages import (
 from shared.contracts.notifications import NotificationKind, SubjectType
 from shared.directory import Directory
 from shared.envelope import Classification, Envelope, utc_now
+from shared.event_log import append as append_to_log
 
 log = structlog.get_logger(__name__)
 
@@ -155,7 +155,7 @@ async def address_message(session: AsyncSession, directory: Directory, sent: Env
             f"Not delivered to {len(refused)} addressee(s) - {line}",
         )
     produced.append(_state_event(record, events))
-    await append_events(session, sent)  # the message as sent is on the log, before its effects
+    await append_to_log(session, (sent,))  # the message as sent is on the log, before its effects
     await stage(session, produced)
     log.info("message.addressed", delivered=len(delivered), refused=len(refused))
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.escalation import Page
-from services.router.event_log import append_events
 from services.router.tables import AlertRecord
 from services.router.transitions import EventFactory, notifications, stage
 from shared.contracts.notifications import NotificationFailedV1, NotificationKind
 from shared.directory import Directory
 from shared.envelope import Envelope
+from shared.event_log import append as append_to_log
 
 
 async def record_outcome(session: AsyncSession, directory: Directory, envelope: Envelope) -> None:  # noqa: ARG001 - one signature for every router effect
     """Put an event that changes no state on the log (a delivery outcome, an audit access)."""
-    await append_events(session, envelope)
+    await append_to_log(session, (envelope,))
 
 
 async def record_failure(session: AsyncSession, directory: Directory, envelope: Envelope) -> None:
     """Log a failed notification; a page nobody received is told to the JOC."""
-    await append_events(session, envelope)
+    await append_to_log(session, (envelope,))
     if envelope.schema_version != 1:
         # Version 2: a message or recommendation notice. The addressee still has it
         # in their coord inbox, and the failure is on the log for the sender to see.

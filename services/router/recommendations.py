@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import recommendation_rules as rules
 from services.router.authority import NotYetKnown, Verdict, recommendation_refusal
-from services.router.event_log import append_events
 from services.router.notices import SubjectEvents
 from services.router.tables import RecommendationRecord
 from services.router.transitions import stage
@@ -52,6 +51,7 @@ from shared.contracts.recommendations import (
 )
 from shared.directory import Directory
 from shared.envelope import Classification, Envelope, utc_now
+from shared.event_log import append as append_to_log
 
 log = structlog.get_logger(__name__)
 
@@ -197,7 +197,7 @@ async def issue(session: AsyncSession, directory: Directory, submitted: Envelope
         )
         produced += events.tell_joc(directory, record.sector, summary(record), line)
     produced.append(_state_event(record, events))
-    await append_events(session, submitted)  # the recommendation as written, before its effects
+    await append_to_log(session, (submitted,))  # the recommendation as written, before its effects
     await stage(session, produced)
 
 

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.alert_store import snapshot_from_json, store_state
 from services.router.escalation import Page, Transition
-from services.router.event_log import append_events
 from services.router.routing import contact_points, joc_operators
 from services.router.tables import OUTBOX, AlertRecord
 from shared.addressing import cleared_for
@@ -38,6 +37,7 @@ from shared.contracts.notifications import (
 )
 from shared.directory import Directory, Person
 from shared.envelope import Classification, Envelope
+from shared.event_log import append as append_to_log
 from shared.outbox import add_to_outbox
 
 PRODUCER = "router"
@@ -211,5 +211,5 @@ async def reject(
 
 async def stage(session: AsyncSession, envelopes: list[Envelope]) -> None:
     """Append envelopes to the event log and the outbox, in the caller's transaction."""
-    await append_events(session, *envelopes)
+    await append_to_log(session, envelopes)
     await add_to_outbox(session, OUTBOX, *envelopes)
