@@ -22,9 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from coord.dry_run_output import plain_lines, print_rich
 from coord.identity import caller
 from services.router.dry_run import plan_dry_run
-from services.router.routing import SUPPORTED_CHANNELS, AlertFacts
+from services.router.routing import AlertFacts
 from shared.bus import publish_once
 from shared.contracts.alerts import Category, Component, Severity
+from shared.contracts.notifications import SUPPORTED_CHANNELS
 from shared.db import create_engine, one_session, session_factory
 from shared.directory import Directory, load_directory
 from shared.directory_check import Problem, check_text

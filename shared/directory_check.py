@@ -15,7 +15,7 @@ Pure: data in, problems out. The stages (see ``shared.directory``):
    a route no alert can reach. Skipped when a person or the sector list failed
    the schema: the answer would be wrong.
 
-The supported channels are a parameter: the router's ``SUPPORTED_CHANNELS``.
+The supported channels are a parameter: ``shared.contracts.notifications.SUPPORTED_CHANNELS``.
 """
 
 from __future__ import annotations

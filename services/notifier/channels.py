@@ -45,6 +45,8 @@ async def _email(
     return await deliver_email(context.smtp, request, address, context.retry)
 
 
+# One entry per name of shared.contracts.notifications.SUPPORTED_CHANNELS (the router pages
+# only those; tests/unit/test_channels.py holds the two to each other).
 CHANNELS: Mapping[str, Channel] = {"webhook": _webhook, "email": _email}
 
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 from services.router.escalation import PolicySnapshot, TimerKind, on_timer, trigger
 from services.router.routing import (
-    SUPPORTED_CHANNELS,
     AlertFacts,
     first_level_pages,
     joc_operators,
@@ -25,6 +24,7 @@ from services.router.routing import (
     snapshot_policy,
 )
 from shared.addressing import cleared_for
+from shared.contracts.notifications import SUPPORTED_CHANNELS
 from shared.directory import Contact, Directory, Person
 from shared.envelope import Classification
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.router.escalation import LevelSnapshot, PolicySnapshot
+from shared.contracts.notifications import SUPPORTED_CHANNELS
 from shared.directory import (
     Contact,
     Directory,
@@ -18,9 +19,6 @@ from shared.directory import (
     RouteMatch,
     resolve_level,
 )
-
-# Channels the notifier can deliver today.
-SUPPORTED_CHANNELS = ("webhook", "email")
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,11 @@ class SubjectType(StrEnum):
     RECOMMENDATION = "recommendation"
 
 
+#: The channels the notifier delivers on (its ``services.notifier.channels.CHANNELS``): the
+#: router pages only contacts on these, and ``coord directory check`` warns of the others.
+SUPPORTED_CHANNELS = ("webhook", "email")
+
+
 class ContactPoint(BaseModel):
     """One channel and address to try, in order of preference."""
 

@@ -1,0 +1,10 @@
+"""The channels the router pages on are exactly those the notifier delivers on."""
+
+from __future__ import annotations
+
+from services.notifier.channels import CHANNELS
+from shared.contracts.notifications import SUPPORTED_CHANNELS
+
+
+def test_the_notifier_delivers_on_every_supported_channel_and_no_other() -> None:
+    assert sorted(CHANNELS) == sorted(SUPPORTED_CHANNELS)
