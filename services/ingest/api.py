@@ -24,6 +24,7 @@ from services.ingest.deps import (
     Token,
 )
 from services.ingest.message_routes import router as message_router
+from services.ingest.pagination import BadCursor
 from services.ingest.rate_limit import DEFAULT_RATE_LIMIT, PersonRateLimiter
 from services.ingest.recommendation_routes import reports_router
 from services.ingest.recommendation_routes import router as recommendation_router
@@ -187,7 +188,7 @@ async def list_alerts(
     async with context.sessions() as session:
         try:
             return await queries.list_alerts(session, person, where, limit, cursor)
-        except queries.BadCursor as error:
+        except BadCursor as error:
             raise RequestValidationError(
                 [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
             ) from None

@@ -7,14 +7,11 @@ outbox before the page is read, and the router appends it to the log.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.ingest.queries import BadCursor
 from services.ingest.tables import OUTBOX
 from shared.audit_export import access_event, exported, may_see_protected
 from shared.directory import Person
@@ -23,29 +20,11 @@ from shared.outbox import add_to_outbox
 from shared.source_protection import SourceKeyRing
 
 PRODUCER = "ingest"
-_CURSOR_PREFIX = "seq:"
 
 
 def reveals_protected(person: Person) -> bool:
     """Whether this reader sees protected fields (an alert's ``source``) unredacted."""
     return may_see_protected(person.clearance)
-
-
-def encode_cursor(seq: int) -> str:
-    """An opaque cursor: the last sequence number of a page."""
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> int:
-    """The sequence number a cursor of ``encode_cursor`` stands for; BadCursor otherwise."""
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        text = ""
-    number = text.removeprefix(_CURSOR_PREFIX)
-    if not text.startswith(_CURSOR_PREFIX) or not number.isascii() or not number.isdigit():
-        raise BadCursor("cursor is not valid; pass back next_cursor unchanged")
-    return int(number)
 
 
 async def record_access(

@@ -17,7 +17,7 @@ from services.ingest import audit
 from services.ingest.audit_schemas import AuditPage, AuditRecord
 from services.ingest.caller import AuthenticatedRoute
 from services.ingest.deps import Context, MayAudit
-from services.ingest.queries import BadCursor
+from services.ingest.pagination import BadCursor, decode_sequence, encode_sequence
 from shared.envelope import Moment
 from shared.event_log import LogFilter
 
@@ -57,7 +57,7 @@ async def list_events(  # noqa: PLR0917 - one query parameter per filter of the 
     cleared STRICTLY CONFIDENTIAL. Each call is recorded as ``audit.accessed``.
     """
     try:
-        after_seq = audit.decode_cursor(cursor) if cursor else 0
+        after_seq = decode_sequence(cursor) if cursor else 0
     except BadCursor as error:
         raise RequestValidationError(
             [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
@@ -80,5 +80,5 @@ async def list_events(  # noqa: PLR0917 - one query parameter per filter of the 
         )
     return AuditPage(
         items=[AuditRecord.model_validate(item) for item in page.items],
-        next_cursor=audit.encode_cursor(page.next_seq) if page.next_seq is not None else None,
+        next_cursor=encode_sequence(page.next_seq) if page.next_seq is not None else None,
     )

@@ -6,8 +6,6 @@ it does not exist (the routes answer 404, never 403).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from services.ingest.message_schemas import (
     ThreadView,
 )
 from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
-from services.ingest.queries import BadCursor
+from services.ingest.pagination import decode_position, encode_position
 from shared.addressing import cleared_classifications
 from shared.contracts.messages import Addressees
 from shared.directory import Person
@@ -174,23 +172,6 @@ async def get_thread(session: AsyncSession, thread_id: UUID, person: Person) -> 
     )
 
 
-def _encode_cursor(sent_at: datetime, message_id: str) -> str:
-    raw = f"{sent_at.isoformat()}|{message_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        sent_at, message_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        position = datetime.fromisoformat(sent_at)
-        message = str(UUID(message_id))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        position = None
-    if position is None or position.tzinfo is None:  # not one this API made
-        raise BadCursor("cursor is not valid; pass back next_cursor unchanged")
-    return position, message
-
-
 async def list_messages(
     session: AsyncSession, person: Person, where: MessageFilter, limit: int, cursor: str | None
 ) -> MessagePage:
@@ -244,7 +225,7 @@ async def list_messages(
     if where.since is not None:
         query = query.where(_View.sent_at >= where.since)
     if cursor:
-        sent_at, message_id = _decode_cursor(cursor)
+        sent_at, message_id = decode_position(cursor)
         query = query.where(
             or_(
                 _View.sent_at < sent_at,
@@ -274,5 +255,5 @@ async def list_messages(
     last = page[-1][0] if page else None
     return MessagePage(
         items=items,
-        next_cursor=_encode_cursor(last.sent_at, last.message_id) if more and last else None,
+        next_cursor=encode_position(last.sent_at, last.message_id) if more and last else None,
     )

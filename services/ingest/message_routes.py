@@ -19,7 +19,7 @@ from services.ingest.answers import answer, command_responses
 from services.ingest.caller import AuthenticatedRoute
 from services.ingest.deps import Context, MayAcknowledge, MayPostMessage, MayRead
 from services.ingest.message_schemas import MessagePage, MessageView, SendMessageBody, ThreadView
-from services.ingest.queries import BadCursor
+from services.ingest.pagination import BadCursor
 from shared.directory import Person
 from shared.envelope import Moment
 

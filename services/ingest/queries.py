@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -12,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.pagination import decode_position, encode_position
 from services.ingest.schemas import AlertListItem, AlertPage, AlertView, Delivery, TimelineEntry
 from services.ingest.tables import AlertPersonRecord, AlertViewRecord, TimelineRecord
 from shared.addressing import cleared_classifications
@@ -33,10 +32,6 @@ _DELIVERY_STATUS: dict[str, DeliveryStatus] = {
     NOTIFICATION_FAILED: "failed",
     ALERT_TARGET_UNREACHABLE: "unreachable",
 }
-
-
-class BadCursor(ValueError):
-    """The cursor was not made by this API."""
 
 
 @dataclass(frozen=True)
@@ -149,20 +144,7 @@ def _delivery(entry: TimelineRecord) -> Delivery | None:
 
 def encode_cursor(view: AlertViewRecord) -> str:
     """An opaque cursor: the position of ``view`` in the newest-first order."""
-    raw = f"{view.raised_at.isoformat()}|{view.alert_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raised_at, alert_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        position = datetime.fromisoformat(raised_at)
-        alert = str(UUID(alert_id))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        position = None
-    if position is None or position.tzinfo is None:  # not one this API made
-        raise BadCursor("cursor is not valid; pass back next_cursor unchanged")
-    return position, alert
+    return encode_position(view.raised_at, view.alert_id)
 
 
 async def list_alerts(
@@ -179,7 +161,7 @@ async def list_alerts(
     if where.since:
         query = query.where(AlertViewRecord.raised_at >= where.since)
     if cursor:
-        raised_at, alert_id = _decode_cursor(cursor)
+        raised_at, alert_id = decode_position(cursor)
         query = query.where(
             or_(
                 AlertViewRecord.raised_at < raised_at,

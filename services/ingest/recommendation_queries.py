@@ -5,8 +5,6 @@ To anyone else a recommendation does not exist (the routes answer 404).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -14,7 +12,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.queries import BadCursor
+from services.ingest.pagination import decode_position, encode_position
 from services.ingest.recommendation_schemas import (
     HistoryEntry,
     RecommendationListItem,
@@ -141,23 +139,6 @@ async def get_recommendation(
     return to_view(view, list(timeline), now)
 
 
-def _encode_cursor(view: RecommendationViewRecord) -> str:
-    raw = f"{view.submitted_at.isoformat()}|{view.recommendation_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, recommendation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        position = datetime.fromisoformat(at)
-        identifier = str(UUID(recommendation_id))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        position = None
-    if position is None or position.tzinfo is None:  # not one this API made
-        raise BadCursor("cursor is not valid; pass back next_cursor unchanged")
-    return position, identifier
-
-
 async def list_recommendations(
     session: AsyncSession,
     person: Person,
@@ -177,7 +158,7 @@ async def list_recommendations(
         overdue = _overdue_clause(now)
         query = query.where(overdue if where.overdue else ~overdue)
     if cursor:
-        at, recommendation_id = _decode_cursor(cursor)
+        at, recommendation_id = decode_position(cursor)
         query = query.where(
             or_(
                 _View.submitted_at < at,
@@ -205,5 +186,7 @@ async def list_recommendations(
             )
             for v in page
         ],
-        next_cursor=_encode_cursor(page[-1]) if more and page else None,
+        next_cursor=encode_position(page[-1].submitted_at, page[-1].recommendation_id)
+        if more and page
+        else None,
     )

@@ -25,7 +25,7 @@ from services.ingest.deps import (
     MayReport,
     MayRespond,
 )
-from services.ingest.queries import BadCursor
+from services.ingest.pagination import BadCursor
 from services.ingest.recommendation_schemas import (
     RecommendationPage,
     RecommendationView,
