@@ -39,7 +39,8 @@ from shared.envelope import Classification, Envelope, utc_now
 from shared.event_log import EventRecord, LogRecord, records
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing
-from tests.unit.helpers import DEMO_DIRECTORY, alert_request
+from tests.support.builders import alert_request
+from tests.support.directories import DEMO_DIRECTORY
 
 CATEGORIES = ("abduction", "attack_on_civilians", "armed_group_movement", "looting", "displacement")
 SECTORS = ("beni", "north", "south")

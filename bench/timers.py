@@ -50,7 +50,7 @@ from shared.db import create_engine, session_factory
 from shared.directory import load_directory
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing
-from tests.unit.helpers import DEMO_DIRECTORY
+from tests.support.directories import DEMO_DIRECTORY
 
 
 @dataclass(frozen=True)

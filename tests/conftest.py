@@ -43,6 +43,10 @@ import pytest
 
 T = TypeVar("T")
 
+# The shared helpers of tests/support assert too: rewrite them as pytest rewrites test
+# modules, so that a failing check there explains itself (must run before their import).
+pytest.register_assert_rewrite("tests.support")
+
 # The tests run on the published development secrets (COORD_ENV, shared/settings.py):
 # every Settings() built in a test process reads this. Subprocesses get it explicitly.
 os.environ.setdefault("COORD_ENV", "development")

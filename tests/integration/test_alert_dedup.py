@@ -2,7 +2,7 @@
 
 A dedup key merges only within one sector, category and classification, and only
 for a raiser who may see the open alert; a merge never lowers what is paged. The
-broker's work is done in-process by a ``Pump`` (tests/integration/pump.py): each
+broker's work is done in-process by a ``Pump`` (tests/support/pump.py): each
 alert goes through ingest's outbox to the router's rules and back to ingest's
 views as in production. Runs on SQLite and PostgreSQL; the last test migrates
 existing open keys from revision 0011.
@@ -29,9 +29,10 @@ from shared.contracts import ALERT_MERGED, ALERT_UPGRADED, NOTIFICATION_REQUESTE
 from shared.db import create_engine, session_factory
 from shared.directory import Directory, load_directory
 from shared.envelope import Envelope, utc_now
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import IngestClient, ingest_client
-from tests.unit.helpers import DEMO_DIRECTORY, EXAMPLE_DIRECTORY, alert_request
+from tests.support.builders import alert_request
+from tests.support.database import Database
+from tests.support.directories import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
+from tests.support.ingest_client import IngestClient, ingest_client
 
 pytestmark = pytest.mark.integration
 

@@ -35,7 +35,7 @@ from services.ingest.service import IngestService
 from shared.auth import mint_token
 from shared.settings import Settings
 from tests.conftest import AMQP_HOST, AMQP_PORT, RABBIT_API, RABBIT_PASSWORD, RABBIT_USER
-from tests.unit.helpers import EXAMPLE_DIRECTORY
+from tests.support.directories import EXAMPLE_DIRECTORY
 
 pytestmark = pytest.mark.integration
 

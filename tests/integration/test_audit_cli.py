@@ -27,8 +27,10 @@ from shared.contracts import AUDIT_ACCESSED
 from shared.envelope import Envelope
 from shared.event_log import Head, records
 from shared.settings import DEV_JWT_SECRET
-from tests.integration.conftest import Database, tapped
-from tests.integration.test_event_log_tamper import (
+from tests.support.broker import tapped
+from tests.support.database import Database
+from tests.support.directories import REPO_ROOT
+from tests.support.event_log import (
     BATCH_SIZES,
     SOURCE,
     SOURCE_BATCH,
@@ -42,7 +44,6 @@ from tests.integration.test_event_log_tamper import (
     sample_batches,
     write_log,
 )
-from tests.unit.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from shared.bus import (
 )
 from shared.envelope import Envelope
 from tests.conftest import RabbitAPI
-from tests.unit.helpers import raised_envelope
+from tests.support.builders import raised_envelope
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,6 @@ import asyncio
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -26,32 +23,14 @@ from services.ingest.tables import AlertViewRecord
 from shared.auth import InvalidToken, mint_token, subject_of
 from shared.db import create_engine
 from shared.settings import DEV_JWT_SECRET
-from tests.integration.conftest import Database
-from tests.unit.helpers import REPO_ROOT
+from tests.support.cli import run_coord
+from tests.support.database import Database
 
 pytestmark = pytest.mark.integration
 
 JWT_SECRET = "cli-test-jwt-secret-" + "0123456789abcdef" * 3
 # `coord report` checks who runs it: a senior civilian of the demo directory.
 READER_TOKEN = mint_token("awa.hfo", DEV_JWT_SECRET)
-
-
-def coord_bin() -> str:
-    candidate = Path(sys.executable).parent / "coord"
-    return str(candidate if candidate.exists() else REPO_ROOT / ".venv" / "bin" / "coord")
-
-
-def run_coord(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("COORD_")}
-    return subprocess.run(
-        [coord_bin(), *args],
-        env={**clean, "COORD_ENV": "development", "COORD_LOG_FORMAT": "console", **env},
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_token_verifies_with_the_secret() -> None:

@@ -15,8 +15,8 @@ import pytest
 from coord.migrate import upgrade
 from shared.auth import mint_token
 from shared.settings import DEV_JWT_SECRET
-from tests.integration.test_cli import coord_bin
-from tests.unit.helpers import REPO_ROOT
+from tests.support.cli import coord_bin
+from tests.support.directories import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

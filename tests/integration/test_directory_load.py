@@ -43,9 +43,9 @@ from shared.directory_store import (
 from shared.envelope import Envelope, utc_now
 from shared.outbox_parking import parked_table
 from shared.settings import DEV_JWT_SECRET, Settings
-from tests.integration.conftest import Database
-from tests.integration.test_cli import run_coord
-from tests.unit.helpers import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
+from tests.support.cli import run_coord
+from tests.support.database import Database
+from tests.support.directories import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 from shared.event_log import EventRecord
 from tests.e2e.harness import directory_for
-from tests.integration.conftest import Database
-from tests.unit.helpers import SOURCE, raised_envelope
+from tests.support.builders import SOURCE, raised_envelope
+from tests.support.database import Database
 
 pytestmark = pytest.mark.integration
 

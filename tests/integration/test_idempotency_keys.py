@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from coord.migrate import alembic_config, upgrade
 from shared.auth import mint_token
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import IngestClient, ingest_client
-from tests.unit.helpers import alert_request
+from tests.support.builders import alert_request
+from tests.support.database import Database
+from tests.support.ingest_client import IngestClient, ingest_client
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """Commands on alerts answered with the router's verdict (ingest's API, the real router).
 
-The broker's work is done in-process by a ``Pump`` (tests/integration/pump.py), so
+The broker's work is done in-process by a ``Pump`` (tests/support/pump.py), so
 each command goes through ingest's outbox to the router's rules and back to
 ingest's views exactly as in production. What is asserted is what a person
 sees: ``200`` and the alert after their command; the ``404``/``403``/``409`` and
@@ -19,9 +19,9 @@ from services.ingest.tables import OUTBOX
 from shared.auth import mint_token
 from shared.contracts import ALERT_COMMAND_REJECTED, ALERT_RAISED
 from shared.envelope import Envelope
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import IngestClient, ingest_client
-from tests.unit.helpers import alert_request
+from tests.support.builders import alert_request
+from tests.support.database import Database
+from tests.support.ingest_client import IngestClient, ingest_client
 
 pytestmark = pytest.mark.integration
 

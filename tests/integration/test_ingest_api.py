@@ -25,28 +25,18 @@ from services.ingest.tables import (
     IdempotencyKeyRecord,
     TimelineRecord,
 )
-from shared.auth import mint_token
 from shared.contracts.alerts import RaiseAlertV1, SealedSource, Source
 from shared.envelope import Envelope
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import ingest_client
-from tests.unit.helpers import (
-    SOURCE,
-    alert_request,
-    state_changed,
-)
+from tests.support.builders import SOURCE, alert_request, state_changed
+from tests.support.database import Database
+from tests.support.ingest_client import ingest_client
+from tests.support.tokens import JWT_SECRET, bearer
 
 pytestmark = pytest.mark.integration
 
-JWT_SECRET = "integration-jwt-secret-" + "0123456789abcdef" * 3
 MAX_BODY = 2048
-
-
-def bearer(person_id: str = "jo.operator", **kwargs: Any) -> dict[str, str]:
-    secret = kwargs.pop("secret", JWT_SECRET)
-    return {"Authorization": f"Bearer {mint_token(person_id, secret, **kwargs)}"}
 
 
 @pytest.fixture

@@ -31,8 +31,9 @@ from shared.envelope import Envelope
 from shared.event_log import EventRecord, append, field_digest
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing
-from tests.integration.conftest import Database
-from tests.unit.helpers import EXAMPLE_DIRECTORY, SOURCE, raised_envelope, state_changed
+from tests.support.builders import SOURCE, raised_envelope, state_changed
+from tests.support.database import Database
+from tests.support.directories import EXAMPLE_DIRECTORY
 
 pytestmark = pytest.mark.integration
 

@@ -37,9 +37,9 @@ from shared.contracts import (
 from shared.contracts.messages import AddresseeState, MessageSentV1, MessageStateV1
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import IngestClient, ingest_client
-from tests.unit.helpers import EXAMPLE_DIRECTORY
+from tests.support.database import Database
+from tests.support.directories import EXAMPLE_DIRECTORY
+from tests.support.ingest_client import IngestClient, ingest_client
 
 pytestmark = pytest.mark.integration
 

@@ -30,14 +30,10 @@ from shared.contracts import (
 from shared.contracts.escalation import AcknowledgeAlertV1
 from shared.contracts.notifications import NotificationDeliveredV1, NotificationFailedV1
 from shared.envelope import Envelope
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import ingest_client
-from tests.unit.helpers import (
-    SOURCE,
-    alert_request,
-    directory_with_sms_target,
-    state_changed,
-)
+from tests.support.builders import SOURCE, alert_request, state_changed
+from tests.support.database import Database
+from tests.support.directories import directory_with_sms_target
+from tests.support.ingest_client import ingest_client
 
 pytestmark = pytest.mark.integration
 

@@ -41,9 +41,10 @@ from shared.contracts.recommendations import (
 )
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import IngestClient, ingest_client
-from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, recommendation_state_changed
+from tests.support.builders import alert_request, recommendation_state_changed
+from tests.support.database import Database
+from tests.support.directories import EXAMPLE_DIRECTORY
+from tests.support.ingest_client import IngestClient, ingest_client
 
 pytestmark = pytest.mark.integration
 

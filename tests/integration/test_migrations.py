@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from coord.migrate import upgrade
 from coord.schema import metadata
-from tests.integration.conftest import Database
+from tests.support.database import Database
 
 pytestmark = pytest.mark.integration
 

@@ -31,8 +31,9 @@ from shared.contracts.alerts import AlertTriggeredV1
 from shared.directory import Person
 from shared.envelope import Classification, Envelope
 from shared.permissions import AlertAudience, may_see_alert
-from tests.integration.conftest import Database
-from tests.unit.helpers import example_directory, state_changed
+from tests.support.builders import state_changed
+from tests.support.database import Database
+from tests.support.directories import example_directory
 
 pytestmark = pytest.mark.integration
 

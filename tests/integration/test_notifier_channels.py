@@ -24,8 +24,9 @@ from services.notifier.email import SmtpConfig
 from services.notifier.retry import RetryPolicy
 from shared.contracts.notifications import NotificationKind, SubjectType
 from shared.envelope import Envelope
-from tests.integration.conftest import Database
-from tests.integration.notifier_support import (
+from tests.support.builders import SOURCE
+from tests.support.database import Database
+from tests.support.notifier import (
     EMAIL,
     WEBHOOK_URL,
     delivery,
@@ -35,7 +36,6 @@ from tests.integration.notifier_support import (
     requested_v2_envelope,
     wait_for,
 )
-from tests.unit.helpers import SOURCE
 
 pytestmark = pytest.mark.integration
 

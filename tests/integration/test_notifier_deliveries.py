@@ -35,8 +35,8 @@ from shared.contracts.notifications import NotificationRequestedV2
 from shared.envelope import utc_now
 from shared.settings import Settings
 from shared.signing import verify
-from tests.integration.conftest import Database
-from tests.integration.notifier_support import (
+from tests.support.database import Database
+from tests.support.notifier import (
     MESSAGE_SUMMARY,
     WEBHOOK_URL,
     delivery,

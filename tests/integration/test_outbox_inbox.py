@@ -20,8 +20,8 @@ from shared.bus import ROUTER_QUEUE, Bus, OutgoingMessage, PublishOutcome
 from shared.envelope import Envelope
 from shared.inbox import process_once
 from shared.outbox import OutboxRelay, add_to_outbox
-from tests.integration.conftest import Database
-from tests.unit.helpers import raised_envelope
+from tests.support.builders import raised_envelope
+from tests.support.database import Database
 
 pytestmark = pytest.mark.integration
 

@@ -30,9 +30,9 @@ from shared.outbox import OutboxRelay, UnpublishableType, add_to_outbox
 from shared.outbox_parking import parked_table
 from shared.runtime import Infrastructure
 from shared.settings import DEV_JWT_SECRET
-from tests.integration.conftest import Database
-from tests.integration.test_cli import run_coord
-from tests.unit.helpers import raised_envelope
+from tests.support.builders import raised_envelope
+from tests.support.cli import run_coord
+from tests.support.database import Database
 
 pytestmark = pytest.mark.integration
 

@@ -77,9 +77,10 @@ from shared.directory import Directory, Person
 from shared.envelope import Envelope, utc_now
 from shared.permissions import Action, allowed, refusal
 from shared.settings import Settings
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import IngestClient, ingest_client
-from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory
+from tests.support.builders import alert_request
+from tests.support.database import Database
+from tests.support.directories import EXAMPLE_DIRECTORY, example_directory
+from tests.support.ingest_client import IngestClient, ingest_client
 
 pytestmark = pytest.mark.integration
 

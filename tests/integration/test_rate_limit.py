@@ -12,8 +12,8 @@ from services.ingest.service import IngestService
 from shared.auth import mint_token
 from shared.problems import PROBLEM_MEDIA_TYPE
 from shared.settings import Settings
-from tests.integration.conftest import Database
-from tests.unit.helpers import EXAMPLE_DIRECTORY
+from tests.support.database import Database
+from tests.support.directories import EXAMPLE_DIRECTORY
 
 # The limit does not depend on the database: SQLite alone keeps the test short.
 pytestmark = [

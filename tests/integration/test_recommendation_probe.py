@@ -33,9 +33,9 @@ from shared.contracts import (
     RECOMMENDATION_SUBMITTED,
 )
 from shared.envelope import utc_now
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import IngestClient, ingest_client
-from tests.unit.helpers import alert_request
+from tests.support.builders import alert_request
+from tests.support.database import Database
+from tests.support.ingest_client import IngestClient, ingest_client
 
 pytestmark = pytest.mark.integration
 

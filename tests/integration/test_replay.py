@@ -35,8 +35,8 @@ from shared.contracts import (
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 from tests.e2e.harness import directory_for
-from tests.integration.conftest import Database
-from tests.unit.helpers import raised_envelope
+from tests.support.builders import raised_envelope
+from tests.support.database import Database
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from services.ingest.tables import OUTBOX, AlertViewRecord
-from tests.integration.conftest import Database
-from tests.integration.ingest_client import ingest_client
-from tests.integration.test_ingest_api import JWT_SECRET, bearer
-from tests.unit.helpers import alert_request
+from tests.support.builders import alert_request
+from tests.support.database import Database
+from tests.support.ingest_client import ingest_client
+from tests.support.tokens import JWT_SECRET, bearer
 
 pytestmark = pytest.mark.integration
 

@@ -36,7 +36,7 @@ from shared.contracts.recommendations import RecommendationStateV1
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 from tests.e2e.harness import directory_for
-from tests.integration.conftest import Database
+from tests.support.database import Database
 
 pytestmark = pytest.mark.integration
 

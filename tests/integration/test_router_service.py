@@ -28,14 +28,9 @@ from shared.contracts import (
 from shared.contracts.escalation import ResolveAlertV1
 from shared.contracts.notifications import NotificationDeliveredV1
 from shared.envelope import Envelope
-from tests.integration.conftest import Database
-from tests.unit.helpers import (
-    AWA_CONTACTS,
-    SOURCE,
-    contains_key,
-    directory_with_sms_target,
-    raised_envelope,
-)
+from tests.support.builders import SOURCE, contains_key, raised_envelope
+from tests.support.database import Database
+from tests.support.directories import AWA_CONTACTS, directory_with_sms_target
 
 pytestmark = pytest.mark.integration
 

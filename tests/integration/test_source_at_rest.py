@@ -46,8 +46,10 @@ from shared.envelope import Envelope
 from shared.event_log import EventRecord, field_digest
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing, new_key_line
-from tests.integration.conftest import Database, tapped
-from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory
+from tests.support.broker import tapped
+from tests.support.builders import alert_request
+from tests.support.database import Database
+from tests.support.directories import EXAMPLE_DIRECTORY, example_directory
 
 pytestmark = pytest.mark.integration
 

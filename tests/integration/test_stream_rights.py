@@ -41,9 +41,10 @@ from shared.directory_store import DirectorySource, load_command
 from shared.envelope import Classification, Envelope
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing
-from tests.integration.conftest import Database
-from tests.integration.pump import Pump, pumping
-from tests.unit.helpers import EXAMPLE_DIRECTORY, alert_request, example_directory
+from tests.support.builders import alert_request
+from tests.support.database import Database
+from tests.support.directories import EXAMPLE_DIRECTORY, example_directory
+from tests.support.pump import Pump, pumping
 
 pytestmark = pytest.mark.integration
 

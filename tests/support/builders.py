@@ -1,13 +1,10 @@
-"""Builders shared by the unit and integration suites (no fixtures, no I/O beyond files)."""
+"""Request bodies and envelopes shared by the suites (no fixtures, no I/O)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
-
-import yaml
 
 from shared.contracts import (
     ALERT_RAISED,
@@ -15,36 +12,7 @@ from shared.contracts import (
     RECOMMENDATION_STATE_CHANGED,
     payload_model,
 )
-from shared.directory import Directory, load_directory
 from shared.envelope import Envelope
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-# The reference directory of the design, copied into the repository: the tests never
-# read outside it. (deploy/directory.yaml is the demo directory: the example plus a few
-# people.)
-EXAMPLE_DIRECTORY = REPO_ROOT / "tests" / "data" / "example_directory.yaml"
-DEMO_DIRECTORY = REPO_ROOT / "deploy" / "directory.yaml"
-
-
-def example_directory() -> Directory:
-    """The reference directory, validated by ``load_directory``."""
-    return load_directory(EXAMPLE_DIRECTORY)
-
-
-def directory_with_sms_target() -> Directory:
-    """The reference directory plus a route paging amani.cla (sms only) and lucas.ho."""
-    data = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
-    data["escalation_policies"].append(
-        {
-            "id": "can-relay",
-            "levels": [
-                {"targets": [{"person": "amani.cla"}, {"role": "head_of_office"}], "delay": "5m"}
-            ],
-        }
-    )
-    data["routes"].insert(0, {"match": {"category": ["displacement"]}, "policy": "can-relay"})
-    return Directory.model_validate(data)
 
 
 def alert_request(**overrides: Any) -> dict[str, Any]:
@@ -89,13 +57,6 @@ def raised_envelope(
         occurred_at=raised_at,
         payload=payload,
     )
-
-
-# Contacts of awa.hfo in the reference directory, as ``notification.requested`` lists them.
-AWA_CONTACTS = [
-    {"channel": "webhook", "address": "http://127.0.0.1:9101/awa"},
-    {"channel": "email", "address": "awa.ndiaye@example.org"},
-]
 
 
 def contains_key(value: Any, key: str) -> bool:

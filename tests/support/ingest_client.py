@@ -28,9 +28,9 @@ from shared.directory import Directory
 from shared.directory_store import DirectorySource
 from shared.settings import Settings
 from shared.source_protection import SourceKeyRing
-from tests.integration.conftest import Database
-from tests.integration.pump import Pump, pumping
-from tests.unit.helpers import EXAMPLE_DIRECTORY, example_directory
+from tests.support.database import Database
+from tests.support.directories import EXAMPLE_DIRECTORY, example_directory
+from tests.support.pump import Pump, pumping
 
 # Without a router nothing decides a command: do not make every such test wait 3 s.
 NO_ROUTER_COMMAND_WAIT = 0.2

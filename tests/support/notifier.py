@@ -26,8 +26,8 @@ from shared.contracts.notifications import (
 )
 from shared.envelope import Classification, Envelope
 from shared.outbox import OutboxRelay
-from tests.integration.conftest import Database
-from tests.unit.helpers import SOURCE, raised_envelope
+from tests.support.builders import SOURCE, raised_envelope
+from tests.support.database import Database
 
 WEBHOOK_URL = "http://127.0.0.1:9101/awa"
 EMAIL = "awa.ndiaye@example.org"

@@ -40,7 +40,7 @@ from shared.contracts.alerts import (
 from shared.directory import Person
 from shared.envelope import Classification
 from shared.permissions import PERMISSIONS, AlertAudience, may_see_alert
-from tests.unit.helpers import raised_envelope
+from tests.support.builders import raised_envelope
 
 NOW = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
 KEYS = ["mavivi-road", "oicha-market"]

@@ -12,7 +12,7 @@ from services.router.authority import alert_refusal, message_refusal, recommenda
 from shared.contracts.commands import Refusal
 from shared.envelope import Classification
 from shared.permissions import AlertAudience
-from tests.unit.helpers import example_directory
+from tests.support.directories import example_directory
 
 DIRECTORY = example_directory()
 C = Classification

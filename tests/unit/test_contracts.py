@@ -53,7 +53,7 @@ from shared.contracts.notifications import (
     NotificationRequestedV1,
 )
 from shared.envelope import Classification, Envelope
-from tests.unit.helpers import SOURCE, alert_request, raised_envelope
+from tests.support.builders import SOURCE, alert_request, raised_envelope
 
 
 def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from shared.directory import (
     validate_schema,
 )
 from shared.envelope import Classification
-from tests.unit.helpers import EXAMPLE_DIRECTORY
+from tests.support.directories import EXAMPLE_DIRECTORY
 
 
 @pytest.fixture

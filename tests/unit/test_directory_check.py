@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from services.router.routing import SUPPORTED_CHANNELS, resolve_targets
+from services.router.routing import resolve_targets
+from shared.contracts.notifications import SUPPORTED_CHANNELS
 from shared.directory import Directory, load_directory, resolve_level
 from shared.directory_check import Problem, ProblemKind, check_directory, check_text
-from tests.unit.helpers import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
+from tests.support.directories import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
 
 CHANNELS = ("webhook", "email")
 SCHEMA, REFERENCE, COVERAGE = ProblemKind.SCHEMA, ProblemKind.REFERENCE, ProblemKind.COVERAGE

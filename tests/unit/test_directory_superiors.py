@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shared.directory import Directory, load_directory, reference_errors, validate_schema
-from tests.unit.helpers import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
+from tests.support.directories import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
 
 CHAIN = {
     "head_of_field_office": "head_of_office",

@@ -18,7 +18,7 @@ from services.router.dry_run import (
 )
 from services.router.routing import AlertFacts, snapshot_policy
 from shared.directory import Directory, load_directory
-from tests.unit.helpers import (
+from tests.support.directories import (
     DEMO_DIRECTORY,
     EXAMPLE_DIRECTORY,
     directory_with_sms_target,

@@ -10,7 +10,7 @@ from services.notifier.email import SmtpConfig, deliver_email, email_message
 from services.notifier.email_text import email_subject, email_text
 from services.notifier.retry import RetryPolicy
 from shared.contracts.notifications import NotificationKind, NotificationRequestedV2, SubjectType
-from tests.unit.test_webhook import (
+from tests.support.notifications import (
     MESSAGE_ID,
     MESSAGE_SUMMARY,
     RECOMMENDATION_ID,

@@ -25,7 +25,7 @@ from shared.contracts.registry import (
 )
 from shared.directory_store import DIRECTORY_LOAD, DIRECTORY_LOADED, DIRECTORY_REJECTED
 from shared.outbox import UnpublishableType, add_to_outbox
-from tests.unit.helpers import raised_envelope
+from tests.support.builders import raised_envelope
 
 #: queue -> the types its consumer dispatches on.
 DISPATCH: dict[str, set[str]] = {

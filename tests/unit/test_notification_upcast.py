@@ -24,7 +24,7 @@ from shared.contracts.notifications import (
     upcast_requested,
 )
 from shared.envelope import Envelope
-from tests.unit.test_webhook import MESSAGE_SUMMARY, subject_request, v1_request
+from tests.support.notifications import MESSAGE_SUMMARY, subject_request, v1_request
 
 V1_OUTCOME_FIELDS = {"notification_id", "alert_id", "person_id", "kind", "channel", "attempts"}
 V1_CHANNEL_FAILED_FIELDS = {

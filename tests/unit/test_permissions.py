@@ -18,7 +18,7 @@ from shared.permissions import (
     may_see_alert,
     refusal,
 )
-from tests.unit.helpers import DEMO_DIRECTORY, REPO_ROOT, example_directory
+from tests.support.directories import DEMO_DIRECTORY, REPO_ROOT, example_directory
 
 A = Action
 C = Classification

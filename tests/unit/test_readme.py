@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from tests.unit.helpers import REPO_ROOT
+from tests.support.directories import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")

@@ -37,14 +37,12 @@ from shared.contracts import (
 from shared.contracts.alerts import AlertRaisedV1
 from shared.directory import Directory, Route
 from shared.envelope import Envelope, utc_now
-from tests.unit.helpers import (
+from tests.support.builders import SOURCE, contains_key, raised_envelope
+from tests.support.directories import (
     AWA_CONTACTS,
     EXAMPLE_DIRECTORY,
-    SOURCE,
-    contains_key,
     directory_with_sms_target,
     example_directory,
-    raised_envelope,
 )
 
 

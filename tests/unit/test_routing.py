@@ -17,7 +17,11 @@ from services.router.routing import (
     snapshot_policy,
 )
 from shared.directory import Contact, Directory, Person, PolicyLevel, Route
-from tests.unit.helpers import EXAMPLE_DIRECTORY, directory_with_sms_target, example_directory
+from tests.support.directories import (
+    EXAMPLE_DIRECTORY,
+    directory_with_sms_target,
+    example_directory,
+)
 
 
 @pytest.fixture(scope="module")
