@@ -35,6 +35,8 @@ def _unsigned(**overrides: object) -> str:
     return jwt.encode(_claims(**overrides), key="", algorithm="none")
 
 
+# Built when the tests are collected, which may be many minutes before this module runs
+# (xdist, a long suite): "in the future" is a day ahead, not minutes.
 DEV_FAILURES = [
     pytest.param(
         mint_token("jo.operator", SECRET, ttl=timedelta(seconds=-5)),
@@ -42,10 +44,10 @@ DEV_FAILURES = [
         id="expired",
     ),
     pytest.param(
-        _hs256(nbf=utc_now() + timedelta(minutes=10)), "token is not valid yet", id="nbf-future"
+        _hs256(nbf=utc_now() + timedelta(days=1)), "token is not valid yet", id="nbf-future"
     ),
     pytest.param(
-        _hs256(iat=utc_now() + timedelta(minutes=10)), "token is not valid yet", id="iat-future"
+        _hs256(iat=utc_now() + timedelta(days=1)), "token is not valid yet", id="iat-future"
     ),
     pytest.param(
         mint_token("jo.operator", OTHER_SECRET), "token signature is invalid", id="wrong-secret"
