@@ -170,6 +170,7 @@ class Upgrade:
     urgency: str
     snapshot: PolicySnapshot | None
     transition: Transition
+    was: tuple[str, str]  # the open alert's severity and urgency before it
 
 
 def plan_upgrade(
@@ -192,9 +193,9 @@ def plan_upgrade(
     if wider is None or wider == current:
         if (severity, urgency) == was:
             return None
-        return Upgrade(severity, urgency, current, Transition(state=state))
+        return Upgrade(severity, urgency, current, Transition(state=state), was)
     transition = widen(state, wider, now)
-    return Upgrade(severity, urgency, wider, transition)
+    return Upgrade(severity, urgency, wider, transition, was)
 
 
 async def merge(
@@ -255,7 +256,6 @@ def _upgrade(
     duplicate_id: str,
 ) -> list[Envelope]:
     """Raise the open alert (its row) and the events and pages that say so."""
-    previous = (open_alert.severity, open_alert.summary.get("urgency", Urgency.UNKNOWN.value))
     open_alert.severity = upgrade.severity
     open_alert.summary = {
         **open_alert.summary,
@@ -272,8 +272,8 @@ def _upgrade(
             "duplicate_alert_id": UUID(duplicate_id),
             "severity": upgrade.severity,
             "urgency": upgrade.urgency,
-            "previous_severity": previous[0],
-            "previous_urgency": previous[1],
+            "previous_severity": upgrade.was[0],
+            "previous_urgency": upgrade.was[1],
             "policy_ids": list(upgrade.snapshot.policy_ids) if upgrade.snapshot else [],
             "targets": [p for page in upgrade.transition.pages for p in page.people],
             "snapshot": open_alert.snapshot or None,
