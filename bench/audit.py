@@ -11,7 +11,7 @@ this order, each over the whole log, as records/s:
 3. verify: ``shared.event_log.verify``, one process (``coord audit verify --jobs 1``);
 4. verify, 2 processes: ``shared.log_verification.verify_in_parallel`` over two ``seq``
    ranges (what ``coord audit verify`` runs on this log with two cores);
-5. replay: ``services.router.replay.rebuild`` (what ``coord audit replay`` runs before
+5. replay: ``services.router.audit.replay.rebuild`` (what ``coord audit replay`` runs before
    comparing with the live tables; the comparison is left out: it scales with the live
    rows, not the log, and there are none here).
 """
@@ -34,7 +34,7 @@ from bench.infra import database
 from bench.logload import COLUMNS, build_log, driver_url
 from bench.templates import LoggedRow
 from coord.migrate import upgrade
-from services.router.replay import rebuild
+from services.router.audit.replay import rebuild
 from shared.db import create_engine, session_factory
 from shared.event_log import EventRecord, head, verify
 from shared.log_verification import verify_in_parallel

@@ -21,8 +21,8 @@ from uuid import UUID, uuid4
 from sqlalchemy import select
 
 from coord.migrate import upgrade
+from services.router.alerts.tables import AlertRecord
 from services.router.handlers import RouterHandler
-from services.router.tables import AlertRecord
 from services.router.timers import fire_due_timers
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,

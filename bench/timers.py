@@ -40,10 +40,11 @@ from sqlalchemy.orm import Session
 from bench.infra import database, vhost
 from bench.templates import raised_envelope
 from coord.migrate import upgrade
-from services.router.alert_store import snapshot_to_json
-from services.router.alerts import plan_trigger, raised_alert, summarise
+from services.router.alerts.service import plan_trigger, raised_alert, summarise
+from services.router.alerts.store import snapshot_to_json
+from services.router.alerts.tables import AlertRecord
 from services.router.service import RouterService
-from services.router.tables import AlertRecord, EventRecord
+from services.router.tables import EventRecord
 from shared.bus import EVENTS_EXCHANGE
 from shared.contracts import ALERT_ESCALATED
 from shared.db import create_engine, session_factory

@@ -315,7 +315,7 @@ def replay_command(
 async def _replay(settings: Settings, moment: datetime | None, output: Path | None) -> None:
     import json
 
-    from services.router.replay import compare, live_states, rebuild
+    from services.router.audit.replay import compare, live_states, rebuild
 
     async with _session(settings) as session:
         progress = await _Progress.over_the_log("replaying", session)
@@ -365,7 +365,7 @@ def explain_command(
     )
 
     async def story() -> list[str]:
-        from services.router.explain import explain
+        from services.router.audit.explain import explain
 
         async with _session(settings) as session:
             return await explain(session, alert_id)

@@ -1,7 +1,7 @@
 """What ``coord directory check|load`` and ``coord policy dry-run`` do.
 
 The logic is elsewhere and pure (``shared.directory_check``,
-``services.router.dry_run``); this module reads files, talks to the bus and the
+``services.router.alerts.dry_run``); this module reads files, talks to the bus and the
 database, and prints. ``coord.directory_commands`` imports it when a command runs.
 """
 
@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from coord.dry_run_output import plain_lines, print_rich
 from coord.identity import caller
-from services.router.dry_run import plan_dry_run
-from services.router.routing import AlertFacts
+from services.router.alerts.dry_run import plan_dry_run
+from services.router.alerts.routing import AlertFacts
 from shared.bus import publish_once
 from shared.contracts.alerts import Category, Component, Severity
 from shared.contracts.notifications import SUPPORTED_CHANNELS

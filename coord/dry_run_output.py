@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from services.router.dry_run import (
+from services.router.alerts.dry_run import (
     DryRun,
     PlannedPage,
     PlannedStep,

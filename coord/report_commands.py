@@ -1,6 +1,6 @@
 """``coord report recommendations``: the "is it heeded?" report, read from the database.
 
-The figures come from ``services.ingest.reports`` (the same functions as
+The figures come from ``services.ingest.reports.service`` (the same functions as
 ``GET /v1/reports/recommendations``); this module opens the database and prints
 them as rich tables, CSV or JSON. Heavy imports wait until the command runs, so
 ``coord --help`` stays fast.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from services.ingest.reports import Report
+    from services.ingest.reports.service import Report
     from shared.settings import Settings
 
 report_app = typer.Typer(
@@ -108,7 +108,7 @@ def recommendations(
 
 
 async def _read(settings: Settings, since: datetime | None, sector: str | None) -> Report:
-    from services.ingest.reports import report
+    from services.ingest.reports.service import report
     from shared.db import one_session
     from shared.envelope import utc_now
 

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
-from services.ingest.stream import StreamHub
+from services.ingest.stream.hub import StreamHub
 from services.ingest.verdicts import VerdictWaiters
 from shared.auth import Authenticator, IdentityProviderUnavailable, InvalidToken, VerifiedToken
 from shared.directory import Directory, Person

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.message_projections import apply_message_event
-from services.ingest.projections import apply_event
-from services.ingest.recommendation_projections import apply_recommendation_event
+from services.ingest.alerts.projections import apply_event
+from services.ingest.messages.projections import apply_message_event
+from services.ingest.recommendations.projections import apply_recommendation_event
 from shared.contracts.registry import INGEST_VIEWS, bindings
 from shared.envelope import Envelope
 

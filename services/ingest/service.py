@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.ingest.api import include_routes
 from services.ingest.deps import ApiContext
 from services.ingest.dispatch import project
 from services.ingest.docs import install_docs
 from services.ingest.limits import BodySizeLimit
-from services.ingest.stream import STREAM_BINDINGS, StreamHub
+from services.ingest.routes import include_routes
+from services.ingest.stream.hub import STREAM_BINDINGS, StreamHub
 from services.ingest.tables import OUTBOX
 from services.ingest.verdicts import VerdictWaiters
 from services.ingest.views import ViewKeeper

@@ -7,14 +7,11 @@ from collections.abc import Awaitable, Callable
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.router import (
-    alerts,
-    commands,
-    directory_versions,
-    messages,
-    outcomes,
-    recommendations,
-)
+from services.router import directory_versions, outcomes
+from services.router.alerts import commands
+from services.router.alerts import service as alerts
+from services.router.messages import service as messages
+from services.router.recommendations import service as recommendations
 from services.router.tables import INBOX
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.escalation import Page
-from services.router.tables import AlertRecord
-from services.router.transitions import EventFactory, notifications, stage
+from services.router.alerts.escalation import Page
+from services.router.alerts.tables import AlertRecord
+from services.router.alerts.transitions import EventFactory, notifications, stage
 from shared.contracts.notifications import NotificationFailedV1, NotificationKind
 from shared.directory import Directory
 from shared.envelope import Envelope

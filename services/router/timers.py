@@ -15,12 +15,14 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.router.alert_store import snapshot_from_json, state_of
-from services.router.escalation import TimerKind, on_timer
-from services.router.messages import fire_due_messages
-from services.router.recommendations import fire_due_recommendations
-from services.router.tables import AlertRecord, MessageRecord, RecommendationRecord
-from services.router.transitions import EventFactory, apply_transition
+from services.router.alerts.escalation import TimerKind, on_timer
+from services.router.alerts.store import snapshot_from_json, state_of
+from services.router.alerts.tables import AlertRecord
+from services.router.alerts.transitions import EventFactory, apply_transition
+from services.router.messages.service import fire_due_messages
+from services.router.messages.tables import MessageRecord
+from services.router.recommendations.service import fire_due_recommendations
+from services.router.recommendations.tables import RecommendationRecord
 from shared.directory import Directory
 from shared.envelope import utc_now
 from shared.metrics import TIMER_LATENESS

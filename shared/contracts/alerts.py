@@ -238,7 +238,7 @@ class AlertUpgradedV1(BaseModel):
 
     The alert now carries the more serious severity and urgency of the two reports, and
     escalates under both reports' policies together (``snapshot``, see
-    ``services.router.escalation.combine``); ``targets`` are the people paged now because
+    ``services.router.alerts.escalation.combine``); ``targets`` are the people paged now because
     of it (whom the duplicate's routing adds at the levels the alert has reached).
     """
 

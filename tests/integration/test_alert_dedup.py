@@ -22,8 +22,8 @@ from alembic import command
 from sqlalchemy import select
 
 from coord.migrate import alembic_config, upgrade
-from services.router.explain import explain
-from services.router.tables import AlertRecord, OpenDedupKey
+from services.router.alerts.tables import AlertRecord, OpenDedupKey
+from services.router.audit.explain import explain
 from shared.auth import mint_token
 from shared.contracts import ALERT_MERGED, ALERT_UPGRADED, NOTIFICATION_REQUESTED
 from shared.db import create_engine, session_factory

@@ -18,8 +18,8 @@ from sqlalchemy import inspect, text
 from coord.migrate import alembic_config
 from coord.report_commands import CSV_COLUMNS
 from coord.schema import metadata
-from services.ingest.recommendation_tables import RecommendationViewRecord
-from services.ingest.tables import AlertViewRecord
+from services.ingest.alerts.tables import AlertViewRecord
+from services.ingest.recommendations.tables import RecommendationViewRecord
 from shared.auth import InvalidToken, mint_token, subject_of
 from shared.db import create_engine
 from shared.settings import DEV_JWT_SECRET

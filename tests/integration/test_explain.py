@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from services.router.explain import explain
+from services.router.audit.explain import explain
 from services.router.handlers import RouterHandler
 from services.router.timers import fire_due_timers
 from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_RESOLVE, NOTIFICATION_DELIVERED

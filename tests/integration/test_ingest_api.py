@@ -17,14 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from services.ingest import queries
-from services.ingest.projections import apply_event
-from services.ingest.tables import (
-    OUTBOX,
-    AlertViewRecord,
-    IdempotencyKeyRecord,
-    TimelineRecord,
-)
+from services.ingest.alerts import queries
+from services.ingest.alerts.projections import apply_event
+from services.ingest.alerts.tables import AlertViewRecord, TimelineRecord
+from services.ingest.tables import OUTBOX, IdempotencyKeyRecord
 from shared.contracts.alerts import RaiseAlertV1, SealedSource, Source
 from shared.envelope import Envelope
 from shared.settings import Settings

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 
 from services.ingest.deps import ApiContext
 from services.ingest.service import IngestService
-from services.ingest.stream import StreamHub
+from services.ingest.stream.hub import StreamHub
 from services.ingest.tables import OUTBOX
 from services.ingest.verdicts import VerdictWaiters
 from shared.audit_export import REDACTED, exported, verify_export

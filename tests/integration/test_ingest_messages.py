@@ -20,8 +20,8 @@ import aio_pika
 import httpx
 import pytest
 
-from services.ingest.message_projections import apply_message_event
-from services.ingest.message_tables import MessageAddresseeRecord, MessageViewRecord
+from services.ingest.messages.projections import apply_message_event
+from services.ingest.messages.tables import MessageAddresseeRecord, MessageViewRecord
 from services.ingest.service import IngestService
 from services.ingest.tables import OUTBOX
 from shared.auth import mint_token

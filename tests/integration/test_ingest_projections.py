@@ -15,8 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import inspect, select
 
-from services.ingest.projections import apply_event
-from services.ingest.tables import OUTBOX, AlertViewRecord, TimelineRecord
+from services.ingest.alerts.projections import apply_event
+from services.ingest.alerts.tables import AlertViewRecord, TimelineRecord
+from services.ingest.tables import OUTBOX
 from services.router.handlers import RouterHandler
 from services.router.tables import OUTBOX as ROUTER_OUTBOX
 from shared.auth import mint_token

@@ -14,8 +14,8 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from services.ingest.recommendation_projections import apply_recommendation_event
-from services.ingest.recommendation_tables import (
+from services.ingest.recommendations.projections import apply_recommendation_event
+from services.ingest.recommendations.tables import (
     RecommendationAddresseeRecord,
     RecommendationTimelineRecord,
     RecommendationViewRecord,

@@ -3,9 +3,9 @@
 Random alerts (classification, sector, who raised them, whom the router paged
 and put on the chain) are written as ingest writes them: the view the raise
 inserts, then the router's ``alert.triggered`` / ``alert.state_changed``
-through ``services.ingest.projections.apply_event``, which also fills
+through ``services.ingest.alerts.projections.apply_event``, which also fills
 ``ingest_alert_people``. For every person, walking the list page by page
-(``services.ingest.queries.list_alerts``, what the route calls) yields exactly
+(``services.ingest.alerts.queries.list_alerts``, what the route calls) yields exactly
 the alerts ``shared.permissions.may_see_alert`` lets them see, and a cursor,
 even one made from an alert they may not see, never lets another one through.
 
@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from services.ingest import queries
-from services.ingest.projections import apply_event
-from services.ingest.tables import AlertPersonRecord, AlertViewRecord, TimelineRecord
+from services.ingest.alerts import queries
+from services.ingest.alerts.projections import apply_event
+from services.ingest.alerts.tables import AlertPersonRecord, AlertViewRecord, TimelineRecord
 from shared.contracts import ALERT_TRIGGERED
 from shared.contracts.alerts import AlertTriggeredV1
 from shared.directory import Person
@@ -123,7 +123,7 @@ def generated_alerts(draw: st.DrawFn) -> Generated:
 
 
 def the_view(alert: Generated) -> AlertViewRecord:
-    """The view as ``POST /v1/alerts`` inserts it (``services.ingest.alerts``)."""
+    """The view as ``POST /v1/alerts`` inserts it (``services.ingest.alerts.service``)."""
     return AlertViewRecord(
         alert_id=str(alert.alert_id),
         status="raised",

@@ -49,20 +49,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
 
-from services.ingest.message_tables import MessageViewRecord
-from services.ingest.recommendation_tables import (
+from services.ingest.alerts.tables import AlertViewRecord, TimelineRecord
+from services.ingest.messages.tables import MessageViewRecord
+from services.ingest.recommendations.tables import (
     RecommendationTimelineRecord,
     RecommendationViewRecord,
 )
 from services.ingest.service import IngestService
-from services.ingest.stream import StreamHub, Subscriber
-from services.ingest.tables import (
-    OUTBOX,
-    AlertViewRecord,
-    CommandVerdictRecord,
-    IdempotencyKeyRecord,
-    TimelineRecord,
-)
+from services.ingest.stream.hub import StreamHub, Subscriber
+from services.ingest.tables import OUTBOX, CommandVerdictRecord, IdempotencyKeyRecord
 from shared.auth import mint_token
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,

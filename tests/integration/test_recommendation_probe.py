@@ -21,7 +21,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.ingest.recommendation_tables import (
+from services.ingest.recommendations.tables import (
     RecommendationTimelineRecord,
     RecommendationViewRecord,
 )

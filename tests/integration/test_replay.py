@@ -18,9 +18,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from services.router.alerts.tables import AlertRecord
+from services.router.audit.replay import compare, live_states, rebuild
 from services.router.handlers import RouterHandler
-from services.router.replay import compare, live_states, rebuild
-from services.router.tables import AlertRecord
 from services.router.timers import fire_due_deadlines, fire_due_timers
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,

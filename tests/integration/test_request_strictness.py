@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.ingest.tables import OUTBOX, AlertViewRecord
+from services.ingest.alerts.tables import AlertViewRecord
+from services.ingest.tables import OUTBOX
 from tests.support.builders import alert_request
 from tests.support.database import Database
 from tests.support.ingest_client import ingest_client

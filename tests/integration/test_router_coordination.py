@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from services.router.handlers import RouterHandler
-from services.router.tables import OUTBOX, EventRecord, MessageRecord, RecommendationRecord
+from services.router.messages.tables import MessageRecord
+from services.router.recommendations.tables import RecommendationRecord
+from services.router.tables import OUTBOX, EventRecord
 from services.router.timers import fire_due_deadlines, next_due_at
 from shared.contracts import (
     MESSAGE_ACKNOWLEDGE,

@@ -12,8 +12,9 @@ from uuid import UUID, uuid4
 import pytest
 from sqlalchemy import select
 
+from services.router.alerts.tables import AlertRecord, OpenDedupKey
 from services.router.handlers import RouterHandler
-from services.router.tables import INBOX, OUTBOX, AlertRecord, EventRecord, OpenDedupKey
+from services.router.tables import INBOX, OUTBOX, EventRecord
 from shared.contracts import (
     ALERT_DEDUPLICATED,
     ALERT_MERGED,

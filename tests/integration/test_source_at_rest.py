@@ -22,10 +22,11 @@ import pytest
 from aio_pika.abc import AbstractQueue
 from sqlalchemy import Connection, MetaData, select
 
+from services.ingest.alerts.tables import AlertViewRecord
 from services.ingest.deps import ApiContext
 from services.ingest.service import IngestService
-from services.ingest.stream import StreamHub
-from services.ingest.tables import OUTBOX, AlertViewRecord
+from services.ingest.stream.hub import StreamHub
+from services.ingest.tables import OUTBOX
 from services.ingest.verdicts import VerdictWaiters
 from services.router.handlers import RouterHandler
 from services.router.service import RouterService

@@ -29,7 +29,7 @@ from fastapi import FastAPI
 from services.ingest.deps import ApiContext
 from services.ingest.dispatch import project
 from services.ingest.service import IngestService
-from services.ingest.stream import STREAM_BINDINGS, StreamHub
+from services.ingest.stream.hub import STREAM_BINDINGS, StreamHub
 from services.ingest.verdicts import VerdictWaiters
 from services.ingest.views import ViewKeeper
 from services.router.directory_versions import record_directory

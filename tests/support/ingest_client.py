@@ -20,7 +20,7 @@ import httpx
 from services.ingest.deps import ApiContext
 from services.ingest.dispatch import project
 from services.ingest.service import IngestService
-from services.ingest.stream import StreamHub
+from services.ingest.stream.hub import StreamHub
 from services.ingest.verdicts import VerdictWaiters
 from services.ingest.views import ViewKeeper
 from shared.auth import Authenticator

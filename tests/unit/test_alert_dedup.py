@@ -1,8 +1,8 @@
 """The dedup rule (issue 13, item 1): a dedup key merges only within its scope, for a raiser
 who may see the open alert, and a merge never lowers what is paged.
 
-Pure rules: ``may_merge`` and ``DedupScope`` (services/router/alerts.py), ``combine`` and
-``widen`` (services/router/escalation.py), ``more_serious`` (shared/contracts/alerts.py).
+Pure rules: ``may_merge`` and ``DedupScope`` (services/router/alerts/service.py), ``combine`` and
+``widen`` (services/router/alerts/escalation.py), ``more_serious`` (shared/contracts/alerts.py).
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.router.alert_store import snapshot_to_json
-from services.router.alerts import raised_alert
-from services.router.dedup import DedupScope, may_merge, plan_upgrade
-from services.router.escalation import (
+from services.router.alerts.dedup import DedupScope, may_merge, plan_upgrade
+from services.router.alerts.escalation import (
     ACKNOWLEDGED,
     TRIGGERED,
     Acknowledgement,
@@ -27,7 +25,9 @@ from services.router.escalation import (
     combine,
     widen,
 )
-from services.router.tables import AlertRecord
+from services.router.alerts.service import raised_alert
+from services.router.alerts.store import snapshot_to_json
+from services.router.alerts.tables import AlertRecord
 from shared.addressing import cleared_for
 from shared.contracts.alerts import (
     SEVERITY_ORDER,

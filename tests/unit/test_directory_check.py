@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.router.routing import resolve_targets
+from services.router.alerts.routing import resolve_targets
 from shared.contracts.notifications import SUPPORTED_CHANNELS
 from shared.directory import Directory, load_directory, resolve_level
 from shared.directory_check import Problem, ProblemKind, check_directory, check_text

@@ -9,14 +9,14 @@ import pytest
 import yaml
 
 from coord.dry_run_output import plain_lines
-from services.router.dry_run import (
+from services.router.alerts.dry_run import (
     DryRun,
     UnknownSector,
     format_duration,
     format_offset,
     plan_dry_run,
 )
-from services.router.routing import AlertFacts, snapshot_policy
+from services.router.alerts.routing import AlertFacts, snapshot_policy
 from shared.directory import Directory, load_directory
 from tests.support.directories import (
     DEMO_DIRECTORY,

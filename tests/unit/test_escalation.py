@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.router.escalation import (
+from services.router.alerts.escalation import (
     ACKNOWLEDGED,
     RESOLVED,
     TRIGGERED,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.router.message_rules import acknowledge, awaiting_ack, mark_read, next_due
+from services.router.messages.rules import acknowledge, awaiting_ack, mark_read, next_due
 from shared.contracts.messages import AddresseeState
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.router.recommendation_rules import (
+from services.router.recommendations.rules import (
     Decision,
     RecommendationState,
     Status,

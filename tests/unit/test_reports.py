@@ -8,13 +8,13 @@ from uuid import uuid4
 
 import pytest
 
-from services.ingest.recommendation_tables import RecommendationViewRecord
-from services.ingest.reports import (
+from services.ingest.alerts.tables import AlertViewRecord
+from services.ingest.recommendations.tables import RecommendationViewRecord
+from services.ingest.reports.service import (
     RecommendationGroup,
     summarise_alerts,
     summarise_recommendations,
 )
-from services.ingest.tables import AlertViewRecord
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=5)

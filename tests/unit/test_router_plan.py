@@ -16,17 +16,17 @@ from typing import Any
 import pytest
 import yaml
 
-from services.router.alert_store import snapshot_to_json
-from services.router.alerts import plan_trigger, summarise
-from services.router.escalation import (
+from services.router.alerts.escalation import (
     EscalationState,
     Page,
     PolicySnapshot,
     TimerKind,
     Transition,
 )
-from services.router.tables import AlertRecord
-from services.router.transitions import EventFactory, notifications
+from services.router.alerts.service import plan_trigger, summarise
+from services.router.alerts.store import snapshot_to_json
+from services.router.alerts.tables import AlertRecord
+from services.router.alerts.transitions import EventFactory, notifications
 from shared.contracts import (
     ALERT_TARGET_UNREACHABLE,
     ALERT_TRIGGERED,

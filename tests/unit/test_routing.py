@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.router.escalation import LevelSnapshot, PolicySnapshot
-from services.router.routing import (
+from services.router.alerts.escalation import LevelSnapshot, PolicySnapshot
+from services.router.alerts.routing import (
     AlertFacts,
     contact_points,
     joc_operators,

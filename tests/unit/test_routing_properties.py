@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.router.routing import AlertFacts, route_matches, select_policies
+from services.router.alerts.routing import AlertFacts, route_matches, select_policies
 from shared.contracts.alerts import Category, Component, Severity
 from shared.directory import Route, RouteMatch
 from shared.envelope import Classification

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.ingest.stream import (
+from services.ingest.stream.hub import (
     KEEP_ALIVE_SECONDS,
     OVERFLOW_FRAME,
     Audience,

@@ -1,0 +1,189 @@
+"""The public HTTP API v1 of alerts: thin routes over the alert services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from services.ingest import command_staging as commands
+from services.ingest import idempotency
+from services.ingest.alerts import queries
+from services.ingest.alerts import service as alerts
+from services.ingest.alerts.schemas import AlertPage, AlertView, NoteBody, ResolveBody
+from services.ingest.answers import answer, command_responses
+from services.ingest.caller import AuthenticatedRoute
+from services.ingest.deps import (
+    Context,
+    MayAcknowledge,
+    MayPostMessage,
+    MayRaiseAlert,
+    MayRead,
+    MayResolve,
+)
+from services.ingest.pagination import BadCursor
+from shared.contracts.alerts import Category, RaiseAlertV1
+from shared.directory import Person
+from shared.envelope import Moment
+
+router = APIRouter(prefix="/v1", tags=["alerts"], route_class=AuthenticatedRoute)
+
+
+@router.post(
+    "/alerts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AlertView,
+    responses={
+        **idempotency.RESPONSES,
+        401: {"description": "Missing or invalid bearer token"},
+        413: {"description": "Body larger than the limit"},
+        422: {"description": "Invalid alert, or Idempotency-Key reused with another body"},
+    },
+)
+async def raise_alert(
+    body: RaiseAlertV1,
+    person: MayRaiseAlert,
+    context: Context,
+    response: Response,
+    idempotency_key: idempotency.IdempotencyKey = None,
+) -> AlertView:
+    """Raise a protection alert; it is routed to the people responsible."""
+    try:
+        accepted = await alerts.raise_alert(
+            context.sessions,
+            context.directory,
+            person.id,
+            body,
+            idempotency_key,
+            keys=context.source_keys,
+        )
+    except alerts.UnknownSector as error:
+        raise RequestValidationError(
+            [{"loc": ("body", "sector"), "msg": str(error), "type": "value_error"}]
+        ) from None
+    except alerts.AboveClearance as error:
+        raise RequestValidationError(
+            [{"loc": ("body", "classification"), "msg": str(error), "type": "value_error"}]
+        ) from None
+    except idempotency.IdempotencyKeyReused as error:
+        raise idempotency.reused(error) from None
+    if not accepted.created:
+        response.status_code = status.HTTP_200_OK
+    async with context.sessions() as session:
+        view = await queries.get_alert(session, accepted.id)
+    if view is None:  # pragma: no cover - the view is written with the alert
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "alert view missing")
+    return view
+
+
+@router.get(
+    "/alerts/{alert_id}",
+    response_model=AlertView,
+    responses={
+        404: {"description": "No such alert, or none the caller may see"},
+        200: {"content": {"application/json": {"example": AlertView.example()}}},
+    },
+)
+async def get_alert(alert_id: UUID, person: MayRead, context: Context) -> AlertView:
+    """An alert with its status, who was notified, and its timeline (need-to-know: else 404)."""
+    return await _visible_view(context, alert_id, person)
+
+
+async def _visible_view(context: Context, alert_id: UUID, person: Person) -> AlertView:
+    async with context.sessions() as session:
+        view = await queries.get_alert(session, alert_id, person)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    return view
+
+
+async def _command(
+    context: Context, alert_id: UUID, person: Person, staged: Awaitable[UUID]
+) -> AlertView | JSONResponse:
+    return await answer(
+        context,
+        staged,
+        location=f"/v1/alerts/{alert_id}",
+        read=lambda: _visible_view(context, alert_id, person),
+    )
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response_model=AlertView,
+    responses=command_responses("alert"),
+)
+async def acknowledge_alert(
+    alert_id: UUID, person: MayAcknowledge, context: Context
+) -> AlertView | JSONResponse:
+    """Acknowledge: stops escalation (on a quorum level, once every component has).
+
+    Answers with the router's verdict: the alert as it is after the acknowledgement.
+    """
+    return await _command(
+        context, alert_id, person, commands.acknowledge(context.sessions, alert_id, person)
+    )
+
+
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    response_model=AlertView,
+    responses=command_responses("alert"),
+)
+async def resolve_alert(
+    alert_id: UUID,
+    person: MayResolve,
+    context: Context,
+    body: ResolveBody | None = None,
+) -> AlertView | JSONResponse:
+    """Resolve: final; escalation stops and everyone paged is told."""
+    note = body.note if body else ""
+    return await _command(
+        context, alert_id, person, commands.resolve(context.sessions, alert_id, person, note)
+    )
+
+
+@router.post(
+    "/alerts/{alert_id}/notes",
+    response_model=AlertView,
+    responses=command_responses("alert"),
+)
+async def add_note(
+    alert_id: UUID, body: NoteBody, person: MayPostMessage, context: Context
+) -> AlertView | JSONResponse:
+    """Add a note to the alert's timeline."""
+    return await _command(
+        context, alert_id, person, commands.add_note(context.sessions, alert_id, person, body.text)
+    )
+
+
+@router.get("/alerts", response_model=AlertPage)
+async def list_alerts(
+    context: Context,
+    person: MayRead,
+    *,
+    status_: Annotated[
+        str | None,
+        Query(alias="status", pattern="^(raised|triggered|acknowledged|resolved|merged)$"),
+    ] = None,
+    sector: Annotated[str | None, Query(max_length=100)] = None,
+    category: Category | None = None,
+    since: Moment | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> AlertPage:
+    """Alerts the caller may see, newest first, filtered; follow ``next_cursor`` for more."""
+    where = queries.AlertFilter(
+        status=status_, sector=sector, category=category.value if category else None, since=since
+    )
+    async with context.sessions() as session:
+        try:
+            return await queries.list_alerts(session, person, where, limit, cursor)
+        except BadCursor as error:
+            raise RequestValidationError(
+                [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
+            ) from None

@@ -1,0 +1,1 @@
+"""Reports over ingest's read side: are recommendations heeded, are alerts acknowledged?"""

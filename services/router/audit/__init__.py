@@ -1,0 +1,1 @@
+"""Auditors' readings of the event log: replay every subject, explain one alert."""

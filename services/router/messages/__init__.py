@@ -1,0 +1,1 @@
+"""Coordination messages in the router: address, record reads and acks, escalate."""

@@ -1,0 +1,1 @@
+"""Recommendations in the router: issue, acknowledge, respond, escalate when overdue."""
