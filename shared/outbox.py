@@ -38,13 +38,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from shared.bus import (
-    Bus,
     OutgoingMessage,
     PublishOutcome,
     RefusalKind,
     refusal_of,
     to_outgoing,
 )
+from shared.bus_protocol import MessageBus
 from shared.contracts import OUTBOX_PARKED
 from shared.contracts.registry import is_published
 from shared.db import Base, UTCDateTime
@@ -153,7 +153,7 @@ class OutboxRelay:
         service: str,
         outbox: Table,
         sessions: async_sessionmaker[AsyncSession],
-        bus: Bus,
+        bus: MessageBus,
         *,
         batch_size: int,
         poll_interval: float,

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from shared.bus import Bus
+from shared.bus_protocol import MessageBus
 from shared.db import create_engine, ping, session_factory
 from shared.health import DEGRADED, check, check_value
 from shared.http_server import HeaderLimits, server_config
@@ -52,18 +53,27 @@ class Infrastructure:
     service: str
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    bus: Bus
+    bus: MessageBus
     relay: OutboxRelay
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, settings: Settings, service: str, outbox: Table) -> Infrastructure:
-        """Connect to the database and the broker (waiting for the broker), start the relay."""
+    async def open(
+        cls, settings: Settings, service: str, outbox: Table, bus: MessageBus | None = None
+    ) -> Infrastructure:
+        """Connect to the database and the broker (waiting for the broker), start the relay.
+
+        ``bus``: another bus than RabbitMQ's at ``settings.amqp_url`` (tests/scenarios hand
+        each unit a ``shared.memory_bus.MemoryBus``); it is connected here all the same.
+        """
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         sessions = session_factory(engine)
-        bus = Bus(
-            settings.amqp_url, prefetch=settings.prefetch, delivery_limit=settings.delivery_limit
-        )
+        if bus is None:
+            bus = Bus(
+                settings.amqp_url,
+                prefetch=settings.prefetch,
+                delivery_limit=settings.delivery_limit,
+            )
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type((ConnectionError, OSError)),
             wait=wait_exponential(multiplier=0.2, max=5),

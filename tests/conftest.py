@@ -40,12 +40,15 @@ import aio_pika
 import asyncpg
 import httpx
 import pytest
+import structlog
 
 T = TypeVar("T")
 
 # The shared helpers of tests/support assert too: rewrite them as pytest rewrites test
 # modules, so that a failing check there explains itself (must run before their import).
 pytest.register_assert_rewrite("tests.support")
+
+from tests.support.database import PG_ADMIN_URL  # noqa: E402 - after the rewrite hook
 
 # The tests run on the published development secrets (COORD_ENV, shared/settings.py):
 # every Settings() built in a test process reads this. Subprocesses get it explicitly.
@@ -56,9 +59,6 @@ AMQP_PORT = int(os.environ.get("COORD_TEST_AMQP_PORT", "5672"))
 RABBIT_API = os.environ.get("COORD_TEST_RABBIT_API", "http://127.0.0.1:15672").rstrip("/")
 RABBIT_USER = os.environ.get("COORD_TEST_RABBIT_USER", "guest")
 RABBIT_PASSWORD = os.environ.get("COORD_TEST_RABBIT_PASSWORD", "guest")
-PG_ADMIN_URL = os.environ.get(
-    "COORD_TEST_PG_URL", "postgresql://coord:coord@127.0.0.1:5432/postgres"
-)
 
 # Default per-test timeouts (pytest-timeout), applied unless the test has its own
 # ``@pytest.mark.timeout`` or ``--timeout`` was given on the command line.
@@ -76,6 +76,18 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers", "integration: test against real infrastructure (RabbitMQ and/or a database)"
+    )
+    # structlog's default renders an exception with rich and every frame's locals: on an
+    # error logged with SQLAlchemy objects in scope that took 20 s a test. The services
+    # configure their own logging (shared.logging); in-process tests log plainly.
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            ),
+        ]
     )
 
 

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.conftest import (
     AMQP_HOST,
     AMQP_PORT,
-    PG_ADMIN_URL,
     RABBIT_API,
     RABBIT_PASSWORD,
     RABBIT_USER,
@@ -26,6 +25,7 @@ from tests.conftest import (
     fresh_vhost,
     vhost_of,
 )
+from tests.support.database import PG_ADMIN_URL
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

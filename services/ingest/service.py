@@ -15,6 +15,7 @@ from services.ingest.verdicts import VerdictWaiters
 from services.ingest.views import ViewKeeper
 from shared.auth import Authenticator
 from shared.bus import INGEST_VIEWS_QUEUE
+from shared.bus_protocol import MessageBus
 from shared.directory_store import DirectorySource
 from shared.health import health_routes
 from shared.problems import install_problem_handlers
@@ -29,8 +30,11 @@ class IngestService:
 
     name = "ingest"
 
-    def __init__(self, settings: Settings, port: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, port: int | None = None, *, bus: MessageBus | None = None
+    ) -> None:
         self.settings = settings
+        self._bus = bus  # None: RabbitMQ at settings.amqp_url
         self.port = port or settings.ingest_port
         self.infrastructure: Infrastructure | None = None
         self.authenticator: Authenticator | None = None
@@ -57,7 +61,7 @@ class IngestService:
         """Connect, serve the API, and keep the views from ``ingest.views``."""
         # A malformed COORD_SOURCE_KEYS stops the start here, before any alert is taken.
         source_keys = SourceKeyRing.from_settings(self.settings)
-        self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX)
+        self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX, self._bus)
         sessions = self.infrastructure.sessions
         directories = await DirectorySource.open(
             sessions, self.settings.directory, refresh_interval=self.settings.directory_refresh

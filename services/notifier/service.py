@@ -16,6 +16,7 @@ from services.notifier.email import SmtpConfig
 from services.notifier.retry import RetryPolicy
 from services.notifier.tables import OUTBOX
 from shared.bus import NOTIFIER_QUEUE
+from shared.bus_protocol import MessageBus
 from shared.contracts import NOTIFICATION_REQUESTED
 from shared.envelope import Envelope
 from shared.health import health_routes
@@ -68,8 +69,11 @@ class NotifierService:
 
     name = "notifier"
 
-    def __init__(self, settings: Settings, port: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, port: int | None = None, *, bus: MessageBus | None = None
+    ) -> None:
         self.settings = settings
+        self._bus = bus  # None: RabbitMQ at settings.amqp_url
         self.port = port or settings.notifier_port
         self.infrastructure: Infrastructure | None = None
         self.http: httpx.AsyncClient | None = None
@@ -85,7 +89,7 @@ class NotifierService:
     async def start(self) -> None:
         """Connect, then consume ``notifier.inbox``."""
         settings = self.settings
-        self.infrastructure = await Infrastructure.open(settings, self.name, OUTBOX)
+        self.infrastructure = await Infrastructure.open(settings, self.name, OUTBOX, self._bus)
         self.http = httpx.AsyncClient(
             timeout=settings.webhook_timeout,
             limits=httpx.Limits(max_connections=settings.prefetch),

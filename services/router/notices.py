@@ -1,12 +1,12 @@
-"""Envelopes the router writes about messages and recommendations, and who is told.
+"""Envelopes the router writes about a subject, and the one way it asks for a notification.
 
-An alert's envelopes are built by ``transitions.EventFactory`` (version-1
-notifications); messages and recommendations use version-2 notifications,
-which name their subject.
+Every subject (an alert, a message thread, a recommendation) has its ``SubjectEvents``;
+``notification`` is the ``notification.requested`` (version 2) of each of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -20,7 +20,7 @@ from shared.contracts.notifications import (
     NotificationRequestedV2,
     SubjectType,
 )
-from shared.directory import Directory
+from shared.directory import Contact, Directory
 from shared.envelope import Classification, Envelope
 
 PRODUCER = "router"
@@ -67,20 +67,35 @@ class SubjectEvents:
         for person_id in dict.fromkeys(people):
             person = directory.person(person_id)
             contacts = contact_points(person) if person is not None else []
-            if not contacts:
-                continue
-            request = NotificationRequestedV2(
-                notification_id=uuid4(),
-                subject_type=self.subject_type,
-                subject_id=self.subject_id,
-                person_id=person_id,
-                kind=kind,
-                contacts=[ContactPoint(channel=c.channel, address=c.address) for c in contacts],
-                message=message,
-                summary=summary,
-            )
-            envelopes.append(self.make(NOTIFICATION_REQUESTED, request, version=2))
+            if contacts:
+                envelopes.append(self.notification(person_id, contacts, kind, summary, message))
         return envelopes
+
+    def notification(
+        self,
+        person_id: str,
+        contacts: Sequence[Contact],
+        kind: NotificationKind,
+        summary: dict[str, object],
+        message: str = "",
+        *,
+        policy_id: str | None = None,
+        level: int = 1,
+    ) -> Envelope:
+        """``notification.requested`` (version 2): tell ``person_id`` on ``contacts``, in order."""
+        request = NotificationRequestedV2(
+            notification_id=uuid4(),
+            subject_type=self.subject_type,
+            subject_id=self.subject_id,
+            person_id=person_id,
+            kind=kind,
+            contacts=[ContactPoint(channel=c.channel, address=c.address) for c in contacts],
+            policy_id=policy_id,
+            level=level,
+            message=message,
+            summary=summary,
+        )
+        return self.make(NOTIFICATION_REQUESTED, request, version=2)
 
     def tell_joc(
         self, directory: Directory, sector: str | None, summary: dict[str, object], message: str

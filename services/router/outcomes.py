@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router.alerts.escalation import Page
 from services.router.alerts.tables import AlertRecord
 from services.router.alerts.transitions import EventFactory, notifications, stage
-from shared.contracts.notifications import NotificationFailedV1, NotificationKind
+from shared.contracts import NOTIFICATION_FAILED, payload_model
+from shared.contracts.notifications import NotificationKind, SubjectType, upcast_failed
 from shared.directory import Directory
 from shared.envelope import Envelope
 from shared.event_log import append as append_to_log
@@ -21,14 +22,15 @@ async def record_outcome(session: AsyncSession, directory: Directory, envelope: 
 async def record_failure(session: AsyncSession, directory: Directory, envelope: Envelope) -> None:
     """Log a failed notification; a page nobody received is told to the JOC."""
     await append_to_log(session, (envelope,))
-    if envelope.schema_version != 1:
-        # Version 2: a message or recommendation notice. The addressee still has it
-        # in their coord inbox, and the failure is on the log for the sender to see.
+    model = payload_model(NOTIFICATION_FAILED, envelope.schema_version)
+    failed = upcast_failed(model.model_validate(envelope.payload))
+    if failed.subject_type is not SubjectType.ALERT:
+        # A message or recommendation notice: the addressee still has it in their coord
+        # inbox, and the failure is on the log for the sender to see.
         return
-    failed = NotificationFailedV1.model_validate(envelope.payload)
     if failed.kind is not NotificationKind.PAGE:
         return  # telling the JOC about a failed FYI (or a failed JOC notice) would loop
-    record = await session.get(AlertRecord, str(failed.alert_id))
+    record = await session.get(AlertRecord, str(failed.subject_id))
     if record is None:
         return
     page = Page(

@@ -8,6 +8,7 @@ from services.router.handlers import RouterHandler
 from services.router.tables import OUTBOX
 from services.router.timers import TimerLoop
 from shared.bus import ROUTER_QUEUE
+from shared.bus_protocol import MessageBus
 from shared.directory_store import DirectorySource
 from shared.health import health_routes
 from shared.problems import install_problem_handlers
@@ -20,8 +21,11 @@ class RouterService:
 
     name = "router"
 
-    def __init__(self, settings: Settings, port: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, port: int | None = None, *, bus: MessageBus | None = None
+    ) -> None:
         self.settings = settings
+        self._bus = bus  # None: RabbitMQ at settings.amqp_url
         self.port = port or settings.router_port
         self.infrastructure: Infrastructure | None = None
         self.app = FastAPI(title="coord router", docs_url=None, redoc_url=None)
@@ -35,7 +39,7 @@ class RouterService:
 
     async def start(self) -> None:
         """Connect, then consume ``router.inbox``."""
-        self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX)
+        self.infrastructure = await Infrastructure.open(self.settings, self.name, OUTBOX, self._bus)
         sessions = self.infrastructure.sessions
         directories = await DirectorySource.open(
             sessions, self.settings.directory, refresh_interval=self.settings.directory_refresh

@@ -1,11 +1,12 @@
 """Notification contracts: what the router asks and the notifier reports.
 
-Version 1 is about alerts only (``alert_id``, ``alert``). Version 2 names any
-subject (an alert, a coordination message, a recommendation) with
-``subject_type``/``subject_id`` and a ``summary``. The router sends version 1
-for alerts and version 2 for the rest; the notifier reads both by upcasting
-version 1 to 2 (``upcast_requested``), and reports an outcome in the version
-of its request, so the alert readers are unchanged.
+Version 2 names its subject (an alert, a coordination message, a recommendation)
+with ``subject_type``/``subject_id`` and a ``summary``; the router asks in version 2
+for every subject, and the notifier reports an outcome in the version of its request.
+
+Version 1 was about alerts only (``alert_id``, ``alert``). It is no longer written,
+but logs and queues still hold it: readers take any version through ``upcast_*``, which
+read a version-1 event as version 2, so they are written against version 2 alone.
 """
 
 from __future__ import annotations
@@ -195,17 +196,26 @@ class ChannelFailedV2(BaseModel):
     next_channel: str | None
 
 
+def _subject_of(v1: BaseModel) -> dict[str, object]:
+    """A version-1 event's fields with ``alert_id`` renamed to the version-2 subject."""
+    fields = v1.model_dump()
+    fields["subject_type"] = SubjectType.ALERT
+    fields["subject_id"] = fields.pop("alert_id")
+    return fields
+
+
 def upcast_requested(request: NotificationRequestedV1) -> NotificationRequestedV2:
     """A version-1 (alert) request as version 2; the alert summary becomes ``summary``."""
-    return NotificationRequestedV2(
-        notification_id=request.notification_id,
-        subject_type=SubjectType.ALERT,
-        subject_id=request.alert_id,
-        person_id=request.person_id,
-        kind=request.kind,
-        contacts=request.contacts,
-        policy_id=request.policy_id,
-        level=request.level,
-        message=request.message,
-        summary=request.alert.model_dump(mode="json"),
-    )
+    fields = _subject_of(request)
+    fields["summary"] = request.alert.model_dump(mode="json")
+    del fields["alert"]
+    return NotificationRequestedV2.model_validate(fields)
+
+
+def upcast_failed(failed: BaseModel) -> NotificationFailedV2:
+    """A failed notification (``notification.failed`` of any version) in version 2."""
+    if isinstance(failed, NotificationFailedV2):
+        return failed
+    if isinstance(failed, NotificationFailedV1):
+        return NotificationFailedV2.model_validate(_subject_of(failed))
+    raise TypeError(f"{type(failed).__name__} is not a failed notification")

@@ -216,7 +216,7 @@ async def test_a_more_serious_duplicate_raises_the_open_alert_and_pages_whom_it_
         assert due >= start + timedelta(minutes=5) - timedelta(seconds=5)
 
         [page] = [p for p in pages(client, first) if p["person_id"] == "grace.dsrsg"]
-        assert (page["level"], page["alert"]["severity"], page["alert"]["urgency"]) == (
+        assert (page["level"], page["summary"]["severity"], page["summary"]["urgency"]) == (
             1,
             "extreme",
             "immediate",

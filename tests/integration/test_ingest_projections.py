@@ -29,7 +29,7 @@ from shared.contracts import (
     NOTIFICATION_REQUESTED,
 )
 from shared.contracts.escalation import AcknowledgeAlertV1
-from shared.contracts.notifications import NotificationDeliveredV1, NotificationFailedV1
+from shared.contracts.notifications import NotificationDeliveredV2, NotificationFailedV2
 from shared.envelope import Envelope
 from tests.support.builders import SOURCE, alert_request, state_changed
 from tests.support.database import Database
@@ -92,7 +92,8 @@ async def view_of(client: httpx.AsyncClient, raised: Envelope) -> dict[str, Any]
 def outcome(requested: Envelope, *, failed: bool = False) -> Envelope:
     fields = {
         "notification_id": requested.payload["notification_id"],
-        "alert_id": requested.payload["alert_id"],
+        "subject_type": "alert",
+        "subject_id": requested.payload["subject_id"],
         "person_id": requested.payload["person_id"],
         "kind": requested.payload["kind"],
         "channel": "webhook",
@@ -101,11 +102,15 @@ def outcome(requested: Envelope, *, failed: bool = False) -> Envelope:
     if failed:
         return requested.caused(
             NOTIFICATION_FAILED,
-            NotificationFailedV1(**fields, error="WebhookRejected: HTTP 500"),
+            NotificationFailedV2.model_validate({**fields, "error": "WebhookRejected: HTTP 500"}),
             producer="notifier",
+            schema_version=2,
         )
     return requested.caused(
-        NOTIFICATION_DELIVERED, NotificationDeliveredV1(**fields), producer="notifier"
+        NOTIFICATION_DELIVERED,
+        NotificationDeliveredV2.model_validate(fields),
+        producer="notifier",
+        schema_version=2,
     )
 
 

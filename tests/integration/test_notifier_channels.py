@@ -163,7 +163,7 @@ async def test_email_is_delivered_with_subject_recipient_and_no_source(
     assert "Abduction reported near Mavivi" in body
     assert "Severity:       severe" in body
     assert "Level:          1 (poc-urgent)" in body
-    assert requested.payload["alert_id"] in body
+    assert requested.payload["subject_id"] in body
     assert not leaks_source(message.as_string())
     assert receiver.posts == []
 

@@ -420,7 +420,7 @@ async def test_a_report_after_a_takeover_is_left_to_the_new_holder_unless_delive
 async def test_a_version_one_request_is_reported_in_version_one(
     db: Database, context: DeliveryContext, receiver: Receiver
 ) -> None:
-    requested = requested_envelope()
+    requested = requested_envelope(version=1)
     await deliver_notification(context, requested)
     [outcome] = await outbox(db)
     assert outcome.schema_version == 1

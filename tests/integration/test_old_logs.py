@@ -80,7 +80,7 @@ async def test_an_old_log_replays_to_the_state_it_was_recorded_with(db: Database
     async with db.sessions() as session:
         replay = await rebuild(session)
     assert len(recorded) == 2
-    assert compare(replay.states, recorded) == []  # type: ignore[arg-type]
+    assert compare(replay.states, recorded) == []
 
 
 async def test_an_old_log_explains_who_was_paged_and_what_became_of_it(db: Database) -> None:

@@ -37,30 +37,42 @@ def requested_envelope(
     *contacts: tuple[str, str],
     kind: NotificationKind = NotificationKind.PAGE,
     message: str = "",
+    version: int = 2,
 ) -> Envelope:
     """A ``notification.requested`` for awa.hfo, caused by an alert raised *with* a source.
 
-    ``contacts`` are ``(channel, address)`` pairs; default: awa's webhook.
+    ``contacts`` are ``(channel, address)`` pairs; default: awa's webhook. Version 2 is
+    what the router writes; ``version=1`` is what it wrote for alerts before, which
+    queues and logs may still hold.
     """
     raised = raised_envelope(source=SOURCE)
     alert = raised.payload
-    request = NotificationRequestedV1(
-        notification_id=uuid4(),
-        alert_id=alert["alert_id"],
-        person_id="awa.hfo",
-        kind=kind,
-        contacts=[
+    summary = AlertSummary.model_validate(
+        {field: alert[field] for field in AlertSummary.model_fields}
+    )
+    fields: dict[str, Any] = {
+        "notification_id": uuid4(),
+        "person_id": "awa.hfo",
+        "kind": kind,
+        "contacts": [
             ContactPoint(channel=channel, address=address)
             for channel, address in (contacts or (("webhook", WEBHOOK_URL),))
         ],
-        policy_id="poc-urgent",
-        level=1,
-        message=message,
-        alert=AlertSummary.model_validate(
-            {field: alert[field] for field in AlertSummary.model_fields}
-        ),
+        "policy_id": "poc-urgent",
+        "level": 1,
+        "message": message,
+    }
+    request: NotificationRequestedV1 | NotificationRequestedV2 = (
+        NotificationRequestedV1(**fields, alert_id=alert["alert_id"], alert=summary)
+        if version == 1
+        else NotificationRequestedV2(
+            **fields,
+            subject_type=SubjectType.ALERT,
+            subject_id=alert["alert_id"],
+            summary=summary.model_dump(mode="json"),
+        )
     )
-    return raised.caused(NOTIFICATION_REQUESTED, request, producer="router")
+    return raised.caused(NOTIFICATION_REQUESTED, request, producer="router", schema_version=version)
 
 
 async def outbox(db: Database) -> list[Envelope]:

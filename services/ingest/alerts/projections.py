@@ -19,10 +19,16 @@ from shared.contracts.alerts import (
 from shared.contracts.escalation import AlertStateV1
 from shared.db import insert_ignoring_duplicates
 from shared.envelope import Envelope
+from shared.state_rows import take_state
 
 # Payload fields never shown to a reader (timeline or live stream): contact addresses,
 # the alert body, and the policy snapshot (auditors read it with `coord audit explain`).
 _PRIVATE_FIELDS = frozenset({"address", "contacts", "alert", "source", "snapshot"})
+
+
+# On an alert's own timeline, what names the alert, and what repeats the view (a
+# notification's summary is the alert as raised).
+_THE_ALERT_ITSELF = ("alert_id", "subject_type", "subject_id", "summary")
 
 
 def shown_detail(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,7 +47,8 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
         await _concerns(session, view.alert_id, {*view.targets, *view.chain} - known)
         return
     detail = shown_detail(envelope.payload)
-    detail.pop("alert_id", None)
+    for name in _THE_ALERT_ITSELF:
+        detail.pop(name, None)
     inserted = await insert_ignoring_duplicates(
         session,
         TimelineRecord.__table__,  # type: ignore[arg-type]
@@ -79,18 +86,7 @@ async def _concerns(session: AsyncSession, alert_id: str, people: set[str]) -> N
 
 
 def apply_state(view: AlertViewRecord, state: AlertStateV1) -> None:
-    """Take the router's state when it is newer than what the view shows."""
+    """Take the router's state, whole, when it is newer than what the view shows."""
     if state.version <= view.version:
         return  # an older state handled late (consumers run concurrently)
-    view.version = state.version
-    view.status = state.status
-    view.policy_id = state.policy_id
-    view.level = state.level
-    view.loop = state.loop
-    view.exhausted = state.exhausted
-    view.next_escalation_at = state.next_escalation_at
-    view.targets = state.targets
-    view.chain = state.chain
-    view.acknowledgements = [a.model_dump(mode="json") for a in state.acknowledgements]
-    view.dedup_count = state.dedup_count
-    view.merged_into = str(state.merged_into) if state.merged_into else None
+    take_state(view, state, keep=frozenset({"alert_id"}))

@@ -26,11 +26,10 @@ from shared.contracts import (
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
 )
-from shared.contracts.alerts import Location
-from shared.contracts.escalation import AcknowledgementView
 from shared.directory import MISSION_WIDE, Person
 from shared.envelope import Classification
 from shared.permissions import JOC_ROLE, Action, AlertAudience, allowed, may_see_alert
+from shared.state_rows import state_from
 
 DeliveryStatus = Literal["delivered", "failed", "unreachable"]
 _DELIVERY_STATUS: dict[str, DeliveryStatus] = {
@@ -101,32 +100,11 @@ async def get_alert(
     ).all()
     deliveries = [d for d in map(_delivery, timeline) if d is not None]
     notified = list(dict.fromkeys(d.person_id for d in deliveries if d.status == "delivered"))
-    return AlertView(
-        id=UUID(view.alert_id),
-        status=view.status,
-        title=view.title,
-        description=view.description,
-        category=view.category,
-        severity=view.severity,
-        urgency=view.urgency,
-        certainty=view.certainty,
-        sector=view.sector,
-        location=Location.model_validate(view.location),
-        origin=view.origin,
-        classification=view.classification,
-        raised_by=view.raised_by,
-        raised_at=view.raised_at,
-        policy_id=view.policy_id,
-        level=view.level,
+    return state_from(
+        AlertView,
+        view,
+        id=view.alert_id,
         current_level=view.level,
-        loop=view.loop,
-        exhausted=view.exhausted,
-        next_escalation_at=view.next_escalation_at,
-        targets=view.targets,
-        chain=view.chain,
-        acknowledgements=[AcknowledgementView.model_validate(a) for a in view.acknowledgements],
-        dedup_count=view.dedup_count,
-        merged_into=UUID(view.merged_into) if view.merged_into else None,
         notified=notified,
         deliveries=deliveries,
         timeline=[TimelineEntry(type=t.type, at=t.occurred_at, **t.detail) for t in timeline],
@@ -178,21 +156,6 @@ async def list_alerts(
     rows = (await session.scalars(query.limit(limit + 1))).all()
     page, more = rows[:limit], len(rows) > limit
     return AlertPage(
-        items=[
-            AlertListItem(
-                id=UUID(v.alert_id),
-                status=v.status,
-                title=v.title,
-                category=v.category,
-                severity=v.severity,
-                sector=v.sector,
-                raised_by=v.raised_by,
-                raised_at=v.raised_at,
-                level=v.level,
-                exhausted=v.exhausted,
-                dedup_count=v.dedup_count,
-            )
-            for v in page
-        ],
+        items=[state_from(AlertListItem, v, id=v.alert_id) for v in page],
         next_cursor=encode_cursor(page[-1]) if more and page else None,
     )

@@ -21,6 +21,7 @@ from shared.contracts import RECOMMENDATION_STATE_CHANGED
 from shared.contracts.recommendations import RecommendationStateV1
 from shared.db import insert_ignoring_duplicates
 from shared.envelope import Envelope
+from shared.state_rows import take_state
 
 # The submitted payload repeats the view's fields: the timeline keeps only the event.
 _REPEATED_FIELDS = frozenset(
@@ -55,21 +56,10 @@ async def apply_recommendation_event(session: AsyncSession, envelope: Envelope) 
 
 
 def apply_state(view: RecommendationViewRecord, state: RecommendationStateV1) -> bool:
-    """Take the router's state when it is newer than the view's; True when taken."""
+    """Take the router's state, whole, when it is newer than the view's; True when taken."""
     if state.version <= view.version:
         return False  # an older state handled late, or a redelivery
-    view.version = state.version
-    view.status = state.status.value
-    view.addressees = list(state.addressees)
-    view.addressee_component = state.addressee_component
-    view.acknowledged_by = state.acknowledged_by
-    view.acknowledged_at = state.acknowledged_at
-    view.response = state.response.value if state.response else None
-    view.reason = state.reason
-    view.responded_by = state.responded_by
-    view.responded_at = state.responded_at
-    view.escalated_at = state.escalated_at
-    view.escalated_to = list(state.escalated_to)
+    take_state(view, state, keep=frozenset({"recommendation_id"}))
     return True
 
 

@@ -5,52 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from services.router.alerts.escalation import (
     Acknowledgement,
     EscalationState,
-    LevelSnapshot,
     PolicySnapshot,
     TimerKind,
 )
 from services.router.alerts.tables import AlertRecord
 
+# The snapshot's one shape is the dataclass: stored on the alert and on its
+# ``alert.triggered`` event as its JSON form, read back by the same adapter.
+_SNAPSHOT = TypeAdapter(PolicySnapshot)
+
 
 def snapshot_to_json(snapshot: PolicySnapshot) -> dict[str, Any]:
     """The snapshot as stored on the alert (and shown to auditors)."""
-    return {
-        "policy_id": snapshot.policy_id,
-        "policy_ids": list(snapshot.policy_ids),
-        "repeat": snapshot.repeat,
-        "ack_timeout_seconds": snapshot.ack_timeout_seconds,
-        "levels": [
-            {
-                "targets": list(level.targets),
-                "components": level.components,
-                "delay_seconds": level.delay_seconds,
-                "quorum": level.quorum,
-            }
-            for level in snapshot.levels
-        ],
-    }
+    stored: dict[str, Any] = _SNAPSHOT.dump_python(snapshot, mode="json")
+    return stored
 
 
 def snapshot_from_json(data: dict[str, Any]) -> PolicySnapshot:
     """The snapshot stored on an alert."""
-    return PolicySnapshot(
-        policy_id=data["policy_id"],
-        policy_ids=tuple(data["policy_ids"]),
-        repeat=data["repeat"],
-        ack_timeout_seconds=data["ack_timeout_seconds"],
-        levels=tuple(
-            LevelSnapshot(
-                targets=tuple(level["targets"]),
-                components=dict(level["components"]),
-                delay_seconds=level["delay_seconds"],
-                quorum=level["quorum"],
-            )
-            for level in data["levels"]
-        ),
-    )
+    return _SNAPSHOT.validate_python(data)
 
 
 def state_of(record: AlertRecord) -> EscalationState:

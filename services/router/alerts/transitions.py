@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,28 +18,24 @@ from services.router.alerts.escalation import Page, Transition
 from services.router.alerts.routing import contact_points, joc_operators
 from services.router.alerts.store import snapshot_from_json, store_state
 from services.router.alerts.tables import AlertRecord
+from services.router.notices import SubjectEvents
 from services.router.tables import OUTBOX
 from shared.addressing import cleared_for
 from shared.contracts import (
     ALERT_COMMAND_REJECTED,
     ALERT_STATE_CHANGED,
     ALERT_TARGET_UNREACHABLE,
-    NOTIFICATION_REQUESTED,
     payload_model,
 )
 from shared.contracts.alerts import TargetUnreachableV1
 from shared.contracts.commands import Refusal
 from shared.contracts.escalation import AlertStateV1, CommandRejectedV1
-from shared.contracts.notifications import (
-    AlertSummary,
-    ContactPoint,
-    NotificationKind,
-    NotificationRequestedV1,
-)
+from shared.contracts.notifications import AlertSummary, NotificationKind, SubjectType
 from shared.directory import Directory, Person
 from shared.envelope import Classification, Envelope
 from shared.event_log import append as append_to_log
 from shared.outbox import add_to_outbox
+from shared.state_rows import state_from
 
 PRODUCER = "router"
 
@@ -56,42 +52,30 @@ class EventFactory:
 
     def __init__(self, record: AlertRecord, cause: Envelope | None, actor: str = PRODUCER) -> None:
         self.alert_id = UUID(record.alert_id)
-        self.classification = Classification(record.summary.get("classification", "unclassified"))
-        self.cause = cause
-        self.actor = actor
+        self.subject = SubjectEvents(
+            subject_type=SubjectType.ALERT,
+            subject_id=self.alert_id,
+            correlation_id=self.alert_id,
+            classification=Classification(record.summary.get("classification", "unclassified")),
+            cause=cause,
+            actor=actor,
+        )
 
     def make(self, type_: str, fields: dict[str, Any]) -> Envelope:
         """An event of ``type_`` about this alert, validated against its contract."""
         payload = payload_model(type_, 1).model_validate({"alert_id": self.alert_id, **fields})
-        return Envelope(
-            type=type_,
-            producer=PRODUCER,
-            actor=self.actor,
-            correlation_id=self.alert_id,
-            causation_id=self.cause.id if self.cause else None,
-            classification=self.classification,
-            payload=payload.model_dump(mode="json"),
-        )
+        return self.subject.make(type_, payload)
 
 
 def state_event(record: AlertRecord, events: EventFactory) -> Envelope:
     """``alert.state_changed`` with the row's whole state, for the read side."""
     snapshot = snapshot_from_json(record.snapshot) if record.snapshot else None
-    state = AlertStateV1(
-        alert_id=UUID(record.alert_id),
-        version=record.version,
-        status=record.status,
-        policy_id=record.policy_id,
+    state = state_from(
+        AlertStateV1,
+        record,
         level=record.level if snapshot else None,
-        loop=record.loop,
-        cycle=record.cycle,
-        exhausted=record.exhausted,
         next_escalation_at=record.timer_due_at if record.timer_kind == "escalate" else None,
-        targets=record.targets,
         chain=snapshot.chain if snapshot else [],
-        acknowledgements=record.acknowledgements,
-        dedup_count=record.dedup_count,
-        merged_into=UUID(record.merged_into) if record.merged_into else None,
     )
     return events.make(ALERT_STATE_CHANGED, state.model_dump(exclude={"alert_id"}))
 
@@ -133,19 +117,16 @@ def notifications(
                     notice = Page((), NotificationKind.TARGET_UNREACHABLE.value, page.level)
                     queue.append(replace(notice, message=f"{person_id} cannot be paged: {reason}"))
                 continue
-            request = NotificationRequestedV1(
-                notification_id=uuid4(),
-                alert_id=events.alert_id,
-                person_id=person_id,
-                kind=kind,
-                contacts=[ContactPoint(channel=c.channel, address=c.address) for c in contacts],
-                policy_id=record.policy_id,
-                level=page.level,
-                message=page.message,
-                alert=summary,
-            )
             produced.append(
-                events.make(NOTIFICATION_REQUESTED, request.model_dump(exclude={"alert_id"}))
+                events.subject.notification(
+                    person_id,
+                    contacts,
+                    kind,
+                    summary.model_dump(mode="json"),
+                    page.message,
+                    policy_id=record.policy_id,
+                    level=page.level,
+                )
             )
     return produced
 
@@ -200,7 +181,7 @@ async def reject(
     rejection = CommandRejectedV1(
         alert_id=events.alert_id,
         command=command,
-        person_id=events.actor,
+        person_id=events.subject.actor,
         reason=reason,
         refusal=refusal,
     )

@@ -52,6 +52,7 @@ from shared.contracts.recommendations import (
 from shared.directory import Directory
 from shared.envelope import Classification, Envelope, utc_now
 from shared.event_log import append as append_to_log
+from shared.state_rows import state_from
 
 log = structlog.get_logger(__name__)
 
@@ -100,21 +101,7 @@ def _store(record: RecommendationRecord, state: rules.RecommendationState) -> No
 
 
 def _state_event(record: RecommendationRecord, events: SubjectEvents) -> Envelope:
-    state = RecommendationStateV1(
-        recommendation_id=UUID(record.recommendation_id),
-        version=record.version,
-        status=RecommendationStatus(record.status),
-        addressees=record.addressees,
-        addressee_component=record.addressee_component,
-        acknowledged_by=record.acknowledged_by,
-        acknowledged_at=record.acknowledged_at,
-        response=Response(record.response) if record.response else None,
-        reason=record.reason,
-        responded_by=record.responded_by,
-        responded_at=record.responded_at,
-        escalated_at=record.escalated_at,
-        escalated_to=record.escalated_to,
-    )
+    state = state_from(RecommendationStateV1, record)
     return events.make(RECOMMENDATION_STATE_CHANGED, state)
 
 

@@ -176,10 +176,13 @@ def test_plan_trigger_pages_level_one(
     assert {r["person_id"]: r["contacts"] for r in requested} == contacts
     assert len(requested) == len(contacts)
     assert all(r["kind"] == "page" and r["message"] == "" for r in requested)
-    assert all(r["alert_id"] == alert_id and r["policy_id"] == policy for r in requested)
+    # version 2, the one way every subject asks for a notification
+    assert all(r["subject_type"] == "alert" and r["subject_id"] == alert_id for r in requested)
+    assert all(r["policy_id"] == policy for r in requested)
+    assert all(e.schema_version == 2 for e in produced if e.type == NOTIFICATION_REQUESTED)
     assert all(r["level"] == 1 for r in requested)
-    assert all(r["alert"]["title"] == raised.payload["title"] for r in requested)
-    assert all(r["alert"]["sector"] == overrides["sector"] for r in requested)
+    assert all(r["summary"]["title"] == raised.payload["title"] for r in requested)
+    assert all(r["summary"]["sector"] == overrides["sector"] for r in requested)
     assert len({r["notification_id"] for r in requested}) == len(requested)
     # a target without a supported channel is an event, never a silent skip
     missing = by_type(produced, ALERT_TARGET_UNREACHABLE)
