@@ -47,12 +47,11 @@ from shared.contracts.recommendations import (
     RecommendationSubmittedV1,
     RecommendationUndeliverableV1,
     RespondRecommendationV1,
-    Response,
 )
 from shared.directory import Directory
 from shared.envelope import Classification, Envelope, utc_now
 from shared.event_log import append as append_to_log
-from shared.state_rows import state_from
+from shared.state_rows import state_from, take_state
 
 log = structlog.get_logger(__name__)
 
@@ -72,29 +71,11 @@ def _events(
 
 def state_of(record: RecommendationRecord) -> rules.RecommendationState:
     """The rules' view of the row."""
-    return rules.RecommendationState(
-        status=RecommendationStatus(record.status),
-        addressees=tuple(record.addressees),
-        due_by=record.due_by,
-        acknowledged_by=record.acknowledged_by,
-        acknowledged_at=record.acknowledged_at,
-        response=Response(record.response) if record.response else None,
-        reason=record.reason,
-        responded_by=record.responded_by,
-        responded_at=record.responded_at,
-        escalated_at=record.escalated_at,
-    )
+    return state_from(rules.RecommendationState, record)
 
 
 def _store(record: RecommendationRecord, state: rules.RecommendationState) -> None:
-    record.status = state.status.value
-    record.acknowledged_by = state.acknowledged_by
-    record.acknowledged_at = state.acknowledged_at
-    record.response = state.response.value if state.response else None
-    record.reason = state.reason
-    record.responded_by = state.responded_by
-    record.responded_at = state.responded_at
-    record.escalated_at = state.escalated_at
+    take_state(record, state)
     unanswered = state.status in {RecommendationStatus.ISSUED, RecommendationStatus.ACKNOWLEDGED}
     record.timer_due_at = record.due_by if unanswered and state.escalated_at is None else None
     record.version += 1
