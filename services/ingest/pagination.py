@@ -13,12 +13,19 @@ import binascii
 from datetime import datetime
 from uuid import UUID
 
+from services.ingest.errors import InvalidRequest
+
 _SEQUENCE_PREFIX = "seq:"
 _INVALID = "cursor is not valid; pass back next_cursor unchanged"
 
 
-class BadCursor(ValueError):
-    """The cursor was not made by this API."""
+class BadCursor(InvalidRequest):
+    """The cursor was not made by this API (a 422 naming ``query.cursor``)."""
+
+    part = "query"
+
+    def __init__(self) -> None:
+        super().__init__([(("cursor",), _INVALID)])
 
 
 def encode_position(at: datetime, item_id: str) -> str:
@@ -35,7 +42,7 @@ def decode_position(cursor: str) -> tuple[datetime, str]:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         position = None
     if position is None or position.tzinfo is None:  # not one this API made
-        raise BadCursor(_INVALID)
+        raise BadCursor()
     return position, identifier
 
 
@@ -52,5 +59,5 @@ def decode_sequence(cursor: str) -> int:
         text = ""
     number = text.removeprefix(_SEQUENCE_PREFIX)
     if not text.startswith(_SEQUENCE_PREFIX) or not number.isascii() or not number.isdigit():
-        raise BadCursor(_INVALID)
+        raise BadCursor()
     return int(number)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.ingest.deps import ApiContext
 from services.ingest.dispatch import project
 from services.ingest.docs import install_docs
+from services.ingest.errors import install_error_handler
 from services.ingest.limits import BodySizeLimit
 from services.ingest.routes import include_routes
 from services.ingest.stream.hub import STREAM_BINDINGS, StreamHub
@@ -48,6 +49,7 @@ class IngestService:
         self.app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
         self.app.add_middleware(RequestContext)  # outermost: 413s are logged too
         install_problem_handlers(self.app)
+        install_error_handler(self.app)
         self.app.include_router(health_routes(self._readiness))
         install_docs(self.app)
         include_routes(self.app, rate_limit=settings.rate_limit)

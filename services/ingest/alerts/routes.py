@@ -7,7 +7,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.ingest import command_staging as commands
@@ -25,7 +24,6 @@ from services.ingest.deps import (
     MayRead,
     MayResolve,
 )
-from services.ingest.pagination import BadCursor
 from shared.contracts.alerts import Category, RaiseAlertV1
 from shared.directory import Person
 from shared.envelope import Moment
@@ -61,14 +59,6 @@ async def raise_alert(
             idempotency_key,
             keys=context.source_keys,
         )
-    except alerts.UnknownSector as error:
-        raise RequestValidationError(
-            [{"loc": ("body", "sector"), "msg": str(error), "type": "value_error"}]
-        ) from None
-    except alerts.AboveClearance as error:
-        raise RequestValidationError(
-            [{"loc": ("body", "classification"), "msg": str(error), "type": "value_error"}]
-        ) from None
     except idempotency.IdempotencyKeyReused as error:
         raise idempotency.reused(error) from None
     if not accepted.created:
@@ -181,9 +171,4 @@ async def list_alerts(
         status=status_, sector=sector, category=category.value if category else None, since=since
     )
     async with context.sessions() as session:
-        try:
-            return await queries.list_alerts(session, person, where, limit, cursor)
-        except BadCursor as error:
-            raise RequestValidationError(
-                [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
-            ) from None
+        return await queries.list_alerts(session, person, where, limit, cursor)

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.alerts.tables import AlertViewRecord, TimelineRecord
+from services.ingest.errors import InvalidRequest
 from services.ingest.idempotency import Created, Keyed, Kind, create_once
 from services.ingest.tables import OUTBOX
 from shared.addressing import cleared_for
@@ -28,12 +29,18 @@ PRODUCER = "ingest"
 RAISED_VERSION = 2  # alert.raised v2: the source sealed
 
 
-class UnknownSector(ValueError):
-    """The alert names a sector the directory does not have."""
+class UnknownSector(InvalidRequest):
+    """The alert names a sector the directory does not have (422 at ``sector``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([(("sector",), message)])
 
 
-class AboveClearance(ValueError):
+class AboveClearance(InvalidRequest):
     """The raiser classified the alert above their own clearance (they could not read it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([(("classification",), message)])
 
 
 async def raise_alert(

@@ -21,7 +21,6 @@ from services.ingest.deps import Context, MayAcknowledge, MayPostMessage, MayRea
 from services.ingest.messages import queries as message_queries
 from services.ingest.messages import service as messages
 from services.ingest.messages.schemas import MessagePage, MessageView, SendMessageBody, ThreadView
-from services.ingest.pagination import BadCursor
 from shared.directory import Person
 from shared.envelope import Moment
 
@@ -85,13 +84,6 @@ async def send_message(
             idempotency_key,
             keys=context.source_keys,
         )
-    except messages.InvalidMessage as error:
-        raise RequestValidationError(
-            [
-                {"loc": ("body", field), "msg": f"{field}: {problem}", "type": "value_error"}
-                for field, problem in error.problems
-            ]
-        ) from None
     except idempotency.IdempotencyKeyReused as error:
         raise idempotency.reused(error) from None
     if not sent.created:
@@ -120,10 +112,7 @@ async def list_messages(
         box=box, thread_id=thread_id, unread=unread, requires_ack=requires_ack, since=since
     )
     async with context.sessions() as session:
-        try:
-            return await message_queries.list_messages(session, person, where, limit, cursor)
-        except BadCursor as error:
-            raise _invalid("query", "cursor", str(error)) from None
+        return await message_queries.list_messages(session, person, where, limit, cursor)
 
 
 @router.get(

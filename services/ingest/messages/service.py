@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.command_staging import stage_on
+from services.ingest.errors import InvalidRequest
 from services.ingest.idempotency import Created, Keyed, Kind, create_once
 from services.ingest.messages.schemas import SendMessageBody
 from services.ingest.messages.tables import MessageAddresseeRecord, MessageViewRecord
@@ -36,12 +37,11 @@ from shared.source_protection import SourceKeyRing
 PRODUCER = "ingest"
 
 
-class InvalidMessage(ValueError):
+class InvalidMessage(InvalidRequest):
     """The message cannot be sent: ``problems`` are (field, what is wrong) pairs."""
 
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{field}: {problem}" for field, problem in problems))
-        self.problems = list(problems)
+        super().__init__([((field,), f"{field}: {problem}") for field, problem in problems])
 
 
 def _addressing_problems(

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.ingest import idempotency
@@ -24,7 +23,6 @@ from services.ingest.deps import (
     MayRecommend,
     MayRespond,
 )
-from services.ingest.pagination import BadCursor
 from services.ingest.recommendations import queries as recommendation_queries
 from services.ingest.recommendations import service as recommendations
 from services.ingest.recommendations.schemas import (
@@ -96,13 +94,6 @@ async def submit_recommendation(
             idempotency_key,
             keys=context.source_keys,
         )
-    except recommendations.InvalidRecommendation as error:
-        raise RequestValidationError(
-            [
-                {"loc": ("body", *location), "msg": message, "type": "value_error"}
-                for location, message in error.problems
-            ]
-        ) from None
     except idempotency.IdempotencyKeyReused as error:
         raise idempotency.reused(error) from None
     if not submitted.created:
@@ -127,14 +118,9 @@ async def list_recommendations(
         status=status_.value if status_ else None, sector=sector, overdue=overdue
     )
     async with context.sessions() as session:
-        try:
-            return await recommendation_queries.list_recommendations(
-                session, person, where, limit, cursor, now=utc_now()
-            )
-        except BadCursor as error:
-            raise RequestValidationError(
-                [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
-            ) from None
+        return await recommendation_queries.list_recommendations(
+            session, person, where, limit, cursor, now=utc_now()
+        )
 
 
 @router.get(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.ingest.alerts.queries import audience_of
 from services.ingest.alerts.tables import AlertViewRecord
 from services.ingest.command_staging import stage_on
+from services.ingest.errors import InvalidRequest, Location
 from services.ingest.idempotency import Created, Keyed, Kind, create_once
 from services.ingest.recommendations.schemas import RespondBody, SubmitRecommendationBody
 from services.ingest.recommendations.tables import (
@@ -44,15 +45,9 @@ from shared.source_protection import SourceKeyRing
 PRODUCER = "ingest"
 Status = RecommendationStatus
 
-Location = tuple[str, ...]
 
-
-class InvalidRecommendation(ValueError):
+class InvalidRecommendation(InvalidRequest):
     """The request names things ingest does not know; ``problems`` are (location, message)."""
-
-    def __init__(self, problems: list[tuple[Location, str]]) -> None:
-        super().__init__("; ".join(message for _, message in problems))
-        self.problems = problems
 
 
 async def _problems(
