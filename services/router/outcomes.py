@@ -6,7 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.alerts.escalation import Page
 from services.router.alerts.tables import AlertRecord
-from services.router.alerts.transitions import EventFactory, notifications, stage
+from services.router.alerts.transitions import EventFactory, notifications
+from services.router.tables import stage
 from shared.contracts import NOTIFICATION_FAILED, payload_model
 from shared.contracts.notifications import NotificationKind, SubjectType, upcast_failed
 from shared.directory import Directory

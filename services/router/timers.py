@@ -23,6 +23,7 @@ from services.router.messages.service import fire_due_messages
 from services.router.messages.tables import MessageRecord
 from services.router.recommendations.service import fire_due_recommendations
 from services.router.recommendations.tables import RecommendationRecord
+from services.router.tables import claim_due
 from shared.directory import Directory
 from shared.envelope import utc_now
 from shared.metrics import TIMER_LATENESS
@@ -35,15 +36,7 @@ async def fire_due_timers(
 ) -> int:
     """Fire every timer due by ``now`` (up to ``batch``); the number fired."""
     async with sessions() as session, session.begin():
-        records = (
-            await session.scalars(
-                select(AlertRecord)
-                .where(AlertRecord.timer_due_at <= now)
-                .order_by(AlertRecord.timer_due_at)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        records = await claim_due(session, AlertRecord, AlertRecord.timer_due_at, now, batch)
         for record in records:
             due_at = record.timer_due_at
             kind = TimerKind(record.timer_kind) if record.timer_kind else None

@@ -7,7 +7,7 @@ another. Fixtures stay in the conftest files; they build on these modules.
 - ``directories``    the repository root, the reference and demo directories
 - ``builders``       request bodies and envelopes (alerts, state changes)
 - ``notifications``  ``notification.requested`` payloads (version 1 and 2)
-- ``database``       ``Database``: a migrated database of one test
+- ``database``       ``Database``: a migrated database of one test; ``Templates``
 - ``broker``         ``tapped``: a queue of the test's own on ``coord.events``
 - ``pump``           the broker's work done in-process (outboxes to handlers)
 - ``ingest_client``  an HTTP client on ingest's app in-process
@@ -15,4 +15,6 @@ another. Fixtures stay in the conftest files; they build on these modules.
 - ``notifier``       the notifier's requests, records and broker wiring
 - ``event_log``      a sample event log and raw-SQL access to it
 - ``cli``            the ``coord`` command line as a subprocess
+- ``scenario``       the three services on one bus (in memory or RabbitMQ), settled
+- ``webhooks``       a webhook receiver that checks signatures
 """

@@ -37,7 +37,8 @@ from services.router.alerts.escalation import (
 )
 from services.router.alerts.store import snapshot_from_json, snapshot_to_json, state_of, store_state
 from services.router.alerts.tables import AlertRecord, OpenDedupKey
-from services.router.alerts.transitions import EventFactory, notifications, stage, state_event
+from services.router.alerts.transitions import EventFactory, notifications, state_event
+from services.router.tables import stage
 from shared.addressing import cleared_for
 from shared.contracts import (
     ALERT_DEDUPLICATED,

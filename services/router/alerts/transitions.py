@@ -19,7 +19,7 @@ from services.router.alerts.routing import contact_points, joc_operators
 from services.router.alerts.store import snapshot_from_json, store_state
 from services.router.alerts.tables import AlertRecord
 from services.router.notices import SubjectEvents
-from services.router.tables import OUTBOX
+from services.router.tables import stage
 from shared.addressing import cleared_for
 from shared.contracts import (
     ALERT_COMMAND_REJECTED,
@@ -33,8 +33,6 @@ from shared.contracts.escalation import AlertStateV1, CommandRejectedV1
 from shared.contracts.notifications import AlertSummary, NotificationKind, SubjectType
 from shared.directory import Directory, Person
 from shared.envelope import Classification, Envelope
-from shared.event_log import append as append_to_log
-from shared.outbox import add_to_outbox
 from shared.state_rows import state_from
 
 PRODUCER = "router"
@@ -189,9 +187,3 @@ async def reject(
         session,
         [events.make(ALERT_COMMAND_REJECTED, rejection.model_dump(exclude={"alert_id"}))],
     )
-
-
-async def stage(session: AsyncSession, envelopes: list[Envelope]) -> None:
-    """Append envelopes to the event log and the outbox, in the caller's transaction."""
-    await append_to_log(session, envelopes)
-    await add_to_outbox(session, OUTBOX, *envelopes)

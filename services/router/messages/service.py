@@ -12,15 +12,14 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.alerts.routing import joc_operators
-from services.router.alerts.transitions import stage
 from services.router.authority import NotYetKnown, Verdict, message_refusal
 from services.router.messages import rules as message_rules
 from services.router.messages.tables import MessageRecord
 from services.router.notices import SubjectEvents
+from services.router.tables import claim_due, stage
 from shared.addressing import deliveries, superiors_of
 from shared.contracts import (
     MESSAGE_ACKNOWLEDGE,
@@ -318,15 +317,7 @@ async def fire_due_messages(
     session: AsyncSession, directory: Directory, now: datetime, batch: int
 ) -> int:
     """Escalate every message whose acknowledgement is overdue (up to ``batch``)."""
-    records = (
-        await session.scalars(
-            select(MessageRecord)
-            .where(MessageRecord.timer_due_at <= now)
-            .order_by(MessageRecord.timer_due_at)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
+    records = await claim_due(session, MessageRecord, MessageRecord.timer_due_at, now, batch)
     for record in records:
         due_at = record.timer_due_at
         if due_at is None:  # pragma: no cover - selected by its due time

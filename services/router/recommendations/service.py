@@ -13,14 +13,13 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.alerts.transitions import stage
 from services.router.authority import NotYetKnown, Verdict, recommendation_refusal
 from services.router.notices import SubjectEvents
 from services.router.recommendations import rules
 from services.router.recommendations.tables import RecommendationRecord
+from services.router.tables import claim_due, stage
 from shared.addressing import cleared_for, recommendation_addressees, superiors_of
 from shared.contracts import (
     RECOMMENDATION_ACKNOWLEDGE,
@@ -328,15 +327,9 @@ async def fire_due_recommendations(
     session: AsyncSession, directory: Directory, now: datetime, batch: int
 ) -> int:
     """Escalate every recommendation past its due time unanswered (up to ``batch``)."""
-    records = (
-        await session.scalars(
-            select(RecommendationRecord)
-            .where(RecommendationRecord.timer_due_at <= now)
-            .order_by(RecommendationRecord.timer_due_at)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
+    records = await claim_due(
+        session, RecommendationRecord, RecommendationRecord.timer_due_at, now, batch
+    )
     for record in records:
         await stage(session, escalate(record, directory, now, _events(record, None)))
     return len(records)
