@@ -10,7 +10,7 @@ Two questions are asked of every request, in this order:
    recommendations are visible to their sender/author and the people they were
    delivered to (the router delivers only to the cleared).
 
-The table is also printed in docs/security.md; ``tests/unit/test_permissions.py``
+The table is also printed in docs/security.md; ``tests/unit/shared/test_permissions.py``
 keeps the two the same. A role that is not in the table grants nothing: a new
 role in the directory must be given its actions here, on purpose.
 """

@@ -46,7 +46,7 @@ async def _email(
 
 
 # One entry per name of shared.contracts.notifications.SUPPORTED_CHANNELS (the router pages
-# only those; tests/unit/test_channels.py holds the two to each other).
+# only those; tests/unit/notifier/test_channels.py holds the two to each other).
 CHANNELS: Mapping[str, Channel] = {"webhook": _webhook, "email": _email}
 
 

@@ -25,7 +25,7 @@ from shared.runtime import Infrastructure
 from shared.settings import Settings
 
 #: type -> its handler: exactly the types ``notifier.inbox`` carries
-#: (``shared.contracts.registry``; tests/unit/test_event_registry.py keeps them equal).
+#: (``shared.contracts.registry``; tests/unit/shared/test_event_registry.py keeps them equal).
 HANDLERS: dict[str, Callable[[DeliveryContext, Envelope], Awaitable[None]]] = {
     NOTIFICATION_REQUESTED: deliver_notification,
 }

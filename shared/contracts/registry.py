@@ -3,7 +3,7 @@
 The one place that says where a type goes. ``shared.bus`` binds its queues
 from it (exact routing keys), ``shared.outbox.add_to_outbox`` refuses a type
 that no queue takes (it would be returned as unroutable and never published),
-and tests/unit/test_event_registry.py checks each service's dispatch against
+and tests/unit/shared/test_event_registry.py checks each service's dispatch against
 it: a service handles exactly the types routed to its queue.
 
 A type with no queue is *log-only*: the router appends it to the event log and
