@@ -14,18 +14,17 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import (
+from tests.support.database import PG_ADMIN_URL, fresh_pg_database
+from tests.support.rabbit import (
     AMQP_HOST,
     AMQP_PORT,
     RABBIT_API,
     RABBIT_PASSWORD,
     RABBIT_USER,
     RabbitAPI,
-    fresh_pg_database,
     fresh_vhost,
     vhost_of,
 )
-from tests.support.database import PG_ADMIN_URL
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

@@ -21,32 +21,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from tests.conftest import (
-    AMQP_HOST,
-    AMQP_PORT,
-    RABBIT_PASSWORD,
-    RABBIT_USER,
-    _create_pg_database,
-    _delete_vhost,
-    _drop_pg_database,
-    _pg_admin_parts,
-    _rabbit_client,
-)
 from tests.e2e.harness import Receipt, System, WebhookReceiver, alert_body
 
 # Per command kind. 50 keeps the module near 90 s on a busy 2-core machine; 100 passes too
@@ -63,36 +50,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module"), pytest.
 JOC, AWA, OKAFOR, DIALLO = "jo.operator", "awa.hfo", "col.okafor", "insp.diallo"
 
 View = dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def module_amqp_url() -> Iterator[str]:
-    """A fresh RabbitMQ vhost for the module (conftest.py's ``amqp_url``, once)."""
-    vhost = quote(f"coord-test-{secrets.token_hex(6)}", safe="")
-    with _rabbit_client() as client:
-        client.put(f"/api/vhosts/{vhost}", json={}).raise_for_status()
-        client.put(
-            f"/api/permissions/{vhost}/{quote(RABBIT_USER, safe='')}",
-            json={"configure": ".*", "write": ".*", "read": ".*"},
-        ).raise_for_status()
-    user, password = quote(RABBIT_USER, safe=""), quote(RABBIT_PASSWORD, safe="")
-    try:
-        yield f"amqp://{user}:{password}@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
-    finally:
-        _delete_vhost(vhost)
-
-
-@pytest.fixture(scope="module")
-def module_postgresql_url() -> Iterator[str]:
-    """An empty PostgreSQL database for the module (conftest.py's ``database_url``, once)."""
-    name = f"coord_test_{secrets.token_hex(6)}"
-    _create_pg_database(name)
-    user, password, host, port = _pg_admin_parts()
-    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
-    try:
-        yield f"postgresql+asyncpg://{credentials}@{host}:{port}/{name}"
-    finally:
-        _drop_pg_database(name)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -34,8 +34,8 @@ from coord.migrate import upgrade
 from services.ingest.service import IngestService
 from shared.auth import mint_token
 from shared.settings import Settings
-from tests.conftest import AMQP_HOST, AMQP_PORT, RABBIT_API, RABBIT_PASSWORD, RABBIT_USER
 from tests.support.directories import EXAMPLE_DIRECTORY
+from tests.support.rabbit import AMQP_HOST, AMQP_PORT, RABBIT_API, RABBIT_PASSWORD, RABBIT_USER
 
 pytestmark = pytest.mark.integration
 

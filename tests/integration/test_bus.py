@@ -22,8 +22,8 @@ from shared.bus import (
     to_outgoing,
 )
 from shared.envelope import Envelope
-from tests.conftest import RabbitAPI
 from tests.support.builders import raised_envelope
+from tests.support.rabbit import RabbitAPI
 
 pytestmark = pytest.mark.integration
 

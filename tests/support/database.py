@@ -9,18 +9,26 @@ test's database took longer than many of the tests.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import os
 import secrets
 import shutil
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
+import pytest
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from coord.migrate import upgrade
+
+T = TypeVar("T")
 
 #: Where the tests create and drop their PostgreSQL databases.
 PG_ADMIN_URL = os.environ.get(
@@ -105,3 +113,68 @@ async def _pg_admin(*statements: str) -> None:
             await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def run_sync(factory: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
+    """Run a coroutine to completion on a private event loop in a worker thread.
+
+    Safe whether or not an event loop is running in the calling thread."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result(timeout=timeout)  # type: ignore[arg-type]
+
+
+def _pg_admin_parts() -> tuple[str, str, str, int]:
+    parts = urlsplit(PG_ADMIN_URL)
+    return (
+        unquote(parts.username or "coord"),
+        unquote(parts.password or ""),
+        parts.hostname or "127.0.0.1",
+        parts.port or 5432,
+    )
+
+
+async def _pg_admin_each(statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+    try:
+        for sql, args in statements:
+            await connection.execute(sql, *args)
+    finally:
+        await connection.close()
+
+
+def _create_pg_database(name: str) -> None:
+    run_sync(lambda: _pg_admin_each([(f'CREATE DATABASE "{name}"', ())]))
+
+
+def _drop_pg_database(name: str) -> None:
+    terminate = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_backend_pid()"
+    )
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    for _ in range(5):
+        try:
+            run_sync(lambda: _pg_admin_each([(terminate, (name,)), (drop, ())]))
+        except Exception:
+            time.sleep(1.0)
+        else:
+            return
+
+
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A new PostgreSQL database ``coord_test_<hex>``, as an async URL; dropped on exit."""
+    name = f"coord_test_{secrets.token_hex(6)}"
+    try:
+        _create_pg_database(name)
+    except (TimeoutError, OSError, concurrent.futures.TimeoutError) as error:
+        message = f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {error!r}"
+        if os.environ.get("COORD_TEST_SKIP_PG") == "1":
+            pytest.skip(message)
+        pytest.fail(message + " (set COORD_TEST_SKIP_PG=1 to skip PostgreSQL tests)")
+    user, password, host, port = _pg_admin_parts()
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    try:
+        yield f"postgresql+asyncpg://{credentials}@{host}:{port}/{name}"
+    finally:
+        _drop_pg_database(name)
