@@ -28,10 +28,10 @@ from services.ingest.messages.schemas import (
 from services.ingest.messages.tables import MessageAddresseeRecord, MessageViewRecord
 from services.ingest.pagination import decode_position, encode_position
 from shared.addressing import cleared_classifications
-from shared.contracts.messages import Addressees
 from shared.directory import Person
 from shared.envelope import Classification
 from shared.permissions import Action, allowed, may_see_message
+from shared.state_rows import state_from
 
 _View = MessageViewRecord
 _Addressee = MessageAddresseeRecord
@@ -89,37 +89,18 @@ def to_view(
 ) -> MessageView:
     """The message as ``person_id`` sees it: the sender sees the undelivered and why."""
     is_sender = view.sender == person_id
-    return MessageView(
-        id=UUID(view.message_id),
-        thread_id=UUID(view.thread_id),
-        in_reply_to=UUID(view.in_reply_to) if view.in_reply_to else None,
-        sender=view.sender,
-        to=Addressees.model_validate(view.to) if is_sender else None,
-        subject=view.subject,
-        body=view.body,
-        classification=Classification(view.classification),
-        requires_ack=view.requires_ack,
-        ack_due_at=view.ack_due_at,
-        sent_at=view.sent_at,
+    return state_from(
+        MessageView,
+        view,
+        id=view.message_id,
+        # Only the sender sees whom they addressed, and who was not delivered and why.
+        to=view.to if is_sender else None,
         status=_status(
             view,
             any(a.delivered for a in addressees),
             any(a.delivered and a.acknowledged_at is None for a in addressees),
         ),
-        next_escalation_at=view.next_escalation_at,
-        addressees=[
-            AddresseeView(
-                person_id=a.person_id,
-                delivered=a.delivered,
-                reason=a.reason,
-                read_at=a.read_at,
-                acknowledged_at=a.acknowledged_at,
-                escalation_level=a.escalation_level,
-                escalated_to=list(a.escalated_to),
-            )
-            for a in addressees
-            if is_sender or a.delivered
-        ],
+        addressees=[state_from(AddresseeView, a) for a in addressees if is_sender or a.delivered],
     )
 
 
@@ -236,16 +217,10 @@ async def list_messages(
     rows = (await session.execute(query)).all()
     page, more = rows[:limit], len(rows) > limit
     items = [
-        MessageListItem(
-            id=UUID(view.message_id),
-            thread_id=UUID(view.thread_id),
-            in_reply_to=UUID(view.in_reply_to) if view.in_reply_to else None,
-            sender=view.sender,
-            subject=view.subject,
-            classification=Classification(view.classification),
-            requires_ack=view.requires_ack,
-            ack_due_at=view.ack_due_at,
-            sent_at=view.sent_at,
+        state_from(
+            MessageListItem,
+            view,
+            id=view.message_id,
             status=_status(view, bool(delivered), bool(awaiting)),
             read_at=read_at,
             acknowledged_at=acknowledged_at,

@@ -27,13 +27,12 @@ from services.ingest.recommendations.tables import (
 from shared.addressing import cleared_classifications
 from shared.contracts import RECOMMENDATION_STATE_CHANGED
 from shared.contracts.recommendations import (
-    RecommendationAddressee,
     RecommendationStatus,
-    Response,
 )
 from shared.directory import Person
 from shared.envelope import Classification
 from shared.permissions import may_see_recommendation
+from shared.state_rows import state_from
 
 _View = RecommendationViewRecord
 _Addressee = RecommendationAddresseeRecord
@@ -86,28 +85,10 @@ def to_view(
     now: datetime,
 ) -> RecommendationView:
     """The API model of a view row and its timeline."""
-    return RecommendationView(
-        id=UUID(view.recommendation_id),
-        author=view.author,
-        addressee=RecommendationAddressee.model_validate(view.addressee),
-        sector=view.sector,
-        action=view.action,
-        rationale=view.rationale,
-        due_by=view.due_by,
-        alert_id=UUID(view.alert_id) if view.alert_id else None,
-        classification=Classification(view.classification),
-        submitted_at=view.submitted_at,
-        status=RecommendationStatus(view.status),
-        addressees=view.addressees,
-        addressee_component=view.addressee_component,
-        acknowledged_by=view.acknowledged_by,
-        acknowledged_at=view.acknowledged_at,
-        response=Response(view.response) if view.response else None,
-        reason=view.reason,
-        responded_by=view.responded_by,
-        responded_at=view.responded_at,
-        escalated_at=view.escalated_at,
-        escalated_to=view.escalated_to,
+    return state_from(
+        RecommendationView,
+        view,
+        id=view.recommendation_id,
         overdue=is_overdue(view, now),
         version=view.version,
         history=[
@@ -170,18 +151,10 @@ async def list_recommendations(
     page, more = rows[:limit], len(rows) > limit
     return RecommendationPage(
         items=[
-            RecommendationListItem(
-                id=UUID(v.recommendation_id),
-                author=v.author,
-                addressee=RecommendationAddressee.model_validate(v.addressee),
-                sector=v.sector,
-                action=v.action,
-                due_by=v.due_by,
-                classification=Classification(v.classification),
-                submitted_at=v.submitted_at,
-                status=RecommendationStatus(v.status),
-                addressees=v.addressees,
-                response=Response(v.response) if v.response else None,
+            state_from(
+                RecommendationListItem,
+                v,
+                id=v.recommendation_id,
                 overdue=is_overdue(v, now),
             )
             for v in page
