@@ -24,6 +24,7 @@ from shared.envelope import Envelope, utc_now
 from shared.metrics import ALERTS_ACCEPTED
 from shared.outbox import add_to_outbox
 from shared.source_protection import SourceKeyRing
+from shared.state_rows import take_state
 
 PRODUCER = "ingest"
 RAISED_VERSION = 2  # alert.raised v2: the source sealed
@@ -116,22 +117,6 @@ async def _write(
 
 
 def _new_view(raised: AlertRaisedV2) -> AlertViewRecord:
-    return AlertViewRecord(
-        alert_id=str(raised.alert_id),
-        status="raised",
-        title=raised.title,
-        description=raised.description,
-        category=raised.category.value,
-        severity=raised.severity.value,
-        urgency=raised.urgency.value,
-        certainty=raised.certainty.value,
-        sector=raised.sector,
-        location=raised.location.model_dump(mode="json"),
-        origin=raised.origin.value,
-        classification=raised.classification.value,
-        raised_by=raised.raised_by,
-        raised_at=raised.raised_at,
-        policy_id=None,
-        level=None,
-        targets=[],
-    )
+    view = AlertViewRecord(status="raised", policy_id=None, level=None, targets=[])
+    take_state(view, raised)  # the alert as raised: every field the view has a column for
+    return view
