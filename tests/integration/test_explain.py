@@ -14,9 +14,9 @@ from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_RESOLVE, NOTIFICATION_DELI
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 from shared.event_log import EventRecord
-from tests.e2e.harness import directory_for
 from tests.support.builders import SOURCE, raised_envelope
 from tests.support.database import Database
+from tests.support.directories import directory_for
 
 pytestmark = pytest.mark.integration
 

@@ -34,9 +34,9 @@ from shared.contracts import (
 )
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
-from tests.e2e.harness import directory_for
 from tests.support.builders import raised_envelope
 from tests.support.database import Database
+from tests.support.directories import directory_for
 
 pytestmark = pytest.mark.integration
 

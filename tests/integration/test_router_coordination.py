@@ -37,8 +37,8 @@ from shared.contracts.messages import MessageStateV1
 from shared.contracts.recommendations import RecommendationStateV1
 from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
-from tests.e2e.harness import directory_for
 from tests.support.database import Database
+from tests.support.directories import directory_for
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from tests.support.database import Database
 
 pytestmark = pytest.mark.integration
 
-LOG = Path(__file__).parents[1] / "data" / "logs" / "alert_notifications_v1.jsonl"
+LOG = Path(__file__).parents[2] / "data" / "logs" / "alert_notifications_v1.jsonl"
 STATES = LOG.with_suffix(".states.json")
 _TIMES = ("occurred_at", "recorded_at")
 

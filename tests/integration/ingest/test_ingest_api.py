@@ -484,7 +484,7 @@ async def test_command_needs_valid_credentials(
 
 
 # What the router decides (who may, in which state; 200 with the state after it) is in
-# tests/integration/test_ingest_alert_commands.py, through the real router.
+# tests/integration/ingest/test_ingest_alert_commands.py, through the real router.
 
 
 @pytest.mark.parametrize(
