@@ -21,7 +21,9 @@ from typing import Any
 import httpx
 
 from bench.infra import database, vhost
-from tests.e2e.harness import System, WebhookReceiver, alert_body
+from tests.e2e.harness import alert_body
+from tests.e2e.receiver import WebhookReceiver
+from tests.e2e.system import System
 
 TARGET = "awa.hfo"
 

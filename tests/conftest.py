@@ -121,20 +121,6 @@ def amqp_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def module_amqp_url() -> Iterator[str]:
-    """``amqp_url`` once per module: for a system its tests share."""
-    with fresh_vhost() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def module_postgresql_url() -> Iterator[str]:
-    """An empty PostgreSQL database once per module: for a system its tests share."""
-    with fresh_pg_database() as url:
-        yield url
-
-
 @pytest.fixture
 def amqp_vhost(amqp_url: str) -> str:
     """The decoded name of the test's vhost (see ``amqp_url``)."""

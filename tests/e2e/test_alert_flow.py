@@ -11,15 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import (
-    System,
-    WebhookReceiver,
-    alert_body,
-    new_idempotency_key,
-    wait_until,
-)
+from tests.e2e.harness import alert_body, new_idempotency_key, wait_until
+from tests.e2e.receiver import WebhookReceiver
+from tests.e2e.system import System
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
+# The tests of a backend share one system (tests/e2e/pool.py), each seeing only its own
+# webhooks.
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
 # Fields of the webhook body (docs/contract.md, "Webhook delivery").
 WEBHOOK_FIELDS = {
@@ -54,8 +52,8 @@ def _types(view: dict[str, Any]) -> list[str]:
 
 # The basic slice runs on both databases; the rest on one each (their database work is
 # covered on both by tests/integration), to keep the suite short.
-ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+ON_SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+ON_POSTGRESQL = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
 def _deliveries(

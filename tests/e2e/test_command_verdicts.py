@@ -25,16 +25,18 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from tests.e2e.harness import Receipt, System, WebhookReceiver, alert_body
+from tests.e2e.harness import alert_body
+from tests.e2e.pool import SystemSpec
+from tests.e2e.receiver import Receipt, WebhookReceiver
+from tests.e2e.system import System
 
 # Per command kind. 50 keeps the module near 90 s on a busy 2-core machine; 100 passes too
 # (COORD_TEST_VERDICT_ROUNDS=100, about 2.5 min there).
@@ -42,39 +44,29 @@ ROUNDS = int(os.environ.get("COORD_TEST_VERDICT_ROUNDS", "50"))
 IN_FLIGHT = 6  # rounds at once
 NOTIFIED_WITHIN = 30.0  # seconds: a liveness bound on a notification, not a performance one
 
-# One system for the whole module: starting one (a database, a vhost, `coord db upgrade` and
-# three processes) takes longer on this CI machine than the rounds of a test. The tests do
-# not interfere: each acts on subjects of its own, found by id.
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(240)]
+# One system for the whole module (tests/e2e/pool.py), of its own: starting one (a database,
+# a vhost, `coord db upgrade` and three processes) takes longer on this CI machine than the
+# rounds of a test. The tests do not interfere: each acts on subjects of its own, found by
+# id. On PostgreSQL (production's database; the rules run on both in tests/integration),
+# with bearer tokens minted in-process.
+COMMAND_VERDICTS = SystemSpec("command-verdicts", local_tokens=True)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.timeout(240),
+    pytest.mark.system_spec(COMMAND_VERDICTS),
+]
 
 JOC, AWA, OKAFOR, DIALLO = "jo.operator", "awa.hfo", "col.okafor", "insp.diallo"
 
 View = dict[str, Any]
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    """The webhook receiver of the module's system, in the module's event loop."""
-    async with WebhookReceiver() as webhook_receiver:
-        yield webhook_receiver
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def system(
-    tmp_path_factory: pytest.TempPathFactory,
-    module_amqp_url: str,
-    module_postgresql_url: str,
-    receiver: WebhookReceiver,
-) -> AsyncIterator[System]:
-    """ingest, router and notifier as processes, on PostgreSQL (production's database; the
-    rules run on both in tests/integration), with bearer tokens minted in-process."""
-    workdir = tmp_path_factory.mktemp("command-verdicts") / "system"
-    sut = System(workdir, module_amqp_url, module_postgresql_url, receiver, local_tokens=True)
-    try:
-        await sut.start()
-        yield sut
-    finally:
-        await sut.aclose()
+@pytest.fixture
+def backend() -> str:
+    """PostgreSQL only (overrides the e2e fixture, which runs a test on both)."""
+    return "postgresql"
 
 
 # --------------------------------------------------------------------------- tally

@@ -1,10 +1,11 @@
 """End-to-end: coordination messages and recommendations (docs/contract.md).
 
 The three services run as separate processes on a real RabbitMQ and database; people are
-the e2e directory's (tests/e2e/harness.py ``directory_for``): awa.hfo (head of field office,
+the e2e directory's (tests/data/e2e_directory.yaml): awa.hfo (head of field office,
 Beni) reports to lucas.ho; col.okafor (sector commander, Beni) reports to gen.force;
 lt.mbeki (military, Beni) is cleared for UNCLASSIFIED only. Notifications are observed as
-webhook POSTs on the harness receiver; state through the public HTTP API.
+webhook POSTs on the harness receiver; state through the public HTTP API. The tests of a
+backend share one system (tests/e2e/pool.py), each seeing only its own webhooks.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import Receipt, System, WebhookReceiver, wait_until
+from tests.e2e.harness import wait_until
+from tests.e2e.receiver import Receipt, WebhookReceiver
+from tests.e2e.system import System
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio, pytest.mark.timeout(150)]
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(150)]
 
 AWA, LUCAS, OKAFOR, FORCE, MBEKI = "awa.hfo", "lucas.ho", "col.okafor", "gen.force", "lt.mbeki"
 # The services' logic runs on both databases in tests/integration; end to end, each scenario
 # runs on one of them to keep the suite short.
-ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+ON_POSTGRESQL = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+ON_SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 GRACE = 3.0  # seconds to wait for notifications that must NOT arrive
 SLACK = 0.5  # seconds of clock jitter allowed on "not before the due time"
 

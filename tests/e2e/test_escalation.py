@@ -8,6 +8,10 @@ other notifications are observed as webhook POSTs on the harness receiver (the b
 Timing: bounds are generous liveness bounds, never performance asserts. The only lower
 bounds asserted are "not before the delay elapsed" (with ~0.5 s of slack), which is
 semantics, not speed.
+
+The tests of a backend share one system (tests/e2e/pool.py), each seeing only the webhooks
+about its own alerts, but for the listing test, which lists every alert: it has a system of
+its own.
 """
 
 from __future__ import annotations
@@ -19,30 +23,23 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from tests.e2e.harness import (
-    Receipt,
-    System,
-    WebhookReceiver,
-    alert_body,
-    directory_for,
-    wait_until,
-)
-
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio, pytest.mark.timeout(150)]
+from tests.e2e.harness import alert_body, wait_until
+from tests.e2e.pool import SystemSpec
+from tests.e2e.receiver import Receipt, WebhookReceiver
+from tests.e2e.system import System
+from tests.support.directories import directory_for
 
 # The rules and timers run on both databases in tests/integration; end to end, most
 # scenarios run on PostgreSQL (production, replicas) to keep the suite short. The climb
 # and the router kill, where the database's durability is the point, run on both.
-ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+ON_POSTGRESQL = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 AWA, LUCAS, GRACE_P = "awa.hfo", "lucas.ho", "grace.dsrsg"
 OKAFOR, DIALLO, JOC = "col.okafor", "insp.diallo", "jo.operator"
@@ -109,29 +106,19 @@ def escalation_directory(receiver_base_url: str) -> dict[str, Any]:
     return directory
 
 
-@pytest_asyncio.fixture
-async def system(
-    tmp_path: Path, amqp_url: str, database_url: str, receiver: WebhookReceiver
-) -> AsyncIterator[System]:
-    """The three services with the escalation test directory (overrides the e2e fixture;
-    the name ``system`` keeps the service logs attached to failed reports)."""
-    sut = System(
-        tmp_path / "system",
-        amqp_url,
-        database_url,
-        receiver,
-        directory=escalation_directory(receiver.base_url),
-        local_tokens=True,  # `coord token` costs seconds per person: too slow for 2 s levels
-    )
-    try:
-        await sut.start()
-    except BaseException:
-        await sut.aclose()
-        raise
-    try:
-        yield sut
-    finally:
-        await sut.aclose()
+# The three services with the escalation test directory.
+ESCALATION = SystemSpec(
+    "escalation",
+    directory=escalation_directory,
+    local_tokens=True,  # `coord token` costs seconds per person: too slow for 2 s levels
+)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.timeout(150),
+    pytest.mark.system_spec(ESCALATION),
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -796,7 +783,7 @@ async def test_router_killed_between_two_levels_neither_loses_nor_doubles_a_step
 # --------------------------------------------------------------------------- 9. replicas
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_replicated_routers_and_notifiers_page_every_step_exactly_once(
     system: System, receiver: WebhookReceiver
 ) -> None:
@@ -892,6 +879,7 @@ async def _walk(client: httpx.AsyncClient, **params: Any) -> tuple[list[str], li
 
 
 @ON_POSTGRESQL
+@pytest.mark.system_spec(ESCALATION.fresh())  # it lists every alert of the system
 async def test_list_filters_and_cursor_pagination(
     system: System, receiver: WebhookReceiver
 ) -> None:

@@ -10,14 +10,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.harness import (
-    WEBHOOK_PEOPLE,
-    WebhookReceiver,
-    alert_body,
-    directory_for,
-    sign,
-    wait_until,
-)
+from tests.e2e.harness import WEBHOOK_PEOPLE, alert_body, wait_until
+from tests.e2e.receiver import WebhookReceiver, sign
+from tests.support.directories import directory_for
 
 
 @pytest.mark.asyncio

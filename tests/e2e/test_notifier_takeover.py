@@ -16,9 +16,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Receipt, System, WebhookReceiver, alert_body, wait_until
+from tests.e2e.harness import alert_body, wait_until
+from tests.e2e.receiver import Receipt, WebhookReceiver
+from tests.e2e.system import System
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio, pytest.mark.timeout(90)]
+# On the default system of its backend, shared with the tests of test_alert_flow.py and
+# test_coordination.py (tests/e2e/pool.py): it kills the notifier, which is restarted for
+# the next test if need be; it sees only its own webhooks and log lines.
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(90)]
 
 AWA = "awa.hfo"  # head_of_field_office of beni: poc-urgent level 1
 CLAIM_SECONDS = 6.0  # COORD_NOTIFIER_CLAIM_SECONDS's default, which this test runs with
@@ -40,7 +45,7 @@ def _page_of(alert_id: str, status: int | None = None) -> Any:
 
 # On SQLite, where the three services share one write lock that the heartbeat must get in
 # time (the claim logic runs on both databases in tests/integration).
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_a_notifier_killed_after_its_claim_is_taken_over_within_seconds(
     system: System, receiver: WebhookReceiver
 ) -> None:

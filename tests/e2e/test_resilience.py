@@ -15,9 +15,18 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.e2e.harness import System, WebhookReceiver, alert_body, wait_until
+from tests.e2e.harness import alert_body, wait_until
+from tests.e2e.pool import DEFAULT
+from tests.e2e.receiver import WebhookReceiver
+from tests.e2e.system import System
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
+# A system of its own per test (tests/e2e/pool.py): they kill the router or stop the whole
+# broker, count every webhook and every start of a service.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.system_spec(DEFAULT.fresh()),
+]
 
 JOINT_TARGETS = ("awa.hfo", "col.okafor", "insp.diallo")  # poc-joint level 1 in beni
 GRACE = 3.0  # seconds to wait for receipts that must NOT arrive
@@ -79,7 +88,7 @@ async def _assert_exactly_once(
 
 # The router killed between two escalation levels runs on both databases in
 # test_escalation.py; this one, with 200 alerts in flight, on PostgreSQL (replicas' path).
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_router_crash_loses_and_doubles_nothing(
     system: System, receiver: WebhookReceiver
 ) -> None:

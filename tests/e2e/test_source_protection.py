@@ -12,17 +12,15 @@ reader cleared STRICTLY CONFIDENTIAL shows the source opened: it travelled, seal
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from shared.source_protection import new_key_line
-from tests.e2e.harness import System, WebhookReceiver, alert_body, wait_until
-
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
+from tests.e2e.harness import alert_body, wait_until
+from tests.e2e.pool import SystemSpec
+from tests.e2e.receiver import WebhookReceiver
+from tests.e2e.system import System
 
 NAME, PHONE = "Kahindo Mbusa", "+243 970 555 123"
 SOURCE = {"name": NAME, "contact": PHONE}
@@ -31,24 +29,16 @@ SECRETS = (NAME, "Kahindo", "Mbusa", PHONE, "+243970555123", "970 555 123", "970
 RING = f"{new_key_line('e2e-new')},{new_key_line('e2e-old')}"
 AWA, JOC, AUDITOR, CLEARED = "awa.hfo", "jo.operator", "audit.one", "oios.chief"
 
+# The system with this module's key ring, logging everything down to debug.
+SOURCE_PROTECTION = SystemSpec(
+    "source-protection", extra_env={"COORD_SOURCE_KEYS": RING, "COORD_LOG_LEVEL": "debug"}
+)
 
-@pytest_asyncio.fixture
-async def system(
-    tmp_path: Path, amqp_url: str, database_url: str, receiver: WebhookReceiver
-) -> AsyncIterator[System]:
-    """The system with this test's key ring, logging everything down to debug."""
-    sut = System(
-        tmp_path / "system",
-        amqp_url,
-        database_url,
-        receiver,
-        extra_env={"COORD_SOURCE_KEYS": RING, "COORD_LOG_LEVEL": "debug"},
-    )
-    try:
-        await sut.start()
-        yield sut
-    finally:
-        await sut.aclose()
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.system_spec(SOURCE_PROTECTION),
+]
 
 
 def everything_written(system: System) -> dict[str, str]:
@@ -76,7 +66,7 @@ def raised_record(export: str) -> dict[str, Any]:
     return dict(record)
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_the_source_is_in_no_log_no_webhook_and_no_uncleared_export(
     system: System, receiver: WebhookReceiver
 ) -> None:

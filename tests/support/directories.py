@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from string import Template
+from typing import Any
 
 import yaml
 
@@ -15,11 +17,27 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # people.)
 EXAMPLE_DIRECTORY = REPO_ROOT / "tests" / "data" / "example_directory.yaml"
 DEMO_DIRECTORY = REPO_ROOT / "deploy" / "directory.yaml"
+# The directory of the end-to-end tests (the demo one plus a few people); its webhook
+# addresses start with ``${webhook_base_url}`` (see directory_for).
+E2E_DIRECTORY = REPO_ROOT / "tests" / "data" / "e2e_directory.yaml"
 
 
 def example_directory() -> Directory:
     """The reference directory, validated by ``load_directory``."""
     return load_directory(EXAMPLE_DIRECTORY)
+
+
+def directory_for(receiver_base_url: str) -> dict[str, Any]:
+    """The e2e directory (tests/data/e2e_directory.yaml, in the format of
+    tests/data/example_directory.yaml) as a new mapping, its webhook contacts pointing at
+    ``<receiver_base_url>/<person_id>``."""
+    data: dict[str, Any] = yaml.safe_load(E2E_DIRECTORY.read_text(encoding="utf-8"))
+    for person in data["people"]:
+        for contact in person["contacts"]:
+            contact["address"] = Template(contact["address"]).substitute(
+                webhook_base_url=receiver_base_url
+            )
+    return data
 
 
 def directory_with_sms_target() -> Directory:
