@@ -7,7 +7,8 @@
 #                  (COORD_ENV=development: on the published development secrets)
 #   make test      install, lint, infra, then pytest ($(PYTEST_ARGS) passed through):
 #                  unit + integration on $(PYTEST_WORKERS) workers, then the end-to-end
-#                  tests alone (they restart the broker and measure escalation delays)
+#                  tests on $(E2E_WORKERS) (one module per worker), then the tests that
+#                  restart the broker, alone
 #   make test-fast install, lint, infra, unit + integration only
 #   make bench     install + infra, then the benchmark (a table; bench/results.json)
 #   make lint      ruff check, ruff format --check, mypy strict (services, shared, coord,
@@ -23,7 +24,12 @@ SHELL := /bin/bash
 VENV_BIN := .venv/bin
 SCRIPTS := deploy/scripts
 PYTEST_ARGS ?=
-PYTEST_WORKERS ?= 2
+# Four workers on two cores: most of a test's time is waiting on the broker, the
+# database or a `coord` subprocess, not computing.
+PYTEST_WORKERS ?= 4
+# End-to-end tests wait on escalation delays: two modules at a time, each on its own
+# systems (a module's tests share them, tests/e2e/pool.py).
+E2E_WORKERS ?= 2
 BENCH_ARGS ?=
 # pytest exits 5 when PYTEST_ARGS (say -k) selects nothing in a phase: not a failure.
 PYTEST_OK := || [ $$? -eq 5 ]
@@ -85,7 +91,8 @@ run: install rabbitmq tools
 	exec $(VENV_BIN)/coord up
 
 test: test-fast
-	$(VENV_BIN)/pytest -m e2e $(PYTEST_ARGS) $(PYTEST_OK)
+	$(VENV_BIN)/pytest -n $(E2E_WORKERS) --dist loadfile -m "e2e and not broker_restart" $(PYTEST_ARGS) $(PYTEST_OK)
+	$(VENV_BIN)/pytest -m "e2e and broker_restart" $(PYTEST_ARGS) $(PYTEST_OK)
 
 # Lint first: a type error fails in seconds, before the broker and the database start.
 test-fast: install lint infra

@@ -67,6 +67,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "integration: test against real infrastructure (RabbitMQ and/or a database)"
     )
+    config.addinivalue_line(
+        "markers",
+        "broker_restart: stops the shared RabbitMQ, so it runs when no other test does",
+    )
     # structlog's default renders an exception with rich and every frame's locals: on an
     # error logged with SQLAlchemy objects in scope that took 20 s a test. The services
     # configure their own logging (shared.logging); in-process tests log plainly.

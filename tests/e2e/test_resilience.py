@@ -155,6 +155,7 @@ async def _rabbitmqctl(*args: str) -> str:
     return out.decode(errors="replace")
 
 
+@pytest.mark.broker_restart
 async def test_broker_restart_loses_and_doubles_nothing(
     system: System, receiver: WebhookReceiver
 ) -> None:
