@@ -22,8 +22,8 @@ import httpx
 
 from bench.infra import database, vhost
 from tests.e2e.harness import alert_body
-from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.system import System
+from tests.support.receiver import WebhookReceiver
 
 TARGET = "awa.hfo"
 

@@ -19,8 +19,8 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e.pool import BACKENDS, DEFAULT, SystemPool, SystemSpec
-from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.system import System
+from tests.support.receiver import WebhookReceiver
 
 
 def pytest_configure(config: pytest.Config) -> None:

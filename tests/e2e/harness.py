@@ -1,8 +1,8 @@
 """Process-level harness of the end-to-end tests: small helpers, and where the rest lives.
 
-- tests/e2e/receiver.py: :class:`~tests.e2e.receiver.WebhookReceiver`, an in-process
+- tests/support/receiver.py: :class:`~tests.support.receiver.WebhookReceiver`, an in-process
   asyncio HTTP/1.1 server that records every webhook as a
-  :class:`~tests.e2e.receiver.Receipt`, and the signature scheme (``sign``).
+  :class:`~tests.support.receiver.Receipt`, and the signature scheme (``sign``).
 - tests/e2e/system.py: :class:`~tests.e2e.system.System`, the three services as separate
   ``coord run`` processes (migrate, start, kill, restart, replicas, logs, API clients).
 - tests/e2e/pool.py: :class:`~tests.e2e.pool.SystemPool`, the systems of a test session,
@@ -10,7 +10,7 @@
 - tests/support/directories.py: ``directory_for``, the e2e directory
   (tests/data/e2e_directory.yaml) with its webhooks pointing at a receiver.
 - here: :func:`wait_until` (bounded polling; timeouts are generous upper bounds for
-  liveness, never performance assertions), :func:`alert_body`, :func:`free_port`.
+  liveness, never performance assertions), :func:`alert_body`.
 
 Everything talks to the system through its external contract (docs/contract.md) only.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -38,13 +37,6 @@ WEBHOOK_PEOPLE = (
     "gen.force",
     "lt.mbeki",
 )
-
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def wait_until(

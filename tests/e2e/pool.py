@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.system import System
 from tests.support.database import fresh_pg_database
 from tests.support.rabbit import fresh_vhost
+from tests.support.receiver import WebhookReceiver
 
 BACKENDS = ("sqlite", "postgresql")
 

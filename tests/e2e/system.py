@@ -31,9 +31,9 @@ import httpx
 import jwt
 import yaml
 
-from tests.e2e.harness import REPO_ROOT, alert_body, free_port
-from tests.e2e.receiver import TEST_WEBHOOK_SECRET, WebhookReceiver
+from tests.e2e.harness import REPO_ROOT, alert_body
 from tests.support.directories import directory_for
+from tests.support.receiver import TEST_WEBHOOK_SECRET, WebhookReceiver, free_port
 
 SERVICES = ("ingest", "router", "notifier")
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import alert_body, new_idempotency_key, wait_until
-from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.system import System
+from tests.support.receiver import WebhookReceiver
 
 # The tests of a backend share one system (tests/e2e/pool.py), each seeing only its own
 # webhooks.

@@ -35,8 +35,8 @@ import pytest
 
 from tests.e2e.harness import alert_body
 from tests.e2e.pool import SystemSpec
-from tests.e2e.receiver import Receipt, WebhookReceiver
 from tests.e2e.system import System
+from tests.support.receiver import Receipt, WebhookReceiver
 
 # Per command kind. 50 keeps the module near 90 s on a busy 2-core machine; 100 passes too
 # (COORD_TEST_VERDICT_ROUNDS=100, about 2.5 min there).

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from tests.e2e.harness import wait_until
-from tests.e2e.receiver import Receipt, WebhookReceiver
 from tests.e2e.system import System
+from tests.support.receiver import Receipt, WebhookReceiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(150)]
 

@@ -32,9 +32,9 @@ import pytest
 
 from tests.e2e.harness import alert_body, wait_until
 from tests.e2e.pool import SystemSpec
-from tests.e2e.receiver import Receipt, WebhookReceiver
 from tests.e2e.system import System
 from tests.support.directories import directory_for
+from tests.support.receiver import Receipt, WebhookReceiver
 
 # The rules and timers run on both databases in tests/integration; end to end, most
 # scenarios run on PostgreSQL (production, replicas) to keep the suite short. The climb

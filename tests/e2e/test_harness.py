@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from tests.e2e.harness import WEBHOOK_PEOPLE, alert_body, wait_until
-from tests.e2e.receiver import WebhookReceiver, sign
 from tests.support.directories import directory_for
+from tests.support.receiver import WebhookReceiver, sign
 
 
 @pytest.mark.asyncio

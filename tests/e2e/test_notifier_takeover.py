@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import alert_body, wait_until
-from tests.e2e.receiver import Receipt, WebhookReceiver
 from tests.e2e.system import System
+from tests.support.receiver import Receipt, WebhookReceiver
 
 # On the default system of its backend, shared with the tests of test_alert_flow.py and
 # test_coordination.py (tests/e2e/pool.py): it kills the notifier, which is restarted for

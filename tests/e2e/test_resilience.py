@@ -17,8 +17,8 @@ import pytest
 
 from tests.e2e.harness import alert_body, wait_until
 from tests.e2e.pool import DEFAULT
-from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.system import System
+from tests.support.receiver import WebhookReceiver
 
 # A system of its own per test (tests/e2e/pool.py): they kill the router or stop the whole
 # broker, count every webhook and every start of a service.

@@ -19,8 +19,8 @@ import pytest
 from shared.source_protection import new_key_line
 from tests.e2e.harness import alert_body, wait_until
 from tests.e2e.pool import SystemSpec
-from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.system import System
+from tests.support.receiver import WebhookReceiver
 
 NAME, PHONE = "Kahindo Mbusa", "+243 970 555 123"
 SOURCE = {"name": NAME, "contact": PHONE}

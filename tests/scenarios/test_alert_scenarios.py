@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.builders import alert_request
+from tests.support.receiver import TEST_WEBHOOK_SECRET
 from tests.support.scenario import Mission
 
 pytestmark = pytest.mark.timeout(60)
@@ -60,12 +61,13 @@ async def test_an_alert_raised_over_http_pages_the_level_1_person(mission: Missi
     ]
     # one signed page, to awa only, with what she needs to act and never the source
     [page] = mission.sink.receipts
-    assert (page.person_id, page.kind, page.event, page.signed) == (AWA, "page", "alert.page", True)
-    assert page.body["alert_id"] == alert_id
-    assert page.body["title"] == "Abduction near Mavivi"
-    assert (page.body["policy_id"], page.body["level"]) == ("poc-urgent", 1)
-    assert page.body["notification_id"] == view["deliveries"][0]["notification_id"]
-    assert "source" not in page.body
+    assert (page.person_id, page.kind, page.header("X-Coord-Event")) == (AWA, "page", "alert.page")
+    assert page.signature_error(TEST_WEBHOOK_SECRET) is None
+    assert page.json()["alert_id"] == alert_id
+    assert page.json()["title"] == "Abduction near Mavivi"
+    assert (page.json()["policy_id"], page.json()["level"]) == ("poc-urgent", 1)
+    assert page.json()["notification_id"] == view["deliveries"][0]["notification_id"]
+    assert "source" not in page.json()
 
 
 @pytest.mark.parametrize("level_delay", ["1s"])

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.receiver import Receipt
 from tests.support.scenario import Mission
-from tests.support.webhooks import Receipt
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -51,7 +51,7 @@ async def test_a_message_reaches_the_cleared_and_their_acknowledgements_close_it
 
     await mission.eventually(told)
     [undelivered] = mission.sink.to(AWA, "message_undelivered")
-    assert MBEKI in undelivered.body["message"]
+    assert MBEKI in undelivered.json()["message"]
     assert mission.sink.to(MBEKI) == []
     assert all("Source reports" not in str(r.body) for r in mission.sink.receipts)
     assert (await mbeki.get(f"/v1/messages/{message_id}")).status_code == 404
@@ -108,7 +108,7 @@ async def test_a_recommendation_is_acknowledged_declined_and_counted(mission: Mi
         return told
 
     told = await mission.eventually(author_told)
-    assert sorted(reason in r.body["message"] for r in told) == [False, True]
+    assert sorted(reason in r.json()["message"] for r in told) == [False, True]
     view = answer(await awa.get(f"/v1/recommendations/{rec_id}"))
     assert (view["status"], view["responded_by"]) == ("declined", OKAFOR)
     report = answer(await awa.get("/v1/reports/recommendations", params={"sector": "beni"}))

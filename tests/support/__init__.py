@@ -16,5 +16,5 @@ another. Fixtures stay in the conftest files; they build on these modules.
 - ``event_log``      a sample event log and raw-SQL access to it
 - ``cli``            the ``coord`` command line as a subprocess
 - ``scenario``       the three services on one bus (in memory or RabbitMQ), settled
-- ``webhooks``       a webhook receiver that checks signatures
+- ``receiver``       the webhook receiver (the officers' phones) and the signature check
 """

@@ -9,7 +9,7 @@ unit's own ``start()``), each with a bus connection of its own:
   from their settings as in production; the same checks are polled until they hold.
 
 People call ingest's API in-process (httpx's ASGITransport) with bearer tokens; webhooks go
-over HTTP to a ``WebhookSink``; the database is SQLite, copied from a migrated template.
+over HTTP to a ``WebhookReceiver``; the database is SQLite, copied from a migrated template.
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ from shared.memory_bus import MemoryBroker, MemoryBus
 from shared.runtime import ServiceUnit
 from shared.settings import Settings
 from tests.support.directories import DEMO_DIRECTORY
+from tests.support.receiver import TEST_WEBHOOK_SECRET, WebhookReceiver
 from tests.support.tokens import JWT_SECRET, bearer
-from tests.support.webhooks import WebhookSink
 
 T = TypeVar("T")
 
 MEMORY, RABBITMQ = "memory", "rabbitmq"
-WEBHOOK_SECRET = "scenario-webhook-secret-" + "0123456789abcdef" * 3
+WEBHOOK_SECRET = TEST_WEBHOOK_SECRET
 OUTBOXES = (INGEST_OUTBOX, ROUTER_OUTBOX, NOTIFIER_OUTBOX)
 POLL_TIMEOUT = 30.0  # seconds a check may take to hold on RabbitMQ (a liveness bound)
 RABBITMQ_GRACE = 0.5  # seconds for what may still be on its way once the outboxes are empty
@@ -82,7 +82,7 @@ class Mission:
 
     kind: str  # MEMORY or RABBITMQ
     ingest: IngestService
-    sink: WebhookSink
+    sink: WebhookReceiver
     engine: AsyncEngine
     broker: MemoryBroker | None
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
@@ -174,7 +174,7 @@ async def running_mission(
     kind: str, database_url: str, workdir: Path, level_delay: str, amqp_url: str | None = None
 ) -> AsyncIterator[Mission]:
     """The three units started on ``kind``'s bus; stopped, and the bus checked, on exit."""
-    async with WebhookSink(WEBHOOK_SECRET) as sink:
+    async with WebhookReceiver() as sink:
         directory = workdir / "directory.yaml"
         directory.write_text(yaml.safe_dump(scenario_directory(sink.base_url, level_delay)))
         settings = Settings(

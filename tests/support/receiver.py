@@ -1,4 +1,4 @@
-"""The webhook receiver of the end-to-end tests, standing in for the officers' phones.
+"""The webhook receiver of the scenario and end-to-end tests: the officers' phones.
 
 :class:`WebhookReceiver` is an in-process asyncio HTTP/1.1 server on 127.0.0.1 that records
 every request (path, headers, raw body, arrival time) as a :class:`Receipt` and answers
@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import http
 import json
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,8 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
-
-from tests.e2e.harness import free_port
 
 # The fixed webhook secret of the test systems (never used outside tests).
 TEST_WEBHOOK_SECRET = "e2e-test-webhook-secret-0123456789abcdef0123456789ab"  # noqa: S105
@@ -37,6 +36,13 @@ WEBHOOK_TOLERANCE = 300.0
 
 # Fields of a webhook body naming its subject (docs/contract.md, "Webhook delivery").
 SUBJECT_FIELDS = ("alert_id", "message_id", "recommendation_id")
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def sign(body: bytes, secret: str = TEST_WEBHOOK_SECRET, timestamp: int | None = None) -> str:
@@ -196,6 +202,17 @@ class WebhookReceiver:
     def receipts(self) -> list[Receipt]:
         """Every POST received (in the window), in arrival order."""
         return [r for r in self.requests if r.method == "POST"]
+
+    def to(self, person_id: str, kind: str | None = None, **fields: str) -> list[Receipt]:
+        """What ``person_id`` received (in the window), of ``kind`` if given, with the body's
+        ``fields`` equal to the given text (``alert_id=...``)."""
+        return [
+            r
+            for r in self.receipts
+            if r.person_id == person_id
+            and (kind is None or r.kind == kind)
+            and all(str(_safe_json(r.body).get(name)) == value for name, value in fields.items())
+        ]
 
     def receipts_for(
         self, person_id: str | None = None, alert_id: str | None = None, kind: str | None = None
