@@ -1,4 +1,4 @@
-"""Addressing: who a coordination message or a recommendation reaches, and who is above them.
+"""Addressing: who a message, a recommendation or a notice reaches, and who is above them.
 
 Pure rules over the directory, used by ingest (a quick 422 naming an unknown
 addressee) and by the router (the authority that resolves and delivers).
@@ -7,8 +7,9 @@ addressee) and by the router (the authority that resolves and delivers).
 from __future__ import annotations
 
 from shared.contracts.messages import Addressees, Delivery
+from shared.contracts.notifications import SUPPORTED_CHANNELS
 from shared.contracts.recommendations import RecommendationAddressee
-from shared.directory import MISSION_WIDE, Directory, Person
+from shared.directory import MISSION_WIDE, Contact, Directory, Person
 from shared.envelope import Classification
 
 _RANK = {
@@ -128,3 +129,13 @@ def superiors_of(
         and _shares_area(p, person)
         and cleared_for(p, classification)
     ]
+
+
+def contact_points(person: Person) -> list[Contact]:
+    """The person's contacts on channels we can deliver, in the directory's order."""
+    return [c for c in person.contacts if c.channel in SUPPORTED_CHANNELS]
+
+
+def joc_operators(directory: Directory, sector: str) -> list[Person]:
+    """The JOC duty officers responsible for ``sector``: told when escalation fails."""
+    return [p for p in directory.people if "joc_operator" in p.roles and p.covers(sector)]

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel
 
-from services.router.alerts.routing import contact_points, joc_operators
+from shared.addressing import contact_points, joc_operators
 from shared.contracts import NOTIFICATION_REQUESTED
 from shared.contracts.notifications import (
     ContactPoint,

@@ -18,12 +18,11 @@ from services.router.alerts.escalation import PolicySnapshot, TimerKind, on_time
 from services.router.alerts.routing import (
     AlertFacts,
     first_level_pages,
-    joc_operators,
     route_matches,
     select_policies,
     snapshot_policy,
 )
-from shared.addressing import cleared_for
+from shared.addressing import cleared_for, joc_operators
 from shared.contracts.notifications import SUPPORTED_CHANNELS
 from shared.directory import Contact, Directory, Person
 from shared.envelope import Classification

@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.router.alerts.escalation import LevelSnapshot, PolicySnapshot
-from shared.contracts.notifications import SUPPORTED_CHANNELS
 from shared.directory import (
-    Contact,
     Directory,
     Person,
     PolicyLevel,
@@ -81,11 +79,6 @@ def first_level_pages(directory: Directory, policy_ids: list[str], sector: str) 
     return list(pages.values())
 
 
-def contact_points(person: Person) -> list[Contact]:
-    """The person's contacts on channels we can deliver, in the directory's order."""
-    return [c for c in person.contacts if c.channel in SUPPORTED_CHANNELS]
-
-
 def snapshot_policy(
     directory: Directory, policy_ids: list[str], sector: str
 ) -> PolicySnapshot | None:
@@ -117,8 +110,3 @@ def snapshot_policy(
         repeat=policy.repeat,
         ack_timeout_seconds=policy.ack_timeout.total_seconds() if policy.ack_timeout else None,
     )
-
-
-def joc_operators(directory: Directory, sector: str) -> list[Person]:
-    """The JOC duty officers responsible for ``sector``: told when escalation fails."""
-    return [p for p in directory.people if "joc_operator" in p.roles and p.covers(sector)]

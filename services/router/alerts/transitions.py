@@ -15,12 +15,11 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.alerts.escalation import Page, Transition
-from services.router.alerts.routing import contact_points, joc_operators
 from services.router.alerts.store import snapshot_from_json, store_state
 from services.router.alerts.tables import AlertRecord
 from services.router.notices import SubjectEvents
 from services.router.tables import stage
-from shared.addressing import cleared_for
+from shared.addressing import cleared_for, contact_points, joc_operators
 from shared.contracts import (
     ALERT_COMMAND_REJECTED,
     ALERT_STATE_CHANGED,

@@ -14,13 +14,12 @@ from uuid import UUID
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.alerts.routing import joc_operators
 from services.router.authority import NotYetKnown, Verdict, message_refusal
 from services.router.messages import rules as message_rules
 from services.router.messages.tables import MessageRecord
 from services.router.notices import SubjectEvents
 from services.router.tables import claim_due, stage
-from shared.addressing import deliveries, superiors_of
+from shared.addressing import deliveries, joc_operators, superiors_of
 from shared.contracts import (
     MESSAGE_ACKNOWLEDGE,
     MESSAGE_ACKNOWLEDGED,

@@ -10,12 +10,11 @@ import yaml
 from services.router.alerts.escalation import LevelSnapshot, PolicySnapshot
 from services.router.alerts.routing import (
     AlertFacts,
-    contact_points,
-    joc_operators,
     resolve_targets,
     select_policies,
     snapshot_policy,
 )
+from shared.addressing import contact_points, joc_operators
 from shared.directory import Contact, Directory, Person, PolicyLevel, Route
 from tests.support.directories import (
     EXAMPLE_DIRECTORY,
