@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -77,6 +78,13 @@ class Contact(_Strict):
     address: str = Field(min_length=1)
 
 
+class Language(StrEnum):
+    """The language a person reads coord in: their pages, their notices, the board."""
+
+    EN = "en"
+    FR = "fr"
+
+
 class Person(_Strict):
     """A person of the mission and what the directory knows of them."""
 
@@ -87,6 +95,8 @@ class Person(_Strict):
     sectors: list[str] = []
     clearance: Classification = Classification.UNCLASSIFIED
     contacts: list[Contact] = []
+    # Most of MONUSCO, MINUSCA and MINUSMA work in French; without a word, English.
+    language: Language = Language.EN
 
     def covers(self, sector: str) -> bool:
         """True when the person is responsible for ``sector``."""

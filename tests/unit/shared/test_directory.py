@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from shared.directory import (
     Directory,
     EscalationPolicy,
+    Language,
     PolicyLevel,
     format_location,
     load_directory,
@@ -124,6 +125,10 @@ def _bad_clearance(d: dict[str, Any]) -> None:
     d["people"][0]["clearance"] = "top_secret"
 
 
+def _unknown_language(d: dict[str, Any]) -> None:
+    d["people"][0]["language"] = "de"
+
+
 def _unknown_field_in_route(d: dict[str, Any]) -> None:
     d["routes"][0]["mtach"] = {"category": ["abduction"]}
 
@@ -151,6 +156,7 @@ def _duplicate_policy(d: dict[str, Any]) -> None:
         pytest.param(_bad_scope, "pattern", id="bad-scope"),
         pytest.param(_bad_quorum, "pattern", id="bad-quorum"),
         pytest.param(_bad_clearance, "clearance", id="bad-clearance"),
+        pytest.param(_unknown_language, "language", id="unknown-language"),
         pytest.param(_unknown_field_in_route, "mtach", id="unknown-field-typo"),
         pytest.param(_duplicate_person, "duplicate person id 'awa.hfo'", id="duplicate-person"),
         pytest.param(_duplicate_policy, "duplicate policy id 'poc-joint'", id="duplicate-policy"),
@@ -234,3 +240,13 @@ def test_content_reads_back_to_the_same_directory() -> None:
     assert content["escalation_policies"][0]["levels"][0]["delay"] == "PT10M"
     assert "continue" in content["routes"][0]
     assert Directory.model_validate(content) == directory
+
+
+def test_a_persons_language_is_english_unless_the_directory_says_french(
+    data: dict[str, Any],
+) -> None:
+    french = copy.deepcopy(data)
+    french["people"][0]["language"] = "fr"
+    directory = Directory.model_validate(french)
+    first, second = directory.people[0], directory.people[1]
+    assert (first.language, second.language) == (Language.FR, Language.EN)
