@@ -77,17 +77,16 @@ class Templates:
             return
         name = urlsplit(url).path.lstrip("/")
         template = self._postgresql_template(url)
-        asyncio.run(
-            _pg_admin(
-                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                f'CREATE DATABASE "{name}" TEMPLATE "{template}"',
-            )
-        )
+        recreate = [
+            (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', ()),
+            (f'CREATE DATABASE "{name}" TEMPLATE "{template}"', ()),
+        ]
+        run_sync(lambda: _pg_admin_each(recreate))
 
     def drop(self) -> None:
         """Drop the PostgreSQL template (the SQLite one goes with its directory)."""
         for name in self._created:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            _drop_pg_database(name)
 
     def _sqlite_template(self) -> Path:
         if self._sqlite is None:
@@ -99,20 +98,11 @@ class Templates:
     def _postgresql_template(self, like: str) -> str:
         if self._postgresql is None:
             name = f"coord_template_{secrets.token_hex(6)}"
-            asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+            _create_pg_database(name)
             self._created.append(name)
             upgrade(urlunsplit(urlsplit(like)._replace(path=f"/{name}")))
             self._postgresql = name
         return self._postgresql
-
-
-async def _pg_admin(*statements: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def run_sync(factory: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
