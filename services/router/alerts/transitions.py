@@ -83,6 +83,7 @@ def notifications(
     """``notification.requested`` per person and page; unreachable people are events."""
     produced: list[Envelope] = []
     summary = AlertSummary.model_validate(record.summary)
+    shown = summary.model_dump(mode="json")  # the same for every person told
     queue = list(pages)
     for page in queue:
         kind = NotificationKind(page.kind)
@@ -119,7 +120,7 @@ def notifications(
                     person_id,
                     contacts,
                     kind,
-                    summary.model_dump(mode="json"),
+                    shown,
                     page.message,
                     policy_id=record.policy_id,
                     level=page.level,
