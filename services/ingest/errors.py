@@ -25,16 +25,10 @@ class InvalidRequest(ValueError):
     ``part`` is where the locations are: ``"body"`` or ``"query"``.
     """
 
-    part = "body"
-
-    def __init__(self, problems: Sequence[tuple[Location, str]]) -> None:
+    def __init__(self, problems: Sequence[tuple[Location, str]], *, part: str = "body") -> None:
         super().__init__("; ".join(message for _, message in problems))
         self.problems = list(problems)
-
-    @classmethod
-    def at(cls, field: str, message: str) -> InvalidRequest:
-        """One problem, at ``field``."""
-        return cls([((field,), message)])
+        self.part = part
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:

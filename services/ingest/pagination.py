@@ -22,10 +22,8 @@ _INVALID = "cursor is not valid; pass back next_cursor unchanged"
 class BadCursor(InvalidRequest):
     """The cursor was not made by this API (a 422 naming ``query.cursor``)."""
 
-    part = "query"
-
     def __init__(self) -> None:
-        super().__init__([(("cursor",), _INVALID)])
+        super().__init__([(("cursor",), _INVALID)], part="query")
 
 
 def encode_position(at: datetime, item_id: str) -> str:

@@ -11,13 +11,13 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.ingest import idempotency
 from services.ingest.answers import answer, command_responses
 from services.ingest.caller import AuthenticatedRoute
 from services.ingest.deps import Context, MayAcknowledge, MayPostMessage, MayRead
+from services.ingest.errors import InvalidRequest
 from services.ingest.messages import queries as message_queries
 from services.ingest.messages import service as messages
 from services.ingest.messages.schemas import MessagePage, MessageView, SendMessageBody, ThreadView
@@ -30,12 +30,6 @@ _VIEW_EXAMPLE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/json": {"example": MessageView.example()}}},
 }
 _NOT_FOUND = "No such message, or not one the caller may see"
-
-
-def _invalid(location: str, field: str, message: str) -> RequestValidationError:
-    return RequestValidationError(
-        [{"loc": (location, field), "msg": message, "type": "value_error"}]
-    )
 
 
 async def _visible_view(context: Context, message_id: UUID, person: Person) -> MessageView:
@@ -107,7 +101,9 @@ async def list_messages(
 ) -> MessagePage:
     """The caller's inbox (``box=sent``: what they sent), newest first; follow ``next_cursor``."""
     if box == "sent" and unread is not None:
-        raise _invalid("query", "unread", "unread: only for the inbox (box=inbox)")
+        raise InvalidRequest(
+            [(("unread",), "unread: only for the inbox (box=inbox)")], part="query"
+        )
     where = message_queries.MessageFilter(
         box=box, thread_id=thread_id, unread=unread, requires_ack=requires_ack, since=since
     )
