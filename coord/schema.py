@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import services.ingest.alerts.tables
+import services.ingest.board.tables
 import services.ingest.messages.tables
 import services.ingest.recommendations.tables
 import services.ingest.tables

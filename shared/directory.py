@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from shared.envelope import Classification
+from shared.geography import SectorArea
 
 MISSION_WIDE = "*"
 _SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -174,6 +175,9 @@ class Directory(_Strict):
     # and recommendations that nobody answers in time. Optional: without it they
     # escalate to the JOC.
     superiors: dict[str, str] = {}
+    # Each sector's outline (GeoJSON), for the board's map. Optional: a sector without
+    # one is drawn by its alerts only.
+    sector_areas: dict[str, SectorArea] = {}
 
     @model_validator(mode="after")
     def _references_exist(self, info: ValidationInfo) -> Directory:
@@ -249,6 +253,11 @@ def reference_errors(
                         )
                     )
     errors += _superior_cycles(directory.superiors)
+    errors += [
+        (("sector_areas", sector), f"outline of unknown sector {sector!r}")
+        for sector in directory.sector_areas
+        if sector not in directory.sectors
+    ]
     policy_ids.update(known_policies)
     for index, route in enumerate(directory.routes):
         if route.policy not in policy_ids:

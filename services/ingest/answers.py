@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -52,6 +53,38 @@ def command_responses(subject: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The router's verdict on a staged command, as far as it is known.
+
+    ``accepted`` None: not decided within ``COORD_COMMAND_WAIT`` (the command is staged
+    and will be decided); False: refused with ``status`` (404 / 403 / 409) and ``reason``.
+    """
+
+    command_id: UUID
+    accepted: bool | None
+    status: int = status.HTTP_200_OK
+    reason: str = ""
+
+
+async def decide(context: ApiContext, staged: Awaitable[UUID]) -> Decision:
+    """Stage a command (``staged``) and wait for the router's verdict on it.
+
+    Raises:
+        LookupError: the subject is unknown to ingest; nothing was staged.
+    """
+    command_id = await staged
+    verdict = await context.verdicts.wait(command_id, context.command_wait)
+    if verdict is None:
+        return Decision(command_id, accepted=None, status=status.HTTP_202_ACCEPTED)
+    if not verdict.accepted:
+        refusal = verdict.refusal or Refusal.WRONG_STATE
+        return Decision(
+            command_id, accepted=False, status=_STATUS[refusal], reason=verdict.reason or "refused"
+        )
+    return Decision(command_id, accepted=True)
+
+
 async def answer(
     context: ApiContext,
     staged: Awaitable[UUID],
@@ -61,13 +94,12 @@ async def answer(
 ) -> T | JSONResponse:
     """Stage a command (``staged``), wait for the router's verdict, answer with it."""
     try:
-        command_id = await staged
+        decision = await decide(context, staged)
     except LookupError as error:  # the subject is unknown to ingest: nothing was staged
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    verdict = await context.verdicts.wait(command_id, context.command_wait)
-    if verdict is None:
+    if decision.accepted is None:
         pending = CommandPending(
-            command_id=command_id,
+            command_id=decision.command_id,
             detail=f"the router has not decided yet; read {location} for the outcome",
         )
         return JSONResponse(
@@ -75,7 +107,6 @@ async def answer(
             status_code=status.HTTP_202_ACCEPTED,
             headers={"Location": location, "Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    if not verdict.accepted:
-        refusal = verdict.refusal or Refusal.WRONG_STATE
-        raise HTTPException(_STATUS[refusal], verdict.reason or "refused")
+    if not decision.accepted:
+        raise HTTPException(decision.status, decision.reason)
     return await read()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.ingest.board.install import install_board
 from services.ingest.deps import ApiContext
 from services.ingest.dispatch import project
 from services.ingest.docs import install_docs
@@ -53,6 +54,7 @@ class IngestService:
         self.app.include_router(health_routes(self._readiness))
         install_docs(self.app)
         include_routes(self.app, rate_limit=settings.rate_limit)
+        install_board(self.app, settings)
 
     async def _readiness(self) -> dict[str, str]:
         if self.infrastructure is None:

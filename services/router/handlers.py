@@ -16,6 +16,7 @@ from services.router.tables import INBOX
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,
     ALERT_ADD_NOTE,
+    ALERT_LINK_USED,
     ALERT_RAISED,
     ALERT_RESOLVE,
     AUDIT_ACCESSED,
@@ -57,6 +58,7 @@ EFFECTS: dict[str, Effect] = {
     RECOMMENDATION_ACKNOWLEDGE: recommendations.acknowledge,
     RECOMMENDATION_RESPOND: recommendations.respond,
     AUDIT_ACCESSED: outcomes.record_outcome,  # reading the log is itself on the log
+    ALERT_LINK_USED: outcomes.record_outcome,  # a page's one-time link, confirmed
     # An outbox row the broker refused for good, and what an operator did with it.
     OUTBOX_PARKED: outcomes.record_outcome,
     OUTBOX_RETRIED: outcomes.record_outcome,

@@ -20,6 +20,7 @@ from shared.contracts.audit import AuditAccessedV1
 from shared.contracts.escalation import (
     AcknowledgeAlertV1,
     AcknowledgementRecordedV1,
+    ActionLinkUsedV1,
     AddNoteV1,
     AlertAcknowledgedV1,
     AlertDeduplicatedV1,
@@ -87,6 +88,7 @@ ALERT_DEDUPLICATED = "alert.deduplicated"
 ALERT_UPGRADED = "alert.upgraded"
 ALERT_COMMAND_REJECTED = "alert.command_rejected"
 ALERT_STATE_CHANGED = "alert.state_changed"
+ALERT_LINK_USED = "alert.link_used"
 NOTIFICATION_REQUESTED = "notification.requested"
 NOTIFICATION_DELIVERED = "notification.delivered"
 NOTIFICATION_FAILED = "notification.failed"
@@ -136,6 +138,7 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_UPGRADED, 1): AlertUpgradedV1,
     (ALERT_COMMAND_REJECTED, 1): CommandRejectedV1,
     (ALERT_STATE_CHANGED, 1): AlertStateV1,
+    (ALERT_LINK_USED, 1): ActionLinkUsedV1,
     (NOTIFICATION_REQUESTED, 1): NotificationRequestedV1,
     (NOTIFICATION_DELIVERED, 1): NotificationDeliveredV1,
     (NOTIFICATION_FAILED, 1): NotificationFailedV1,

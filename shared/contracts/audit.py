@@ -13,7 +13,7 @@ class AuditAccessedV1(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     person_id: str = Field(description="Who read it (a directory person, or cli:<user>)")
-    via: str = Field(pattern="^(api|cli)$")
+    via: str = Field(pattern="^(api|cli|board)$")
     action: str = Field(max_length=50, description="export, verify, head, replay, explain, list")
     filters: dict[str, str] = Field(default_factory=dict)
     protected_revealed: Flag = False

@@ -8,6 +8,7 @@ against the alert's policy snapshot and answers with an event, or with
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +27,21 @@ class AcknowledgeAlertV1(_Contract):
 
     alert_id: UUID
     person_id: str
+
+
+class ActionLinkUsedV1(_Contract):
+    """Event ``alert.link_used``: a person confirmed the one-time link of a page.
+
+    Staged by ingest in the transaction that spends the link (and stages the command it
+    carries), so the log shows every use, including a second try of a spent link.
+    """
+
+    alert_id: UUID
+    person_id: str
+    action: str = Field(max_length=30, description="What the link does: acknowledge")
+    link: str = Field(max_length=32, description="The link's nonce: which page's link it was")
+    outcome: Literal["staged", "already_used"]
+    command_id: UUID | None = Field(description="The command it staged (None: none)")
 
 
 class ResolveAlertV1(_Contract):

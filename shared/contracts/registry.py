@@ -25,6 +25,7 @@ from shared.contracts import (
     ALERT_DEDUPLICATED,
     ALERT_ESCALATED,
     ALERT_EXHAUSTED,
+    ALERT_LINK_USED,
     ALERT_MERGED,
     ALERT_NOTE_ADDED,
     ALERT_RAISED,
@@ -105,6 +106,7 @@ ROUTES: Mapping[str, Route] = {
     ALERT_ACKNOWLEDGE: _route(INGEST, _R, _V),
     ALERT_RESOLVE: _route(INGEST, _R, _V),
     ALERT_ADD_NOTE: _route(INGEST, _R, _V),
+    ALERT_LINK_USED: _route(INGEST, _R, _V),  # on the log, and on the alert's timeline
     ALERT_TRIGGERED: _route(ROUTER, _V),
     ALERT_TARGET_UNREACHABLE: _route(ROUTER, _V),
     ALERT_UNROUTED: _route(ROUTER, _V),

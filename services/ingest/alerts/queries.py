@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.alerts.schemas import (
@@ -21,6 +22,7 @@ from services.ingest.alerts.tables import AlertPersonRecord, AlertViewRecord, Ti
 from services.ingest.pagination import decode_position, encode_position
 from shared.addressing import cleared_classifications
 from shared.contracts import (
+    ALERT_RESOLVED,
     ALERT_STATE_CHANGED,
     ALERT_TARGET_UNREACHABLE,
     NOTIFICATION_DELIVERED,
@@ -41,12 +43,105 @@ _DELIVERY_STATUS: dict[str, DeliveryStatus] = {
 
 @dataclass(frozen=True)
 class AlertFilter:
-    """What ``GET /v1/alerts`` may filter on."""
+    """What a list of alerts may be filtered on (``GET /v1/alerts``, the board)."""
 
     status: str | None = None
     sector: str | None = None
     category: str | None = None
+    severity: str | None = None
+    origin: str | None = None
     since: datetime | None = None
+    concerning: str | None = None  # a person id: alerts that page or may page them ("mine")
+    exhausted: bool | None = None  # escalation ran out with nobody acknowledging
+    resolved_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AlertCounts:
+    """How many alerts a reader may see, by what the board's counters show."""
+
+    triggered: int
+    acknowledged: int
+    resolved_recently: int  # since the ``resolved_since`` asked for
+    exhausted: int  # open alerts whose escalation ran out
+
+
+def _filtered(query: Select[AlertViewRecord], where: AlertFilter) -> Select[AlertViewRecord]:
+    """``query`` narrowed to the alerts matching ``where``."""
+    view = AlertViewRecord
+    for column, wanted in (
+        (view.status, where.status),
+        (view.sector, where.sector),
+        (view.category, where.category),
+        (view.severity, where.severity),
+        (view.origin, where.origin),
+    ):
+        if wanted:
+            query = query.where(column == wanted)
+    if where.since:
+        query = query.where(view.raised_at >= where.since)
+    if where.concerning:
+        query = query.where(_names(where.concerning))
+    if where.exhausted is not None:
+        query = query.where(view.exhausted == where.exhausted)
+    if where.resolved_since:
+        query = query.where(_resolved_since(where.resolved_since))
+    return query
+
+
+def _names(person_id: str) -> ColumnElement[bool]:
+    """The alert pages, or may page, ``person_id`` (paged or on its chain)."""
+    return exists().where(
+        AlertPersonRecord.alert_id == AlertViewRecord.alert_id,
+        AlertPersonRecord.person_id == person_id,
+    )
+
+
+def _resolved_since(moment: datetime) -> ColumnElement[bool]:
+    return and_(
+        AlertViewRecord.status == "resolved",
+        exists().where(
+            TimelineRecord.alert_id == AlertViewRecord.alert_id,
+            TimelineRecord.type == ALERT_RESOLVED,
+            TimelineRecord.occurred_at >= moment,
+        ),
+    )
+
+
+async def count_alerts(
+    session: AsyncSession, reader: Person, where: AlertFilter, resolved_since: datetime
+) -> AlertCounts:
+    """The board's counters over the alerts ``reader`` may see matching ``where``.
+
+    ``where.status`` and ``where.exhausted`` are left out: the counters are what a
+    click on them filters by.
+    """
+    base = dataclasses.replace(where, status=None, exhausted=None, resolved_since=None)
+    visible = _filtered(select(AlertViewRecord).where(visible_to(reader)), base).subquery()
+    rows = (
+        await session.execute(
+            select(visible.c.status, visible.c.exhausted, func.count()).group_by(
+                visible.c.status, visible.c.exhausted
+            )
+        )
+    ).all()
+    by_status: dict[str, int] = {}
+    exhausted = 0
+    for status, ran_out, count in rows:
+        by_status[status] = by_status.get(status, 0) + count
+        if ran_out and status != "resolved":
+            exhausted += count
+    resolved = _filtered(
+        select(AlertViewRecord).where(visible_to(reader)),
+        dataclasses.replace(base, resolved_since=resolved_since),
+    ).subquery()
+    recently = await session.scalar(select(func.count()).select_from(resolved))
+    return AlertCounts(
+        triggered=by_status.get("triggered", 0),
+        acknowledged=by_status.get("acknowledged", 0),
+        resolved_recently=recently or 0,
+        exhausted=exhausted,
+    )
 
 
 def audience_of(view: AlertViewRecord) -> AlertAudience:
@@ -66,11 +161,10 @@ def visible_to(person: Person) -> ColumnElement[bool]:
     if not allowed(person, Action.READ):
         return false()
     cleared = [c.value for c in cleared_classifications(person)]
-    named = exists().where(
-        AlertPersonRecord.alert_id == AlertViewRecord.alert_id,
-        AlertPersonRecord.person_id == person.id,
-    )
-    concerned: list[ColumnElement[bool]] = [AlertViewRecord.raised_by == person.id, named]
+    concerned: list[ColumnElement[bool]] = [
+        AlertViewRecord.raised_by == person.id,
+        _names(person.id),
+    ]
     if JOC_ROLE in person.roles:
         board = MISSION_WIDE in person.sectors
         concerned.append(true() if board else AlertViewRecord.sector.in_(person.sectors))
@@ -135,15 +229,7 @@ async def list_alerts(
     session: AsyncSession, reader: Person, where: AlertFilter, limit: int, cursor: str | None
 ) -> AlertPage:
     """Alerts ``reader`` may see matching ``where``, newest first, ``limit`` at a time."""
-    query = select(AlertViewRecord).where(visible_to(reader))
-    if where.status:
-        query = query.where(AlertViewRecord.status == where.status)
-    if where.sector:
-        query = query.where(AlertViewRecord.sector == where.sector)
-    if where.category:
-        query = query.where(AlertViewRecord.category == where.category)
-    if where.since:
-        query = query.where(AlertViewRecord.raised_at >= where.since)
+    query = _filtered(select(AlertViewRecord).where(visible_to(reader)), where)
     if cursor:
         raised_at, alert_id = decode_position(cursor)
         query = query.where(

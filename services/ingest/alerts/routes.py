@@ -24,7 +24,7 @@ from services.ingest.deps import (
     MayRead,
     MayResolve,
 )
-from shared.contracts.alerts import Category, RaiseAlertV1
+from shared.contracts.alerts import Category, Component, RaiseAlertV1, Severity
 from shared.directory import Person
 from shared.envelope import Moment
 
@@ -162,13 +162,24 @@ async def list_alerts(
     ] = None,
     sector: Annotated[str | None, Query(max_length=100)] = None,
     category: Category | None = None,
+    severity: Severity | None = None,
+    origin: Component | None = None,
     since: Moment | None = None,
+    mine: Annotated[
+        bool, Query(description="Only alerts that page or may page the caller")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> AlertPage:
     """Alerts the caller may see, newest first, filtered; follow ``next_cursor`` for more."""
     where = queries.AlertFilter(
-        status=status_, sector=sector, category=category.value if category else None, since=since
+        status=status_,
+        sector=sector,
+        category=category.value if category else None,
+        severity=severity.value if severity else None,
+        origin=origin.value if origin else None,
+        since=since,
+        concerning=person.id if mine else None,
     )
     async with context.sessions() as session:
         return await queries.list_alerts(session, person, where, limit, cursor)

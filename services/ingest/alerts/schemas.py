@@ -100,18 +100,25 @@ class AlertView(BaseModel):
 
 
 class AlertListItem(BaseModel):
-    """One alert in a list."""
+    """One alert in a list: enough for a board row (who is paged, what comes next)."""
 
     id: UUID
     status: str
     title: str
     category: str
     severity: str
+    urgency: str
     sector: str
+    location: Location
+    origin: str
     raised_by: str
     raised_at: datetime
+    policy_id: str | None
     level: int | None
     exhausted: bool
+    next_escalation_at: datetime | None
+    targets: list[str] = Field(description="Everyone paged so far")
+    acknowledgements: list[AcknowledgementView]
     dedup_count: int
 
 

@@ -33,13 +33,15 @@ async def record_access(
     filters: dict[str, str],
     *,
     revealed: bool,
+    via: str = "api",
+    action: str = "list",
 ) -> None:
-    """Commit one ``audit.accessed`` (action ``list``) to ingest's outbox."""
+    """Commit one ``audit.accessed`` to ingest's outbox (``via`` the API or the board)."""
     envelope = access_event(
         producer=PRODUCER,
         person_id=person.id,
-        via="api",
-        action="list",
+        via=via,
+        action=action,
         filters=filters,
         revealed=revealed,
     )

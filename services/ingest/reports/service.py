@@ -201,10 +201,18 @@ def summarise_alerts(
 
 
 def _window(
-    query: Select[Any], at: Any, sector_column: Any, since: datetime | None, sector: str | None
+    query: Select[Any],
+    at: Any,
+    sector_column: Any,
+    since: datetime | None,
+    sector: str | None,
+    *,
+    until: datetime | None = None,
 ) -> Select[Any]:
     if since is not None:
         query = query.where(at >= since)
+    if until is not None:
+        query = query.where(at < until)
     if sector is not None:
         query = query.where(sector_column == sector)
     return query
@@ -220,11 +228,14 @@ async def recommendation_report(
 
 
 async def alert_report(
-    session: AsyncSession, since: datetime | None, sector: str | None
+    session: AsyncSession,
+    since: datetime | None,
+    sector: str | None,
+    until: datetime | None = None,
 ) -> AlertReport:
-    """The alert section: alerts raised since ``since``, in ``sector`` (merged ones left out)."""
+    """The alert section: alerts raised in [since, until), in ``sector``; merged ones left out."""
     view = AlertViewRecord
-    alerts = _window(select(view), view.raised_at, view.sector, since, sector).where(
+    alerts = _window(select(view), view.raised_at, view.sector, since, sector, until=until).where(
         view.status != "merged"
     )
     rows = (await session.scalars(alerts)).all()

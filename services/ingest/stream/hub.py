@@ -31,11 +31,14 @@ from services.ingest.alerts.queries import audience_of
 from services.ingest.alerts.tables import AlertViewRecord
 from shared.addressing import cleared_for
 from shared.contracts import NOTIFICATION_REQUESTED
+from shared.contracts.registry import ROUTES
 from shared.directory import Directory, Person
 from shared.envelope import Envelope
 from shared.permissions import Action, AlertAudience, allowed, may_see_alert
 
 STREAM_BINDINGS = ("alert.#", NOTIFICATION_REQUESTED)
+#: Every event type the stream carries (the ``event:`` names a client listens for).
+STREAMED_TYPES = tuple(t for t in ROUTES if t.startswith("alert.") or t == NOTIFICATION_REQUESTED)
 KEEP_ALIVE_SECONDS = 15.0
 
 OVERFLOW_FRAME: Final = "event: overflow\ndata: {}\n\n"

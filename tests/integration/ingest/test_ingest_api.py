@@ -588,11 +588,18 @@ async def test_list_is_newest_first_with_summaries(db: Database, client: httpx.A
             "title",
             "category",
             "severity",
+            "urgency",
             "sector",
+            "location",
+            "origin",
             "raised_by",
             "raised_at",
+            "policy_id",
             "level",
             "exhausted",
+            "next_escalation_at",
+            "targets",
+            "acknowledgements",
             "dedup_count",
         }
         assert {k: view[k] for k in item} == item

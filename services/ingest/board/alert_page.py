@@ -1,0 +1,94 @@
+"""An alert's page: its story in words, the chain ahead, and what the reader may do.
+
+The commands (acknowledge, resolve, note) are staged by the same functions as the API's
+and answered with the router's verdict, shown on the page the post redirects to.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from services.ingest import command_staging as commands
+from services.ingest.alerts import queries
+from services.ingest.alerts.schemas import AlertListItem
+from services.ingest.board.acting import act, back_to
+from services.ingest.board.board import row_of
+from services.ingest.board.chain import levels_ahead
+from services.ingest.board.flash import Flash
+from services.ingest.board.pages import render
+from services.ingest.board.session import Poster, Reader
+from shared.permissions import Action
+
+router = APIRouter(include_in_schema=False)
+Note = Annotated[str, Form(max_length=5000)]
+Next = Annotated[str, Form()]
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+async def alert_page(alert_id: UUID, request: Request, visitor: Reader) -> HTMLResponse:
+    """The alert as its reader may see it; 404 for one they may not (as the API)."""
+    context = visitor.context
+    async with context.sessions() as session:
+        view = await queries.get_alert(session, alert_id, visitor.person)
+    if view is None:
+        return render(request, "error.html", visitor, status_code=404, problem="no_alert")
+    item = AlertListItem.model_validate(view.model_dump())
+    return render(
+        request,
+        "alert.html",
+        visitor,
+        alert=view,
+        row=row_of(visitor, item),
+        ahead=levels_ahead(
+            context.directory, view.policy_id, view.level, view.sector, view.next_escalation_at
+        ),
+        may_note=visitor.may(Action.POST_MESSAGE) and view.status != "resolved",
+    )
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+async def acknowledge(alert_id: UUID, visitor: Poster, back: Next = "") -> RedirectResponse:
+    """Acknowledge as the signed-in person."""
+    sessions, person = visitor.context.sessions, visitor.person
+    return await act(
+        visitor,
+        Action.ACKNOWLEDGE,
+        "acknowledged",
+        lambda: commands.acknowledge(sessions, alert_id, person),
+        back or f"/alerts/{alert_id}",
+    )
+
+
+@router.post("/alerts/{alert_id}/resolve")
+async def resolve(
+    alert_id: UUID, visitor: Poster, note: Note = "", back: Next = ""
+) -> RedirectResponse:
+    """Resolve, with an optional closing note."""
+    sessions, person = visitor.context.sessions, visitor.person
+    return await act(
+        visitor,
+        Action.RESOLVE,
+        "resolved",
+        lambda: commands.resolve(sessions, alert_id, person, note.strip()),
+        back or f"/alerts/{alert_id}",
+    )
+
+
+@router.post("/alerts/{alert_id}/notes")
+async def add_note(alert_id: UUID, visitor: Poster, note: Note = "") -> RedirectResponse:
+    """Add a note to the alert's timeline."""
+    back = f"/alerts/{alert_id}"
+    if not note.strip():
+        return back_to(back, Flash("refused", "noted", "empty_note"))
+    sessions, person = visitor.context.sessions, visitor.person
+    return await act(
+        visitor,
+        Action.POST_MESSAGE,
+        "noted",
+        lambda: commands.add_note(sessions, alert_id, person, note.strip()),
+        back,
+    )

@@ -1,0 +1,55 @@
+"""Mount the board on ingest's app: its pages, its static files, its sign-in redirect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from services.ingest.board import (
+    alert_page,
+    audit,
+    board,
+    link_pages,
+    live,
+    map_page,
+    messages,
+    raise_form,
+    recommendations,
+    reports,
+    signin,
+)
+from services.ingest.board.session import BoardKeys, SignInRequired, sign_in_url
+from shared.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def _to_sign_in(_request: Request, exc: Exception) -> RedirectResponse:
+    assert isinstance(exc, SignInRequired)  # noqa: S101 - registered for that class
+    return RedirectResponse(sign_in_url(exc.next_path), status_code=303)
+
+
+def install_board(app: FastAPI, settings: Settings) -> None:
+    """Serve the board from ``app``: ``/`` and ``/board``, alert pages, sign-in, assets."""
+    app.state.board_keys = BoardKeys.from_settings(settings)
+    app.state.board_map_tiles = settings.map_tiles_url  # None: outlines and points only
+    app.add_exception_handler(SignInRequired, _to_sign_in)
+    app.mount("/static/board", StaticFiles(directory=STATIC), name="board-static")
+    # raise_form and compose before the pages of one: "new" is not an id.
+    for part in (
+        signin,
+        board,
+        map_page,
+        live,
+        raise_form,
+        alert_page,
+        link_pages,
+        recommendations,
+        messages,
+        reports,
+        audit,
+    ):
+        app.include_router(part.router)

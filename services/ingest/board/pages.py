@@ -1,0 +1,92 @@
+"""Rendering the board's pages: one Jinja2 environment per language, and what every page shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from services.ingest.board.flash import FLASH_COOKIE, take_flash
+from services.ingest.board.i18n import LANGUAGES, language_of, translations, utc_text
+from services.ingest.board.session import CSRF_FIELD, Visitor
+from shared.directory import Directory, Person
+from shared.envelope import utc_now
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def environment(language: str) -> Environment:
+    """The templates, translated into ``language`` (one environment per language)."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(("html",)),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["moment"] = moment
+    env.globals["languages"] = LANGUAGES
+    return env
+
+
+def moment(value: datetime | None, *, relative: bool = False) -> Markup:
+    """A ``<time>``: UTC in the text and on hover; the page's script shows it in local time."""
+    if value is None:
+        return Markup("")
+    kind = "relative" if relative else "local"
+    text = utc_text(value)
+    # Every interpolated value is escaped.
+    return Markup(  # noqa: S704
+        f'<time datetime="{escape(value.isoformat())}" data-show="{kind}" '
+        f'title="{escape(text)}">{escape(text)}</time>'
+    )
+
+
+def person_name(directory: Directory, person_id: str) -> str:
+    """A person's name from the directory (their id, if they left it)."""
+    person = directory.person(person_id)
+    return person.name if person else person_id
+
+
+def render(
+    request: Request,
+    template: str,
+    visitor: Visitor | None,
+    *,
+    status_code: int = 200,
+    speaker: Person | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    """The page ``template`` in the visitor's language, with what every page needs.
+
+    ``speaker``: whose language to use when nobody is signed in (a one-time link's person).
+    """
+    language = language_of(request, visitor.person if visitor else speaker)
+    notice = take_flash(request)
+    page = environment(language).get_template(template)
+    directory = visitor.context.directory if visitor else None
+    html = page.render(
+        request=request,
+        visitor=visitor,
+        language=language,
+        csrf=visitor.session.csrf if visitor else "",
+        csrf_field=CSRF_FIELD,
+        path=request.url.path,
+        here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        now=utc_now(),
+        name=(lambda pid: person_name(directory, pid)) if directory else str,
+        notice=notice,
+        **values,
+    )
+    response = HTMLResponse(html, status_code=status_code, headers={"Content-Language": language})
+    if notice is not None:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response

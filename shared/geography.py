@@ -1,0 +1,53 @@
+"""Where sectors are: their outlines as GeoJSON geometries (WGS 84, longitude first).
+
+A directory may give each sector its outline (``sector_areas``) so that the board can
+draw the mission's map with no tile server at all: outlines and alert positions only.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+Position = tuple[float, float]  # (longitude, latitude), as GeoJSON orders them
+Ring = list[Position]
+MIN_RING = 4  # GeoJSON (RFC 7946, 3.1.6): a closed ring has at least four positions
+
+
+def _ring_problem(ring: Ring) -> str | None:
+    if len(ring) < MIN_RING:
+        return f"a ring needs at least {MIN_RING} positions, not {len(ring)}"
+    if ring[0] != ring[-1]:
+        return "a ring must end where it starts (closed)"
+    for lon, lat in ring:
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # noqa: PLR2004 - degrees
+            return f"position [{lon}, {lat}] is not [longitude, latitude] in degrees"
+    return None
+
+
+class SectorArea(BaseModel):
+    """A sector's outline: a GeoJSON ``Polygon`` or ``MultiPolygon``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["Polygon", "MultiPolygon"]
+    coordinates: list[list[Ring]] | list[Ring]
+
+    @model_validator(mode="after")
+    def _closed_rings(self) -> SectorArea:
+        for ring in self.rings():
+            problem = _ring_problem(ring)
+            if problem is not None:
+                raise ValueError(problem)
+        return self
+
+    def polygons(self) -> list[list[Ring]]:
+        """Each polygon as its rings (the outer one first, then any holes)."""
+        if self.type == "Polygon":
+            return [self.coordinates]  # type: ignore[list-item]
+        return self.coordinates  # type: ignore[return-value]
+
+    def rings(self) -> list[Ring]:
+        """Every ring of every polygon."""
+        return [ring for polygon in self.polygons() for ring in polygon]
