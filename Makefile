@@ -2,7 +2,8 @@
 # the first one installed or started.
 #
 #   make install   uv + .venv from uv.lock (deploy/scripts/ensure-python.sh)
-#   make infra     RabbitMQ (+management) and PostgreSQL on 127.0.0.1
+#   make infra     RabbitMQ (+management) and PostgreSQL on 127.0.0.1, and Chromium for
+#                  the real-browser tests (Debian's chromium; no Playwright download)
 #   make run       all three services in one process on http://127.0.0.1:8000
 #                  (COORD_ENV=development: on the published development secrets)
 #   make test      install, lint, infra, then pytest ($(PYTEST_ARGS) passed through):
@@ -14,6 +15,7 @@
 #   make lint      ruff check, ruff format --check, mypy strict (services, shared, coord,
 #                  tests, bench): a lint or type error fails `make test`, and so CI
 #   make fmt       ruff check --fix, ruff format
+#   make messages  the board's strings into its catalogues (then translate the new French ones)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -65,7 +67,7 @@ in a third terminal. The README walks through the rest.
 endef
 export RUN_HINT
 
-.PHONY: help install infra rabbitmq postgres tools run test test-fast bench lint fmt
+.PHONY: help install infra rabbitmq postgres chromium tools run test test-fast bench lint fmt messages
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -79,7 +81,12 @@ rabbitmq:
 postgres:
 	bash $(SCRIPTS)/ensure-postgres.sh
 
-infra: rabbitmq postgres
+# The browser the real-browser tests drive with Playwright (tests/support/browser.py).
+# Not a prerequisite of `make run`: the system itself needs no browser.
+chromium:
+	bash $(SCRIPTS)/ensure-chromium.sh
+
+infra: rabbitmq postgres chromium
 
 # curl and jq, for the README's walkthrough.
 tools:
@@ -109,3 +116,13 @@ lint: install
 fmt: install
 	$(VENV_BIN)/ruff check --fix .
 	$(VENV_BIN)/ruff format .
+
+# The board's catalogues: every string of its templates and modules into the template
+# (messages.pot), then into each language's .po, keeping what is translated. A test fails
+# while a French string is missing (tests/unit/ingest/board/test_catalogues.py).
+BOARD_LOCALE := services/ingest/board/locale
+messages: install
+	$(VENV_BIN)/pybabel extract -F babel.cfg -k _ --no-location --omit-header --sort-output \
+		-o $(BOARD_LOCALE)/messages.pot .
+	$(VENV_BIN)/pybabel update -i $(BOARD_LOCALE)/messages.pot -d $(BOARD_LOCALE) -D messages \
+		--omit-header --no-fuzzy-matching --ignore-obsolete

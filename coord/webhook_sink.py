@@ -24,10 +24,12 @@ def describe(page: dict[str, object]) -> str:
     subject = str(page.get("subject_type", "alert"))
     kind = page.get("kind", "?")
     if subject == "alert":
+        # A page's one-time link: open it in a browser to acknowledge as the person paged.
+        link = f"\n  acknowledge: {page['acknowledge_url']}" if page.get("acknowledge_url") else ""
         return (
             f"{kind}: {page.get('severity', '?')} {page.get('category', '?')} "
             f"in {page.get('sector', '?')}: {page.get('title', '')} "
-            f"(alert {page.get('alert_id', '?')})"
+            f"(alert {page.get('alert_id', '?')}){link}"
         )
     line = f" - {page['message']}" if page.get("message") else ""
     return f"{kind}: {page.get('title', '')}{line} ({subject} {page.get(subject + '_id', '?')})"

@@ -11,6 +11,7 @@ Two modes, chosen by the settings:
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -158,6 +159,23 @@ class Authenticator:
         """
         claims = await self._claims(token)
         # PyJWT has checked that ``exp`` is a number.
+        return VerifiedToken(_subject(claims), datetime.fromtimestamp(float(claims["exp"]), UTC))
+
+    async def verify_id_token(self, token: str, *, nonce: str) -> VerifiedToken:
+        """What the ID token of a sign-in says, if it is the one issued for ``nonce``.
+
+        The ID token's audience is the client: the board signs in as ``oidc_audience``.
+
+        Raises:
+            InvalidToken: not trustworthy, or another sign-in's token (nonce).
+            IdentityProviderUnavailable: the issuer's keys cannot be fetched.
+        """
+        if self._jwks is None:
+            raise InvalidToken("no OIDC issuer is configured")
+        claims = await self._claims(token)
+        sent = claims.get("nonce")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
+            raise InvalidToken("the ID token was not issued for this sign-in (nonce)")
         return VerifiedToken(_subject(claims), datetime.fromtimestamp(float(claims["exp"]), UTC))
 
     async def _claims(self, token: str) -> dict[str, Any]:

@@ -13,21 +13,29 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults only: any real deployment sets these from its secret store.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105 - marked development default
 DEV_WEBHOOK_SECRET = "dev-only-insecure-webhook-secret-change-me"  # noqa: S105 - marked development default
+DEV_LINK_SECRET = "dev-only-insecure-link-secret-change-me"  # noqa: S105 - marked development default
+DEV_SESSION_SECRET = "dev-only-insecure-session-secret-change-me"  # noqa: S105 - marked development default
 # A key ring of one development key ("key id:base64url of 32 bytes"): shared/source_protection.py.
 DEV_SOURCE_KEYS = "dev-2026:kuzF2ajm2XFFIHbvP7izwjo65Xw8j7C1lZkB4BNUeuk="
+# The shortest COORD_LINK_SECRET / COORD_SESSION_SECRET accepted.
+MIN_SIGNING_SECRET = 32
 
 
 class Settings(BaseSettings):
     """All configuration; see the configuration table in the README."""
 
-    model_config = SettingsConfigDict(env_prefix="COORD_", extra="ignore")
+    # Inputs are kept out of validation errors: a refused value may be (part of) a secret.
+    model_config = SettingsConfigDict(
+        env_prefix="COORD_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Production unless said otherwise: forgetting COORD_ENV must fail safe, not run a
     # deployment on the published secrets.
@@ -41,6 +49,9 @@ class Settings(BaseSettings):
     # JWKS). When set, development HS256 tokens are refused.
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
+    # The board signs people in at the issuer as client ``oidc_audience`` (authorization
+    # code flow with PKCE); a confidential client also sends this secret.
+    oidc_client_secret: SecretStr | None = None
     oidc_jwks_cache_seconds: float = Field(default=300.0, gt=0)
     # Longest a bearer token may live (exp - iat): a stolen token with exp=1e20 is not a key
     # for life. 12 h is one JOC shift.
@@ -52,6 +63,21 @@ class Settings(BaseSettings):
     # Requests per person per ingest replica, in the `limits` notation ("120/minute").
     rate_limit: str = "120/minute"
     webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    # Where people reach ingest (its board and action links), as they would type it: the
+    # base of every link a page carries. Behind a proxy, the proxy's address.
+    public_url: str = "http://127.0.0.1:8000"
+    # Signs the action links pages carry (shared/action_links.py): whoever holds it can mint
+    # a link acting as anyone. Changing it voids every link in flight.
+    link_secret: SecretStr = SecretStr(DEV_LINK_SECRET)
+    # How long a page's link stays valid, seconds; at most 30 days (a page is about now).
+    link_ttl: float = Field(default=24 * 3600.0, gt=0, le=30 * 24 * 3600.0)
+    # Signs the board's session cookies: whoever holds it can sign in as anyone.
+    session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
+    # How long a board session lasts, seconds (12 h, one shift, like a bearer token).
+    session_ttl: float = Field(default=12 * 3600.0, gt=0)
+    # The mission's own map tiles under the board's map, as {z}/{x}/{y} in a URL
+    # ("https://tiles.mission.example/{z}/{x}/{y}.png"). None: sector outlines and points only.
+    map_tiles_url: str | None = None
 
     host: str = "127.0.0.1"
     ingest_port: int = 8000
@@ -94,6 +120,52 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=32768, ge=4096)
     max_headers: int = Field(default=100, ge=16)
 
+    @field_validator("public_url")
+    @classmethod
+    def _an_http_url(cls, value: str) -> str:
+        # Checked at start: a bad base would otherwise be found only in the links people get.
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or value != value.strip():
+            raise ValueError("must be an http:// or https:// URL, e.g. https://coord.example.org")
+        _ = parts.port  # raises ValueError on a port that is not one
+        if parts.username is not None:
+            raise ValueError("must hold no user or password: every page would carry them")
+        if parts.query or parts.fragment:
+            raise ValueError("must have no query or fragment: links are added to its path")
+        return value
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _a_tile_url(cls, value: str | None) -> str | None:
+        # {z}, {x} and {y} once each and no other placeholder: a {s} or {key} would be
+        # requested as written, and the map would show no tile at all.
+        if value is None:
+            return None
+        rest = value
+        for name in ("{z}", "{x}", "{y}"):
+            if rest.count(name) != 1:
+                raise ValueError(
+                    f"must hold {name} once, as in https://tiles.example/{{z}}/{{x}}/{{y}}.png"
+                )
+            rest = rest.replace(name, "")
+        if (
+            "{" in rest
+            or "}" in rest
+            or not rest.startswith(("http://", "https://"))
+            or " " in rest
+        ):
+            raise ValueError("must be an http(s) URL whose only placeholders are {z}, {x} and {y}")
+        return value
+
+    @field_validator("link_secret", "session_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        # These let whoever holds them act as anyone without a password: a short one could
+        # be guessed offline from a single link or cookie.
+        if len(value.get_secret_value()) < MIN_SIGNING_SECRET:
+            raise ValueError(f"must be at least {MIN_SIGNING_SECRET} characters (random)")
+        return value
+
 
 @lru_cache
 def get_settings() -> Settings:
@@ -126,6 +198,14 @@ def _published_webhook_secret(settings: Settings) -> bool:
     return settings.webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET
 
 
+def _published_link_secret(settings: Settings) -> bool:
+    return settings.link_secret.get_secret_value() == DEV_LINK_SECRET
+
+
+def _published_session_secret(settings: Settings) -> bool:
+    return settings.session_secret.get_secret_value() == DEV_SESSION_SECRET
+
+
 _MAKE_ONE = (
     "set a random secret of >= 32 bytes "
     "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
@@ -148,6 +228,16 @@ _DEVELOPMENT_SECRETS: tuple[tuple[str, Callable[[Settings], bool], str], ...] = 
         "COORD_WEBHOOK_SECRET",
         _published_webhook_secret,
         f"{_MAKE_ONE}, the same one the webhook receivers verify with",
+    ),
+    (
+        "COORD_LINK_SECRET",
+        _published_link_secret,
+        f"{_MAKE_ONE}, the same one on every notifier and ingest",
+    ),
+    (
+        "COORD_SESSION_SECRET",
+        _published_session_secret,
+        f"{_MAKE_ONE}, the same one on every ingest",
     ),
 )
 

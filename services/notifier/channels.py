@@ -3,6 +3,10 @@
 A channel is an async function taking the shared clients, the request and the
 contact's address, and saying how its delivery (with its own retries) ended.
 A channel not in ``CHANNELS`` (e.g. ``sms``: no gateway yet) fails at once.
+
+A page about an alert carries its person's acknowledge link, minted here, when the
+channel is about to deliver (``services.notifier.links``): the channels' message
+builders are handed the URL and read no settings.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from services.notifier.email import SmtpConfig, deliver_email
+from services.notifier.links import LinkConfig, acknowledge_url
 from services.notifier.retry import DeliveryResult, RetryPolicy
 from services.notifier.webhook import deliver_webhook
 from shared.contracts.notifications import ContactPoint, NotificationRequestedV2
@@ -20,12 +25,13 @@ from shared.contracts.notifications import ContactPoint, NotificationRequestedV2
 
 @dataclass(frozen=True)
 class ChannelContext:
-    """What the channels share: an HTTP client, the webhook secret, SMTP, the retry policy."""
+    """What the channels share: HTTP and SMTP, secrets, retries, how to mint pages' links."""
 
     http: httpx.AsyncClient
     webhook_secret: str
     smtp: SmtpConfig
     retry: RetryPolicy
+    links: LinkConfig
 
 
 Channel = Callable[[ChannelContext, NotificationRequestedV2, str], Awaitable[DeliveryResult]]
@@ -35,14 +41,25 @@ async def _webhook(
     context: ChannelContext, request: NotificationRequestedV2, address: str
 ) -> DeliveryResult:
     return await deliver_webhook(
-        context.http, request, address, context.webhook_secret, context.retry
+        context.http,
+        request,
+        address,
+        context.webhook_secret,
+        context.retry,
+        acknowledge_url=acknowledge_url(context.links, request),
     )
 
 
 async def _email(
     context: ChannelContext, request: NotificationRequestedV2, address: str
 ) -> DeliveryResult:
-    return await deliver_email(context.smtp, request, address, context.retry)
+    return await deliver_email(
+        context.smtp,
+        request,
+        address,
+        context.retry,
+        acknowledge_url=acknowledge_url(context.links, request),
+    )
 
 
 # One entry per name of shared.contracts.notifications.SUPPORTED_CHANNELS (the router pages

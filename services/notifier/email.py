@@ -46,8 +46,16 @@ class SmtpConfig:
         )
 
 
-def email_message(request: NotificationRequestedV2, recipient: str, sender: str) -> EmailMessage:
-    """The whole mail; raises ValueError on an address a header cannot hold."""
+def email_message(
+    request: NotificationRequestedV2,
+    recipient: str,
+    sender: str,
+    acknowledge_url: str | None = None,
+) -> EmailMessage:
+    """The whole mail; raises ValueError on an address a header cannot hold.
+
+    ``acknowledge_url`` is a page's action link, for the body (``email_text``).
+    """
     message = EmailMessage()
     message["From"] = sender
     message["To"] = recipient
@@ -58,16 +66,24 @@ def email_message(request: NotificationRequestedV2, recipient: str, sender: str)
     message["Message-ID"] = f"<{request.notification_id}@{domain}>"
     message["X-Coord-Delivery"] = str(request.notification_id)
     message["X-Coord-Event"] = event_name(request)
-    message.set_content(email_text(request))
+    message.set_content(email_text(request, acknowledge_url))
     return message
 
 
 async def deliver_email(
-    config: SmtpConfig, request: NotificationRequestedV2, recipient: str, retry: RetryPolicy
+    config: SmtpConfig,
+    request: NotificationRequestedV2,
+    recipient: str,
+    retry: RetryPolicy,
+    *,
+    acknowledge_url: str | None = None,
 ) -> DeliveryResult:
-    """Send the notification to ``recipient``; retry failures, and say how it ended."""
+    """Send the notification to ``recipient``; retry failures, and say how it ended.
+
+    ``acknowledge_url`` is a page's action link, for the body; every retry sends the same mail.
+    """
     try:
-        message = email_message(request, recipient, config.sender)
+        message = email_message(request, recipient, config.sender, acknowledge_url)
     except (ValueError, TypeError) as error:  # no retry can fix a malformed address
         return DeliveryResult(delivered=False, attempts=1, error=describe(error, recipient))
 

@@ -103,8 +103,13 @@ def _other_fields(request: NotificationRequestedV2) -> list[str]:
     ]
 
 
-def email_text(request: NotificationRequestedV2) -> str:
-    """The body: the summary (never the subject's source), message, level and ids."""
+def email_text(request: NotificationRequestedV2, acknowledge_url: str | None = None) -> str:
+    """The body: the summary (never the subject's source), message, level and ids.
+
+    ``acknowledge_url`` (a page's action link) comes right after the message, on a line
+    ``Acknowledge:    <url>`` of its own, where a reader on a phone sees it first; without
+    one the body is as before.
+    """
     if request.subject_type is SubjectType.ALERT:
         title = _text(public_summary(request).get("title"))
         fields = _alert_fields(request)
@@ -114,6 +119,8 @@ def email_text(request: NotificationRequestedV2) -> str:
     lines = [f"{_words(request.kind).capitalize()}: {title}", ""]
     if request.message:
         lines += [request.message, ""]
+    if acknowledge_url is not None:
+        lines += [_field("Acknowledge", acknowledge_url), ""]
     policy = f" ({request.policy_id})" if request.policy_id else ""
     subject_label = f"{request.subject_type.value.capitalize()} id"
     lines += [

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notifier.channels import ChannelContext
 from services.notifier.deliveries import DeliveryContext, deliver_notification
 from services.notifier.email import SmtpConfig
+from services.notifier.links import LinkConfig
 from services.notifier.retry import RetryPolicy
 from services.notifier.tables import OUTBOX
 from shared.bus import NOTIFIER_QUEUE
@@ -59,6 +60,7 @@ def delivery_context(
                 backoff_initial=settings.webhook_backoff_initial,
                 backoff_max=settings.webhook_backoff_max,
             ),
+            links=LinkConfig.from_settings(settings),
         ),
         lease=timedelta(seconds=settings.notifier_claim_seconds),
     )

@@ -16,11 +16,13 @@ class WebhookRejected(Exception):
     """The receiver answered with a non-2xx status."""
 
 
-def webhook_body(request: NotificationRequestedV2) -> bytes:
+def webhook_body(request: NotificationRequestedV2, acknowledge_url: str | None = None) -> bytes:
     """The JSON the receiver gets: who and why, and the subject's summary (never its source).
 
     ``<subject_type>_id`` names the subject. An alert's body is the one receivers
     knew before version 2, so it has no ``subject_type``; any other has one.
+    ``acknowledge_url`` (a page's action link, ``services.notifier.links``) is added as a
+    field of that name when given; without one the body is as before.
     """
     identity: dict[str, object] = {
         "notification_id": str(request.notification_id),
@@ -33,6 +35,8 @@ def webhook_body(request: NotificationRequestedV2) -> bytes:
     }
     if request.subject_type is not SubjectType.ALERT:
         identity["subject_type"] = request.subject_type.value
+    if acknowledge_url is not None:
+        identity["acknowledge_url"] = acknowledge_url
     # The identity wins over a summary field of the same name: a summary cannot pass
     # the notification off as another's (an alert summary has no such field anyway).
     body = {**public_summary(request), **identity}
@@ -60,9 +64,15 @@ async def deliver_webhook(
     url: str,
     secret: str,
     retry: RetryPolicy,
+    *,
+    acknowledge_url: str | None = None,
 ) -> DeliveryResult:
-    """POST the notification to ``url``; retry failures, and say how it ended."""
-    body = webhook_body(request)
+    """POST the notification to ``url``; retry failures, and say how it ended.
+
+    ``acknowledge_url`` goes into the body (see ``webhook_body``); every retry sends the
+    same body, link included.
+    """
+    body = webhook_body(request, acknowledge_url)
 
     async def post() -> None:
         # Signed at each attempt: a late retry carries a fresh timestamp, so receivers that

@@ -50,9 +50,15 @@ async def ingest_client(
     directory: Directory | None = None,
     stream: StreamHub | None = None,
     router: bool = False,
+    authenticator: Authenticator | None = None,
     **settings: Any,
 ) -> AsyncIterator[IngestClient]:
-    """A client of ingest's API on ``db``, signing in with HS256 tokens of ``jwt_secret``."""
+    """A client of ingest's API on ``db``, signing in with HS256 tokens of ``jwt_secret``.
+
+    ``authenticator`` verifies the bearer tokens (and the board's OIDC ID tokens) instead
+    of the development one of ``jwt_secret``: e.g. a production one against a test
+    identity provider. The caller closes it.
+    """
     if not router:
         settings.setdefault("command_wait", NO_ROUTER_COMMAND_WAIT)
     config = Settings(
@@ -64,7 +70,7 @@ async def ingest_client(
     app.state.api = ApiContext(
         source,
         db.sessions,
-        Authenticator(secret=jwt_secret),
+        authenticator or Authenticator(secret=jwt_secret),
         stream or StreamHub(db.sessions),
         SourceKeyRing.from_settings(config),
         verdicts,

@@ -20,7 +20,8 @@ from services.ingest.board.board import row_of
 from services.ingest.board.chain import levels_ahead
 from services.ingest.board.flash import Flash
 from services.ingest.board.pages import render
-from services.ingest.board.session import Poster, Reader
+from services.ingest.board.session import Poster, Reader, Visitor
+from services.ingest.stream.hub import STREAMED_TYPES
 from shared.permissions import Action
 
 router = APIRouter(include_in_schema=False)
@@ -28,9 +29,7 @@ Note = Annotated[str, Form(max_length=5000)]
 Next = Annotated[str, Form()]
 
 
-@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
-async def alert_page(alert_id: UUID, request: Request, visitor: Reader) -> HTMLResponse:
-    """The alert as its reader may see it; 404 for one they may not (as the API)."""
+async def _alert(alert_id: UUID, request: Request, visitor: Visitor, template: str) -> HTMLResponse:
     context = visitor.context
     async with context.sessions() as session:
         view = await queries.get_alert(session, alert_id, visitor.person)
@@ -39,7 +38,7 @@ async def alert_page(alert_id: UUID, request: Request, visitor: Reader) -> HTMLR
     item = AlertListItem.model_validate(view.model_dump())
     return render(
         request,
-        "alert.html",
+        template,
         visitor,
         alert=view,
         row=row_of(visitor, item),
@@ -47,7 +46,20 @@ async def alert_page(alert_id: UUID, request: Request, visitor: Reader) -> HTMLR
             context.directory, view.policy_id, view.level, view.sector, view.next_escalation_at
         ),
         may_note=visitor.may(Action.POST_MESSAGE) and view.status != "resolved",
+        live_events=STREAMED_TYPES,
     )
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+async def alert_page(alert_id: UUID, request: Request, visitor: Reader) -> HTMLResponse:
+    """The alert as its reader may see it; 404 for one they may not (as the API)."""
+    return await _alert(alert_id, request, visitor, "alert.html")
+
+
+@router.get("/alerts/{alert_id}/live", response_class=HTMLResponse)
+async def alert_live(alert_id: UUID, request: Request, visitor: Reader) -> HTMLResponse:
+    """The page's live part (state, acknowledgements, timeline), for the page to swap in."""
+    return await _alert(alert_id, request, visitor, "alert_live.html")
 
 
 @router.post("/alerts/{alert_id}/acknowledge")

@@ -63,7 +63,12 @@ class Frame:
         found: list[tuple[float, float, str]] = []
         for ty in range(max(first_y, 0), min(last_y, count - 1) + 1):
             for tx in range(first_x, last_x + 1):
-                url = template.format(z=self.zoom, x=tx % count, y=ty)
+                # Replaced, not str.format: a tile URL may hold other braces ({s}...).
+                url = (
+                    template.replace("{z}", str(self.zoom))
+                    .replace("{x}", str(tx % count))
+                    .replace("{y}", str(ty))
+                )
                 found.append((tx * TILE, ty * TILE, url))
         return found[:MAX_TILES]
 

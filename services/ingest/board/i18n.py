@@ -46,7 +46,7 @@ def language_of(request: Request, person: Person | None) -> str:
     if person is not None:
         return person.language.value
     for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip().lower()[:2]
+        tag = part.split(";")[0].strip().lower().split("-")[0]  # fr-CD -> fr; enm stays enm
         if tag in LANGUAGES:
             return tag
     return Language.EN.value

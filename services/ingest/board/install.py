@@ -21,6 +21,7 @@ from services.ingest.board import (
     reports,
     signin,
 )
+from services.ingest.board.oidc import OidcClient
 from services.ingest.board.session import BoardKeys, SignInRequired, sign_in_url
 from shared.settings import Settings
 
@@ -36,6 +37,7 @@ def install_board(app: FastAPI, settings: Settings) -> None:
     """Serve the board from ``app``: ``/`` and ``/board``, alert pages, sign-in, assets."""
     app.state.board_keys = BoardKeys.from_settings(settings)
     app.state.board_map_tiles = settings.map_tiles_url  # None: outlines and points only
+    app.state.board_oidc = OidcClient.from_settings(settings)  # None: no issuer configured
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.mount("/static/board", StaticFiles(directory=STATIC), name="board-static")
     # raise_form and compose before the pages of one: "new" is not an id.

@@ -172,7 +172,7 @@ async def checked_visitor(request: Request, who: Annotated[Visitor, Depends(visi
     """The signed-in person of a form post that carries the session's CSRF token (else 403)."""
     field = (await request.form()).get(CSRF_FIELD)
     sent = field if isinstance(field, str) else None
-    if not sent or not hmac.compare_digest(sent, who.session.csrf):
+    if not sent or not hmac.compare_digest(sent.encode(), who.session.csrf.encode()):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the form's CSRF token is missing or stale")
     return who
 

@@ -20,11 +20,19 @@ from tests.support.directories import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-SECRETS = ("COORD_SOURCE_KEYS", "COORD_JWT_SECRET", "COORD_WEBHOOK_SECRET")
+SECRETS = (
+    "COORD_SOURCE_KEYS",
+    "COORD_JWT_SECRET",
+    "COORD_WEBHOOK_SECRET",
+    "COORD_LINK_SECRET",
+    "COORD_SESSION_SECRET",
+)
 OWN_SECRETS = {
     "COORD_SOURCE_KEYS": "prod-1:" + "A" * 43,
     "COORD_JWT_SECRET": "deployment-jwt-" + "0123456789abcdef" * 3,
     "COORD_WEBHOOK_SECRET": "deployment-hook-" + "fedcba9876543210" * 3,
+    "COORD_LINK_SECRET": "deployment-link-" + "00112233445566778899" * 2,
+    "COORD_SESSION_SECRET": "deployment-session-" + "99887766554433221100" * 2,
 }
 
 

@@ -6,6 +6,7 @@ aiosmtpd server on 127.0.0.1 that records every message it accepts.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from aiosmtpd.controller import Controller
 from services.notifier.channels import ChannelContext
 from services.notifier.deliveries import DeliveryContext, deliver_notification
 from services.notifier.email import SmtpConfig
+from services.notifier.links import LinkConfig
 from services.notifier.retry import RetryPolicy
+from shared.action_links import ActionLink, read_link_token
 from shared.contracts.notifications import NotificationKind, SubjectType
 from shared.envelope import Envelope
 from tests.support.builders import SOURCE
@@ -40,6 +43,9 @@ from tests.support.notifier import (
 pytestmark = pytest.mark.integration
 
 SECRET = "integration-webhook-secret-0123456789abcdef0123456789"  # noqa: S105
+PUBLIC_URL = "https://coord.mission.test"
+LINK_SECRET = "integration-link-secret-0123456789abcdef0123456789ab"  # noqa: S105
+LINKS = LinkConfig(public_url=PUBLIC_URL, secret=LINK_SECRET, ttl=timedelta(hours=1))
 SENDER = "coord@localhost"
 ATTEMPTS = 2
 REFUSED = "nobody@example.org"
@@ -120,6 +126,7 @@ def delivery_context(db: Database, http: httpx.AsyncClient, smtp_port: int) -> D
             webhook_secret=SECRET,
             smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, sender=SENDER, timeout=5),
             retry=RetryPolicy(attempts=ATTEMPTS, backoff_initial=0, backoff_max=0),
+            links=LINKS,
         ),
         lease=timedelta(seconds=30),
     )
@@ -377,3 +384,51 @@ async def test_a_version_two_request_failing_everywhere_publishes_version_two_fa
     assert failed["error"].startswith("webhook: WebhookRejected: HTTP 500; email: SMTPRecipients")
     record = await delivery(db, requested.payload["notification_id"])
     assert (record.state, record.alert_id) == ("failed", requested.payload["subject_id"])
+
+
+def link_of(url: str) -> ActionLink:
+    assert url.startswith(f"{PUBLIC_URL}/l/"), url
+    return read_link_token(url.removeprefix(f"{PUBLIC_URL}/l/"), secret=LINK_SECRET)
+
+
+def mailed_link(message: EmailMessage) -> str | None:
+    lines = [line for line in message.get_content().splitlines() if line.startswith("Acknowledge:")]
+    assert len(lines) <= 1
+    return lines[0].removeprefix("Acknowledge:").strip() if lines else None
+
+
+@pytest.mark.parametrize("version", [1, 2])
+async def test_a_page_carries_the_persons_link_on_every_channel_it_tries(
+    context: DeliveryContext, mailbox: Mailbox, receiver: Receiver, version: int
+) -> None:
+    receiver.status = 500
+    requested = requested_envelope(WEBHOOK, MAIL, version=version)
+    await deliver_notification(context, requested)
+
+    alert_id = requested.payload["alert_id" if version == 1 else "subject_id"]
+    posted = {json.loads(post.content)["acknowledge_url"] for post in receiver.posts}
+    assert len(receiver.posts) == ATTEMPTS
+    [webhook_url] = posted  # one link per channel: its retries resend the same body
+    [(_, _, message)] = mailbox.received
+    mail_url = mailed_link(message)
+    assert mail_url is not None
+    assert mail_url != webhook_url  # another delivery, another link (another nonce)
+    for url in (webhook_url, mail_url):
+        link = link_of(url)
+        assert (str(link.alert_id), link.person_id) == (alert_id, "awa.hfo")
+        assert not leaks_source(url)
+    assert link_of(webhook_url).nonce != link_of(mail_url).nonce
+
+
+async def test_a_notice_by_mail_has_no_link(context: DeliveryContext, mailbox: Mailbox) -> None:
+    requested = requested_envelope(MAIL, kind=NotificationKind.RESOLVED, message="Resolved")
+    await deliver_notification(context, requested)
+    [(_, _, message)] = mailbox.received
+    assert mailed_link(message) is None
+    assert "/l/" not in message.get_content()
+
+
+async def test_a_message_by_mail_has_no_link(context: DeliveryContext, mailbox: Mailbox) -> None:
+    await deliver_notification(context, requested_v2_envelope(MAIL))
+    [(_, _, message)] = mailbox.received
+    assert mailed_link(message) is None

@@ -26,11 +26,13 @@ from services.notifier.deliveries import (
     renew,
 )
 from services.notifier.email import SmtpConfig
+from services.notifier.links import LinkConfig
 from services.notifier.outcomes import ChannelAttempt
 from services.notifier.retry import DeliveryResult, RetryPolicy
 from services.notifier.service import delivery_context
 from services.notifier.subjects import read_request
 from services.notifier.tables import DeliveryRecord
+from shared.action_links import read_link_token
 from shared.contracts.notifications import NotificationRequestedV2
 from shared.envelope import utc_now
 from shared.settings import Settings
@@ -50,6 +52,9 @@ from tests.support.notifier import (
 pytestmark = pytest.mark.integration
 
 SECRET = "integration-webhook-secret-0123456789abcdef0123456789"  # noqa: S105
+PUBLIC_URL = "https://coord.mission.test"
+LINK_SECRET = "integration-link-secret-0123456789abcdef0123456789ab"  # noqa: S105
+LINKS = LinkConfig(public_url=PUBLIC_URL, secret=LINK_SECRET, ttl=timedelta(hours=1))
 ATTEMPTS = 3
 
 
@@ -84,6 +89,7 @@ async def context(db: Database, receiver: Receiver) -> AsyncIterator[DeliveryCon
                 # never reached: these tests deliver on webhooks only
                 smtp=SmtpConfig(host="127.0.0.1", port=9, sender="coord@localhost", timeout=1),
                 retry=RetryPolicy(attempts=ATTEMPTS, backoff_initial=0, backoff_max=0),
+                links=LINKS,
             ),
             lease=timedelta(seconds=1.5),
         )
@@ -101,6 +107,10 @@ async def test_redelivered_request_posts_once(
     assert str(post.url) == WEBHOOK_URL
     assert post.headers["x-coord-event"] == "alert.page"
     assert verify(post.content, post.headers["x-coord-signature"], SECRET)
+    # the page's acknowledge link is awa's, for this alert
+    url = json.loads(post.content)["acknowledge_url"]
+    link = read_link_token(url.removeprefix(f"{PUBLIC_URL}/l/"), secret=LINK_SECRET)
+    assert (str(link.alert_id), link.person_id) == (requested.payload["subject_id"], "awa.hfo")
     [outcome] = await outbox(db)
     assert outcome.type == "notification.delivered"
     assert outcome.causation_id == requested.id

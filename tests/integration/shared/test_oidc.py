@@ -1,185 +1,40 @@
 """Production sign-in against a real (local) OpenID Connect identity provider over HTTP.
 
-The provider is a small Starlette app served by uvicorn on 127.0.0.1 in the test's own event
-loop: it publishes a discovery document and a JWKS (an RSA and an EC P-256 key) and counts
-the requests it gets, so the tests can see the cache, rotation and outage behaviour.
+The provider (tests/support/identity_provider.py) is a small Starlette app served by uvicorn
+on 127.0.0.1 in the test's own event loop: it publishes a discovery document and a JWKS (an
+RSA and an EC P-256 key) and counts the requests it gets, so the tests can see the cache,
+rotation and outage behaviour.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import jwt
 import pytest
-import uvicorn
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from shared.auth import Authenticator, IdentityProviderUnavailable, InvalidToken, mint_token
 from shared.envelope import utc_now
+from tests.support.identity_provider import (
+    AUDIENCE,
+    Provider,
+    SigningKey,
+    closed_port,
+    identity_provider,
+)
 
 pytestmark = pytest.mark.integration
 
-AUDIENCE = "coord"
 CACHE_SECONDS = 300.0
 DEV_SECRET = "dev-secret-" + "0123456789abcdef" * 4
 
 
-@dataclass
-class SigningKey:
-    """A private key of the provider and how it is published."""
-
-    kid: str
-    algorithm: str  # RS256 or ES256
-    private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-    @classmethod
-    def rsa(cls, kid: str) -> SigningKey:
-        return cls(kid, "RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048))
-
-    @classmethod
-    def ec(cls, kid: str) -> SigningKey:
-        return cls(kid, "ES256", ec.generate_private_key(ec.SECP256R1()))
-
-    def jwk(self) -> dict[str, Any]:
-        public = self.private.public_key()
-        if isinstance(public, rsa.RSAPublicKey):
-            jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
-        else:
-            jwk = ECAlgorithm.to_jwk(public, as_dict=True)
-        return {**jwk, "kid": self.kid, "alg": self.algorithm, "use": "sig"}
-
-
-@dataclass
-class Clock:
-    """A monotonic clock the test moves by hand (only the key cache reads it)."""
-
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class Provider:
-    """The identity provider's state: what it publishes and what it was asked."""
-
-    issuer: str
-    keys: list[SigningKey]
-    discovery_requests: int = 0
-    jwks_requests: int = 0
-    failing: bool = False  # answer 503 to everything, as an overloaded provider would
-    jwks_delay: float = 0.0  # slow JWKS answers make concurrent callers overlap
-    discovery_issuer: str | None = None  # publish another issuer than the one it serves
-    clock: Clock = field(default_factory=Clock)
-
-    def key(self, kid: str) -> SigningKey:
-        return next(key for key in self.keys if key.kid == kid)
-
-    def token(
-        self,
-        kid: str = "rsa-1",
-        *,
-        signer: SigningKey | None = None,
-        **overrides: Any,
-    ) -> str:
-        """A token of this provider, signed with ``kid`` (or ``signer``, named ``kid``)."""
-        key = signer or self.key(kid)
-        return jwt.encode(
-            self.claims(**overrides),
-            key.private,
-            algorithm=key.algorithm,
-            headers={"kid": kid},
-        )
-
-    def claims(self, **overrides: Any) -> dict[str, Any]:
-        """Valid claims for us (``None`` overrides leave a claim out)."""
-        now = utc_now()
-        claims: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": AUDIENCE,
-            "sub": "awa.hfo",
-            "iat": now,
-            "exp": now + timedelta(minutes=5),
-        }
-        claims.update(overrides)
-        return {name: value for name, value in claims.items() if value is not None}
-
-    def app(self) -> Starlette:
-        async def discovery(request: Request) -> Response:
-            self.discovery_requests += 1
-            if self.failing:
-                return Response("overloaded", status_code=503)
-            return JSONResponse(
-                {
-                    "issuer": self.discovery_issuer or self.issuer,
-                    "jwks_uri": f"{self.issuer}/jwks",
-                    "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-                }
-            )
-
-        async def jwks(request: Request) -> Response:
-            self.jwks_requests += 1
-            if self.failing:
-                return Response("overloaded", status_code=503)
-            await asyncio.sleep(self.jwks_delay)
-            return JSONResponse({"keys": [key.jwk() for key in self.keys]})
-
-        return Starlette(
-            routes=[
-                Route("/.well-known/openid-configuration", discovery),
-                Route("/jwks", jwks),
-            ]
-        )
-
-
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-def _closed_port() -> int:
-    """A port nothing listens on (bound once, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def provider() -> AsyncIterator[Provider]:
-    sock = _free_socket()  # handed to uvicorn, so no other process can take the port meanwhile
-    port = sock.getsockname()[1]
-    state = Provider(
-        issuer=f"http://127.0.0.1:{port}",
-        keys=[SigningKey.rsa("rsa-1"), SigningKey.ec("ec-1")],
-    )
-    config = uvicorn.Config(state.app(), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # surfaces why the server did not start
-            await asyncio.sleep(0.01)
-        yield state
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
-        sock.close()
+    async with identity_provider() as served:
+        yield served
 
 
 AuthFactory = Callable[..., Authenticator]
@@ -381,7 +236,7 @@ async def test_unknown_kids_cannot_hammer_the_issuer(
 
 
 async def test_provider_down_is_unavailable_not_invalid(make_auth: AuthFactory) -> None:
-    auth = make_auth(issuer=f"http://127.0.0.1:{_closed_port()}")
+    auth = make_auth(issuer=f"http://127.0.0.1:{closed_port()}")
     token = jwt.encode(
         {"sub": "awa.hfo"}, SigningKey.ec("ec-1").private, "ES256", headers={"kid": "ec-1"}
     )

@@ -99,8 +99,20 @@
         state(Date.now() - troubleSince > 15000 ? "stale" : "reconnecting");
       }
     };
+    // An alert's page follows its own alert only; the board follows every alert.
+    const only = live.closest("[data-alert-id]");
+    function concerned(event) {
+      if (!only) return true;
+      try {
+        const data = JSON.parse(event.data);
+        const id = data.alert_id || data.subject_id;
+        return !id || id === only.dataset.alertId;
+      } catch (e) {
+        return true;
+      }
+    }
     (live.dataset.events || "").split(" ").forEach(function (type) {
-      if (type) source.addEventListener(type, changed);
+      if (type) source.addEventListener(type, function (event) { if (concerned(event)) changed(); });
     });
     source.addEventListener("reauthenticate", function () { window.location.reload(); });
     source.addEventListener("overflow", function () {
