@@ -36,6 +36,8 @@ class SectorArea(BaseModel):
 
     @model_validator(mode="after")
     def _closed_rings(self) -> SectorArea:
+        if not self.coordinates or any(not polygon for polygon in self.polygons()):
+            raise ValueError("an outline needs at least one polygon, each with its outer ring")
         for ring in self.rings():
             problem = _ring_problem(ring)
             if problem is not None:

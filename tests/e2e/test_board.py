@@ -11,7 +11,7 @@ API's, which run on both databases in tests/integration) and one Chromium; each 
 signed in keeps one browser context across the tests (tests/support/board_pages.py). The
 tests act on alerts of their own, found by id; the counters are compared before and after,
 never to absolute numbers. Screenshots for docs/img/ (``board``, ``alert``,
-``board-phone-fr``) are written only with ``COORD_SCREENSHOTS=1``.
+``board-phone-fr``, ``reports``) are written only with ``COORD_SCREENSHOTS=1``.
 """
 
 from __future__ import annotations
@@ -595,6 +595,74 @@ async def test_a_link_cannot_be_forged_used_late_or_used_on_a_resolved_alert(
 async def _status_is(client: httpx.AsyncClient, alert_id: str, status: str) -> bool:
     view = await view_of(client, alert_id)
     return bool(view["status"] == status)
+
+
+# --------------------------------------------------------------------------- recommendations
+
+
+async def _recommendation_status(client: httpx.AsyncClient, recommendation_id: str) -> str:
+    response = await client.get(f"/v1/recommendations/{recommendation_id}")
+    assert response.status_code == 200, response.text
+    return str(response.json()["status"])
+
+
+async def test_a_recommendation_declined_without_a_reason_shows_the_error(
+    system: System, boards: Boards
+) -> None:
+    jo = await system.client(JOC)
+    due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    submitted = await jo.post(
+        "/v1/recommendations",
+        json={
+            "addressee": {"person": AWA},
+            "sector": "beni",
+            "action": "Escort the convoy to Oicha before noon",
+            "rationale": "Armed men reported on the Oicha road since dawn",
+            "due_by": due,
+        },
+    )
+    assert submitted.status_code == 202, submitted.text
+    recommendation_id = str(submitted.json()["id"])
+    await wait_until(
+        lambda: _recommendation_status(jo, recommendation_id),
+        timeout=ROUTED_S,
+        message="the recommendation issued",
+    )
+    awa = await boards.signed_in(system.ingest_url, AWA)
+
+    async def acknowledge_offered() -> bool:
+        await awa.goto("/recommendations")
+        row = awa.locator(f".rec-row[data-recommendation-id='{recommendation_id}']")
+        if not await row.count():
+            return False
+        await row.locator("a").click()
+        return await awa.locator("form[action$='/acknowledge'] button").count() > 0
+
+    await wait_until(acknowledge_offered, timeout=ROUTED_S, message="Awa may acknowledge it")
+    await awa.locator("form[action$='/acknowledge'] button").click()
+    await expect(awa.locator(".notice-done")).to_be_visible(timeout=SHOWN_MS)
+
+    # Declined with no reason: the error is beside the reason, and nothing is answered.
+    await awa.locator("input[name='response'][value='declined']").check()
+    await awa.locator("form.respond button[type='submit']").click()
+    await expect(awa.locator("#e-reason")).to_be_visible(timeout=SHOWN_MS)
+    await expect(awa.locator("#f-reason")).to_have_attribute("aria-invalid", "true")
+    await expect(awa.locator("input[name='response'][value='declined']")).to_be_checked()
+    assert await _recommendation_status(jo, recommendation_id) == "acknowledged"
+
+    await awa.locator("#f-reason").fill("No escort free before Thursday")
+    await awa.locator("form.respond button[type='submit']").click()
+    await expect(awa.locator(".notice-done")).to_be_visible(timeout=SHOWN_MS)
+    answered = (await jo.get(f"/v1/recommendations/{recommendation_id}")).json()
+    assert (answered["status"], answered["reason"]) == (
+        "declined",
+        "No escort free before Thursday",
+    )
+
+    # Awa may read the report: the answer is counted there (and pictured for the README).
+    await awa.goto("/reports")
+    await expect(awa.locator(".bars .part-declined").first).to_be_visible(timeout=SHOWN_MS)
+    await screenshot(awa, "reports")
 
 
 # --------------------------------------------------------------------------- 8. French

@@ -83,7 +83,9 @@ def _filtered(query: Select[AlertViewRecord], where: AlertFilter) -> Select[Aler
     if where.concerning:
         query = query.where(_names(where.concerning))
     if where.exhausted is not None:
-        query = query.where(view.exhausted == where.exhausted)
+        # "Escalation exhausted" is about open alerts: once resolved, nobody is waited for.
+        ran_out = and_(view.exhausted.is_(True), view.status != "resolved")
+        query = query.where(ran_out if where.exhausted else ~ran_out)
     if where.resolved_since:
         query = query.where(_resolved_since(where.resolved_since))
     return query

@@ -110,7 +110,10 @@ def _values(form: FormData) -> dict[str, Any]:
 
 
 def _request(values: dict[str, Any]) -> SendMessageBody:
-    hours = int(values["ack_within"]) if values["ack_within"].isdigit() else 4
+    # One of the form's choices; the page offers nothing else, a crafted value is refused.
+    hours = {str(h): h for h in ACK_WITHIN_HOURS}.get(values["ack_within"])
+    if hours is None:
+        raise ValueError(f"ack_within: choose one of {', '.join(map(str, ACK_WITHIN_HOURS))}")
     return SendMessageBody.model_validate(
         {
             "to": {k: values[k] for k in ("components", "roles", "persons", "sectors")},
@@ -124,6 +127,13 @@ def _request(values: dict[str, Any]) -> SendMessageBody:
     )
 
 
+def _form_errors(error: ValueError) -> dict[str, str]:
+    """Each field's problem (an "answer within" the form does not offer: ``ack_due_at``)."""
+    if isinstance(error, ValidationError):
+        return {str(e["loc"][0]) if e["loc"] else "to": e["msg"] for e in error.errors()}
+    return {"ack_due_at": str(error)}
+
+
 @router.post("/messages/new", response_model=None)
 async def send(request: Request, visitor: Poster) -> HTMLResponse | RedirectResponse:
     """Preview who would receive the message, or send it."""
@@ -133,8 +143,8 @@ async def send(request: Request, visitor: Poster) -> HTMLResponse | RedirectResp
     unprocessable = status.HTTP_422_UNPROCESSABLE_CONTENT
     try:
         body = _request(values)
-    except ValidationError as error:
-        errors = {str(e["loc"][0]) if e["loc"] else "to": e["msg"] for e in error.errors()}
+    except ValueError as error:  # a ValidationError, or an "answer within" not offered
+        errors = _form_errors(error)
         return _compose(request, visitor, values, errors, key=key, status_code=unprocessable)
     context = visitor.context
     if form.get("intent") == "preview":

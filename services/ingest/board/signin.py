@@ -136,7 +136,7 @@ async def signed_in_by_issuer(
         return RedirectResponse("/signin", status_code=status.HTTP_303_SEE_OTHER)
     if error or not code:
         # The issuer's own words (``access_denied``...), shown as its, never as ours.
-        said = f"the identity provider answered {error!r}" if error else "no code came back"
+        said = error or "no code came back"
         return _failed(request, Failure.FAILED, said)
     vouched = await _vouched_for(request, context, client, code=code, state=state)
     if isinstance(vouched, HTMLResponse):
