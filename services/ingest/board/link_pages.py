@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from services.ingest.board import links
 from services.ingest.board.pages import render
 from services.ingest.board.session import keys_of
-from services.ingest.deps import Context
+from services.ingest.deps import ApiContext, Context
 from shared.action_links import ActionLink, InvalidLink, read_link_token
 
 router = APIRouter(include_in_schema=False)
@@ -52,15 +52,26 @@ def _refused(
     )
 
 
-@router.get("/l/{token}", response_class=HTMLResponse)
-async def confirm_page(token: str, request: Request, context: Context) -> HTMLResponse:
-    """What the link would do, and a button to confirm it."""
+async def _link_and_target(
+    request: Request, context: ApiContext, token: str
+) -> tuple[ActionLink, links.LinkTarget] | HTMLResponse:
+    """The valid link and what it acts on; the page saying why not, if not."""
     link = _read(request, token)
     if isinstance(link, HTMLResponse):
         return link
     target = await links.target_of(context.sessions, context.directory, link)
     if isinstance(target, links.LinkRefusal):
         return _refused(request, target)
+    return link, target
+
+
+@router.get("/l/{token}", response_class=HTMLResponse)
+async def confirm_page(token: str, request: Request, context: Context) -> HTMLResponse:
+    """What the link would do, and a button to confirm it."""
+    found = await _link_and_target(request, context, token)
+    if isinstance(found, HTMLResponse):
+        return found
+    _, target = found
     refusal = target.refusal()
     if refusal is not None:
         return _refused(request, refusal, target)
@@ -70,12 +81,10 @@ async def confirm_page(token: str, request: Request, context: Context) -> HTMLRe
 @router.post("/l/{token}", response_class=HTMLResponse)
 async def confirm(token: str, request: Request, context: Context) -> HTMLResponse:
     """Act as the link's person: acknowledge, and say what the router decided."""
-    link = _read(request, token)
-    if isinstance(link, HTMLResponse):
-        return link
-    target = await links.target_of(context.sessions, context.directory, link)
-    if isinstance(target, links.LinkRefusal):
-        return _refused(request, target)
+    found = await _link_and_target(request, context, token)
+    if isinstance(found, HTMLResponse):
+        return found
+    link, target = found
     if target.refusal() is links.LinkRefusal.RESOLVED:
         return _refused(request, links.LinkRefusal.RESOLVED, target)
     # A spent link is tried again through ``spend`` too, so the second try is on the log.

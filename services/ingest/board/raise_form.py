@@ -29,6 +29,7 @@ router = APIRouter(include_in_schema=False)
 TEXT_FIELDS = ("title", "description", "sector", "location.name", "source.name", "source.contact")
 CHOICE_FIELDS = ("category", "severity", "urgency", "certainty", "origin", "classification")
 NUMBER_FIELDS = ("location.lat", "location.lon")
+UNPROCESSABLE = status.HTTP_422_UNPROCESSABLE_CONTENT
 
 
 @dataclass(frozen=True)
@@ -122,15 +123,12 @@ async def raise_alert(request: Request, visitor: Poster) -> HTMLResponse | Redir
             where = ".".join(str(part) for part in problem["loc"])
             limit = (problem.get("ctx") or {}).get("max_length")
             errors.setdefault(where, FieldError(problem["type"], problem["msg"], limit))
+
+    def unprocessable() -> HTMLResponse:
+        return _form(request, visitor, values, errors, key=key, status_code=UNPROCESSABLE)
+
     if errors:
-        return _form(
-            request,
-            visitor,
-            values,
-            errors,
-            key=key,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return unprocessable()
     context = visitor.context
     try:
         accepted = await alerts.raise_alert(
@@ -144,14 +142,7 @@ async def raise_alert(request: Request, visitor: Poster) -> HTMLResponse | Redir
     except (UnknownSector, AboveClearance) as refused:
         for location, message in refused.problems:
             errors[".".join(map(str, location))] = FieldError("refused", message)
-        return _form(
-            request,
-            visitor,
-            values,
-            errors,
-            key=key,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return unprocessable()
     except IdempotencyKeyReused:
         # The same form posted again with other values after its alert was raised.
         errors["title"] = FieldError("reused", "this form was already sent")
