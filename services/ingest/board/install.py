@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -26,6 +26,24 @@ from services.ingest.board.session import BoardKeys, SignInRequired, sign_in_url
 from shared.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
+# Every router of the board, in the order mounted: raise_form (and the compose page in
+# messages) before the pages of one, since "new" is not an id.
+PAGES: tuple[APIRouter, ...] = tuple(
+    part.router
+    for part in (
+        signin,
+        board,
+        map_page,
+        live,
+        raise_form,
+        alert_page,
+        link_pages,
+        recommendations,
+        messages,
+        reports,
+        audit,
+    )
+)
 
 
 async def _to_sign_in(_request: Request, exc: Exception) -> RedirectResponse:
@@ -40,18 +58,5 @@ def install_board(app: FastAPI, settings: Settings) -> None:
     app.state.board_oidc = OidcClient.from_settings(settings)  # None: no issuer configured
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.mount("/static/board", StaticFiles(directory=STATIC), name="board-static")
-    # raise_form and compose before the pages of one: "new" is not an id.
-    for part in (
-        signin,
-        board,
-        map_page,
-        live,
-        raise_form,
-        alert_page,
-        link_pages,
-        recommendations,
-        messages,
-        reports,
-        audit,
-    ):
-        app.include_router(part.router)
+    for router in PAGES:
+        app.include_router(router)
