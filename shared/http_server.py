@@ -150,7 +150,7 @@ class _LimitedProtocol(HttpToolsProtocol):
 
 
 # Seconds a stopping server waits for open requests (a live stream never ends).
-GRACEFUL_SHUTDOWN_SECONDS = 3
+GRACEFUL_SHUTDOWN_SECONDS = 1
 
 
 def _protocol(limits: HeaderLimits) -> type[HttpToolsProtocol]:
