@@ -772,7 +772,10 @@ async def test_router_killed_between_two_levels_neither_loses_nor_doubles_a_step
     await asyncio.sleep(GRACE)
     pages = _pages(receiver, alert_id)
     expected = [(AWA, 1), (LUCAS, 2), (GRACE_P, 3)] * 2
-    assert _who(pages) == expected, f"pages {_who(pages)}; expected {expected}"
+    # Each step once per loop, none lost, none doubled. Not their arrival order: the
+    # restarted router fires the overdue steps in a burst, and deliveries of a burst may
+    # land in any order on a loaded machine.
+    assert Counter(_who(pages)) == Counter(expected), f"pages {_who(pages)}; expected {expected}"
     assert len({r.header("x-coord-delivery") for r in pages}) == len(pages)
     assert len(receiver.receipts_for(JOC, alert_id, "escalation_exhausted")) == 1
     view = await system.get_alert(jo, alert_id)
