@@ -157,9 +157,7 @@ class Authenticator:
             InvalidToken: the token is not trustworthy; the message says why (401).
             IdentityProviderUnavailable: the issuer's keys cannot be fetched (503).
         """
-        claims = await self._claims(token)
-        # PyJWT has checked that ``exp`` is a number.
-        return VerifiedToken(_subject(claims), datetime.fromtimestamp(float(claims["exp"]), UTC))
+        return _verified(await self._claims(token))
 
     async def verify_id_token(self, token: str, *, nonce: str) -> VerifiedToken:
         """What the ID token of a sign-in says, if it is the one issued for ``nonce``.
@@ -176,7 +174,7 @@ class Authenticator:
         sent = claims.get("nonce")
         if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
             raise InvalidToken("the ID token was not issued for this sign-in (nonce)")
-        return VerifiedToken(_subject(claims), datetime.fromtimestamp(float(claims["exp"]), UTC))
+        return _verified(claims)
 
     async def _claims(self, token: str) -> dict[str, Any]:
         if self._jwks is None:
@@ -311,6 +309,11 @@ def _check_lifetime(claims: dict[str, Any], max_lifetime: timedelta) -> None:
             f"token lifetime (exp - iat) exceeds the maximum of "
             f"{int(max_lifetime.total_seconds())} s"
         )
+
+
+def _verified(claims: dict[str, Any]) -> VerifiedToken:
+    """What verified claims say: the subject, and the expiry (PyJWT checked it is a number)."""
+    return VerifiedToken(_subject(claims), datetime.fromtimestamp(float(claims["exp"]), UTC))
 
 
 def _subject(claims: dict[str, Any]) -> str:

@@ -149,10 +149,6 @@ class _LimitedProtocol(HttpToolsProtocol):
         asyncio.get_running_loop().call_later(LINGER_SECONDS, self.transport.close)
 
 
-# Seconds a stopping server waits for open requests (a live stream never ends).
-GRACEFUL_SHUTDOWN_SECONDS = 1
-
-
 def _protocol(limits: HeaderLimits) -> type[HttpToolsProtocol]:
     """The protocol class uvicorn instantiates per connection, bound to ``limits``."""
     return type("LimitedHttpToolsProtocol", (_LimitedProtocol,), {"limits": limits})
@@ -167,7 +163,4 @@ def server_config(app: ASGIApp, host: str, port: int, limits: HeaderLimits) -> u
         http=_protocol(limits),
         log_config=None,
         access_log=False,
-        # Live streams (/v1/stream, the board's) never end by themselves: without a bound
-        # a stop would wait for every open board tab to close.
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )

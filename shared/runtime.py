@@ -42,6 +42,9 @@ class ServiceUnit(Protocol):
     async def start(self) -> None:
         """Connect to its dependencies and start consuming."""
 
+    def drain(self) -> None:
+        """End what would hold its HTTP server open (live streams): the server is stopping."""
+
     async def stop(self) -> None:
         """Stop consuming and release its dependencies."""
 
@@ -168,6 +171,9 @@ async def run_units(units: Sequence[ServiceUnit], host: str, limits: HeaderLimit
         log.info("service.stopping", services=[u.name for u in started])
         for server in servers:
             server.should_exit = True
+        # A server waits for its open responses; a live stream would never end by itself.
+        for unit in started:
+            unit.drain()
         await asyncio.gather(*tasks, return_exceptions=True)
         for unit in reversed(started):
             await unit.stop()

@@ -40,6 +40,7 @@ class IngestService:
         self.port = port or settings.ingest_port
         self.infrastructure: Infrastructure | None = None
         self.authenticator: Authenticator | None = None
+        self._stream: StreamHub | None = None  # the live streams, ended by ``drain``
         self.app = FastAPI(
             title="coord",
             version="1",
@@ -71,7 +72,7 @@ class IngestService:
             sessions, self.settings.directory, refresh_interval=self.settings.directory_refresh
         )
         self.infrastructure.spawn(directories.run())
-        stream = StreamHub(sessions)
+        stream = self._stream = StreamHub(sessions)
         self.authenticator = Authenticator.from_settings(self.settings)
         verdicts = VerdictWaiters(sessions)
         self.app.state.api = ApiContext(
@@ -87,6 +88,11 @@ class IngestService:
         self.infrastructure.spawn(views.forget_old_verdicts())
         await self.infrastructure.bus.consume(INGEST_VIEWS_QUEUE, views)
         await self.infrastructure.bus.subscribe(STREAM_BINDINGS, stream.on_event)
+
+    def drain(self) -> None:
+        """End every live stream (clients reconnect to another replica, or after the restart)."""
+        if self._stream is not None:
+            self._stream.close()
 
     async def stop(self) -> None:
         """Release the broker, the database and the identity provider's connections."""

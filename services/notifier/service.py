@@ -99,6 +99,9 @@ class NotifierService:
         context = delivery_context(settings, self.infrastructure.sessions, self.http)
         await self.infrastructure.bus.consume(NOTIFIER_QUEUE, partial(dispatch, context))
 
+    def drain(self) -> None:
+        """Nothing to end: its HTTP server serves no live stream."""
+
     async def stop(self) -> None:
         """Release the HTTP client, the broker and the database."""
         if self.infrastructure is not None:

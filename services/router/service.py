@@ -53,6 +53,9 @@ class RouterService:
         )
         self.infrastructure.spawn(timers.run())
 
+    def drain(self) -> None:
+        """Nothing to end: its HTTP server serves no live stream."""
+
     async def stop(self) -> None:
         """Release the broker and the database."""
         if self.infrastructure is not None:

@@ -76,7 +76,7 @@ LIVE_MS = 5000
 ROUTED_S = 30.0  # an alert routed, a page delivered: liveness bounds
 PROBE_S = 2.0  # how long the stream probe keeps reading after the last action
 # How long ingest may take to stop on SIGTERM: a liveness bound (a held stream hung it
-# forever); about 2.5 s here idle, with its streams cut after GRACEFUL_SHUTDOWN_SECONDS.
+# forever); about 2.5 s here idle, now that a stopping ingest ends its streams (drain).
 STOPS_WITHIN_S = 10.0
 
 # The board's own words in English (board.html, board_live.html), by where they are: in

@@ -113,6 +113,7 @@ class StreamHub:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._subscribers: set[Subscriber] = set()
+        self.closed = False  # the service is stopping: streams end, and none opens
         # person id -> person of the directory last asked about: rebuilt once per swap.
         self._indexed: Directory | None = None
         self._people: dict[str, Person] = {}
@@ -122,8 +123,17 @@ class StreamHub:
     ) -> Subscriber:
         """Register a client: ``person``, as ``directory`` will say, until ``expires_at``."""
         subscriber = Subscriber(person.id, directory, expires_at)
+        if self.closed:
+            subscriber.queue.put_nowait(None)  # stopping: the stream ends at once
+            return subscriber
         self._subscribers.add(subscriber)
         return subscriber
+
+    def close(self) -> None:
+        """End every stream now: the service is stopping (clients reconnect)."""
+        self.closed = True
+        for subscriber in list(self._subscribers):
+            self._end(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Forget a client."""
@@ -215,7 +225,8 @@ async def frames(hub: StreamHub, subscriber: Subscriber) -> AsyncIterator[str]:
                     yield ": keep-alive\n\n"
                 continue
             if event is None:
-                yield OVERFLOW_FRAME
+                if not hub.closed:  # a stop ends the stream plainly: the client reconnects
+                    yield OVERFLOW_FRAME
                 return
             if event.audience.includes(person):  # rights may have changed since it was queued
                 yield event.encode()

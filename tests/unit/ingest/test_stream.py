@@ -227,3 +227,17 @@ async def test_a_queued_event_is_checked_again_when_sent() -> None:
     live.load(*(lowered(AWA) if p is AWA else p for p in EVERYONE))
     got = await read_all(frames(hub, awa))
     assert got == [": connected\n\n", unclassified.encode(), OVERFLOW_FRAME]
+
+
+async def test_a_stopping_service_ends_every_stream_and_opens_none() -> None:
+    # Without this a server stop waits for every open board tab (a stream never ends).
+    live = Live(*EVERYONE)
+    hub, awa = subscribed(live, AWA)
+    stream = frames(hub, awa)
+    assert await anext(stream) == ": connected\n\n"
+    hub.close()
+    assert await read_all(stream) == []  # ended plainly, not as a lagging client
+    late = hub.subscribe(JOC, directory=live.get, expires_at=LATER)
+    assert await read_all(frames(hub, late)) == [": connected\n\n"]
+    hub.publish(event(1))
+    assert late.queue.empty()
