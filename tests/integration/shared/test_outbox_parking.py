@@ -6,6 +6,7 @@ databases."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -259,7 +260,8 @@ async def test_a_row_nacked_five_times_in_a_row_over_the_grace_is_parked(
     await asyncio.sleep(0.35)
     assert await relay.publish_pending() == 1
     [row] = await parked_rows(db)
-    assert row.reason == "nacked by the broker (Nack) 7 times in a row over 0 s"
+    # How long it lasted depends on the machine's load; the count and the cause do not.
+    assert re.fullmatch(r"nacked by the broker \(Nack\) 7 times in a row over \d+ s", row.reason)
 
 
 async def test_a_routed_type_returned_unroutable_is_retried_before_it_is_parked(
@@ -282,7 +284,7 @@ async def test_a_routed_type_returned_unroutable_is_retried_before_it_is_parked(
     assert await relay.publish_pending() == 1
     [row] = await parked_rows(db)
     assert row.reason.startswith("unroutable: NO_ROUTE (reply code 312), no queue bound to")
-    assert ", 2 times over 0 s" in row.reason
+    assert re.search(r", 2 times over \d+ s$", row.reason)
 
 
 # --------------------------------------------------------------------------- transient
