@@ -2,8 +2,9 @@
 # the first one installed or started.
 #
 #   make install   uv + .venv from uv.lock (deploy/scripts/ensure-python.sh)
-#   make infra     RabbitMQ (+management) and PostgreSQL on 127.0.0.1, and Chromium for
-#                  the real-browser tests (Debian's chromium; no Playwright download)
+#   make infra     RabbitMQ (+management) and PostgreSQL on 127.0.0.1, Chromium for the
+#                  real-browser tests (Debian's chromium; no Playwright download), and the
+#                  Kannel SMS gateway for the SMS tests (Debian's kannel + kannel-extras)
 #   make run       all three services in one process on http://127.0.0.1:8000
 #                  (COORD_ENV=development: on the published development secrets)
 #   make test      install, lint, infra, then pytest ($(PYTEST_ARGS) passed through):
@@ -67,7 +68,7 @@ in a third terminal. The README walks through the rest.
 endef
 export RUN_HINT
 
-.PHONY: help install infra rabbitmq postgres chromium tools run test test-fast bench lint fmt messages
+.PHONY: help install infra rabbitmq postgres chromium kannel tools run test test-fast bench lint fmt messages
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -86,7 +87,13 @@ postgres:
 chromium:
 	bash $(SCRIPTS)/ensure-chromium.sh
 
-infra: rabbitmq postgres chromium
+# The SMS gateway's programs, for the SMS tests: each runs a private bearerbox, smsbox and
+# fake SMS centre (fakesmsc) on free ports (tests/support/kannel.py); no system Kannel is
+# left running. A mission's own gateway starts from deploy/kannel/kannel.conf.
+kannel:
+	bash $(SCRIPTS)/ensure-kannel.sh
+
+infra: rabbitmq postgres chromium kannel
 
 # curl and jq, for the README's walkthrough.
 tools:

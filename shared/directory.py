@@ -36,6 +36,7 @@ from pydantic import (
 
 from shared.envelope import Classification
 from shared.geography import SectorArea
+from shared.sms.phones import e164_or_none
 
 MISSION_WIDE = "*"
 _SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -77,6 +78,17 @@ class Contact(_Strict):
 
     channel: str = Field(min_length=1)
     address: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sms_is_a_phone_number(self) -> Contact:
+        # Inbound SMS find their sender by this number: a typo would make an officer's
+        # replies "unknown number", found only in the field.
+        if self.channel == "sms" and e164_or_none(self.address) is None:
+            raise ValueError(
+                f"sms address {self.address!r} is not a phone number with its country code "
+                "(e.g. +243990000111)"
+            )
+        return self
 
 
 class Language(StrEnum):
@@ -192,6 +204,22 @@ class Directory(_Strict):
     def person(self, person_id: str) -> Person | None:
         """The person with this id, if any."""
         return next((p for p in self.people if p.id == person_id), None)
+
+    def person_with_phone(self, number: str, default_region: str | None = None) -> Person | None:
+        """The person whose ``sms`` contact is ``number`` (both read as E.164), if any."""
+        wanted = e164_or_none(number, default_region)
+        if wanted is None:
+            return None
+        return next(
+            (
+                person
+                for person in self.people
+                for contact in person.contacts
+                if contact.channel == "sms"
+                and e164_or_none(contact.address, default_region) == wanted
+            ),
+            None,
+        )
 
     def policy(self, policy_id: str) -> EscalationPolicy:
         """The policy with this id (routes are validated to name existing ones)."""

@@ -33,6 +33,13 @@ TIMER_LATENESS = Histogram(
     "How late escalation timers fire after their due time",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60),
 )
+# SMS cost per message sent: a page that needs 2 or 3 is a template or spelling to mend.
+SMS_SEGMENTS = Histogram(
+    "coord_sms_segments",
+    "SMS segments per message handed to the gateway",
+    ["coding"],
+    buckets=(1, 2, 3, 4, 6),
+)
 
 SERVICES = ("ingest", "router", "notifier")
 

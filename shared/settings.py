@@ -23,6 +23,7 @@ DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105 - marked
 DEV_WEBHOOK_SECRET = "dev-only-insecure-webhook-secret-change-me"  # noqa: S105 - marked development default
 DEV_LINK_SECRET = "dev-only-insecure-link-secret-change-me"  # noqa: S105 - marked development default
 DEV_SESSION_SECRET = "dev-only-insecure-session-secret-change-me"  # noqa: S105 - marked development default
+DEV_SMS_SECRET = "dev-only-insecure-sms-secret-change-me"  # noqa: S105 - marked development default
 # A key ring of one development key ("key id:base64url of 32 bytes"): shared/source_protection.py.
 DEV_SOURCE_KEYS = "dev-2026:kuzF2ajm2XFFIHbvP7izwjo65Xw8j7C1lZkB4BNUeuk="
 # The shortest COORD_LINK_SECRET / COORD_SESSION_SECRET accepted.
@@ -106,6 +107,26 @@ class Settings(BaseSettings):
     # How long the notifier's claim on a notification lasts unless renewed (it is renewed
     # every third of it while the delivery runs): how late a crashed notifier's page can be.
     notifier_claim_seconds: float = Field(default=6.0, gt=0)
+
+    # SMS through Kannel (docs/sms.md). Without a sendsms URL there is no SMS gateway: an
+    # sms contact fails at once and the next contact is tried, and the SMS routes are 404.
+    sms_kannel_url: str | None = None  # smsbox's sendsms, http://127.0.0.1:13013/cgi-bin/sendsms
+    sms_kannel_username: str = "coord"
+    sms_kannel_password: SecretStr | None = None
+    sms_sender: str = "COORD"  # the "from" of every SMS (a short code or number the SMSC allows)
+    # Where Kannel reaches this notifier for delivery reports (its base URL, as Kannel sees it).
+    sms_report_url: str = "http://127.0.0.1:8002"
+    # Kannel proves it is Kannel with this (a "secret" query parameter, or basic auth).
+    sms_inbound_secret: SecretStr = SecretStr(DEV_SMS_SECRET)
+    # When set, SMS routes answer only this address (the gateway's): anything else is 401.
+    sms_gateway_address: str | None = None
+    # The delivery report status that means "delivered": 1 (the phone has it) where the
+    # SMSC reports it, 8 (the SMSC took it) where an SMSC never reports more.
+    sms_delivered_status: Literal[1, 8] = 1
+    # With no final report this long after Kannel took an SMS, it failed: the next contact.
+    sms_report_wait: float = Field(default=120.0, gt=0)
+    # Read numbers without a country code (a local modem's "0990000111") in this region.
+    sms_default_region: str | None = None
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -206,6 +227,14 @@ def _published_session_secret(settings: Settings) -> bool:
     return settings.session_secret.get_secret_value() == DEV_SESSION_SECRET
 
 
+def _published_sms_secret(settings: Settings) -> bool:
+    # Without a gateway the SMS routes do not exist, so the secret opens nothing.
+    return (
+        settings.sms_kannel_url is not None
+        and settings.sms_inbound_secret.get_secret_value() == DEV_SMS_SECRET
+    )
+
+
 _MAKE_ONE = (
     "set a random secret of >= 32 bytes "
     "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
@@ -238,6 +267,11 @@ _DEVELOPMENT_SECRETS: tuple[tuple[str, Callable[[Settings], bool], str], ...] = 
         "COORD_SESSION_SECRET",
         _published_session_secret,
         f"{_MAKE_ONE}, the same one on every ingest",
+    ),
+    (
+        "COORD_SMS_INBOUND_SECRET",
+        _published_sms_secret,
+        f"{_MAKE_ONE}, the same one in Kannel's get-url (deploy/kannel/kannel.conf)",
     ),
 )
 

@@ -11,6 +11,7 @@ from services.ingest.docs import install_docs
 from services.ingest.errors import install_error_handler
 from services.ingest.limits import BodySizeLimit
 from services.ingest.routes import include_routes
+from services.ingest.sms.routes import sms_routes
 from services.ingest.stream.hub import STREAM_BINDINGS, StreamHub
 from services.ingest.tables import OUTBOX
 from services.ingest.verdicts import VerdictWaiters
@@ -56,6 +57,9 @@ class IngestService:
         install_docs(self.app)
         include_routes(self.app, rate_limit=settings.rate_limit)
         install_board(self.app, settings)
+        if settings.sms_kannel_url is not None:
+            # SMS replies come in through Kannel; without a gateway the route is 404.
+            self.app.include_router(sms_routes(settings))
 
     async def _readiness(self) -> dict[str, str]:
         if self.infrastructure is None:

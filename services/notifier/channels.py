@@ -2,7 +2,7 @@
 
 A channel is an async function taking the shared clients, the request and the
 contact's address, and saying how its delivery (with its own retries) ended.
-A channel not in ``CHANNELS`` (e.g. ``sms``: no gateway yet) fails at once.
+A channel not in ``CHANNELS``, or ``sms`` with no gateway configured, fails at once.
 
 A page about an alert carries its person's acknowledge link, minted here, when the
 channel is about to deliver (``services.notifier.links``): the channels' message
@@ -19,6 +19,7 @@ import httpx
 from services.notifier.email import SmtpConfig, deliver_email
 from services.notifier.links import LinkConfig, acknowledge_url
 from services.notifier.retry import DeliveryResult, RetryPolicy
+from services.notifier.sms.channel import SmsGateway, deliver_sms
 from services.notifier.webhook import deliver_webhook
 from shared.contracts.notifications import ContactPoint, NotificationRequestedV2
 
@@ -32,6 +33,7 @@ class ChannelContext:
     smtp: SmtpConfig
     retry: RetryPolicy
     links: LinkConfig
+    sms: SmsGateway | None = None  # None: no COORD_SMS_KANNEL_URL
 
 
 Channel = Callable[[ChannelContext, NotificationRequestedV2, str], Awaitable[DeliveryResult]]
@@ -62,9 +64,26 @@ async def _email(
     )
 
 
+async def _sms(
+    context: ChannelContext, request: NotificationRequestedV2, address: str
+) -> DeliveryResult:
+    if context.sms is None:
+        return DeliveryResult(
+            delivered=False, attempts=1, error="no SMS gateway is configured (COORD_SMS_KANNEL_URL)"
+        )
+    return await deliver_sms(
+        context.http,
+        context.sms,
+        context.retry,
+        request,
+        address,
+        acknowledge_url=acknowledge_url(context.links, request),
+    )
+
+
 # One entry per name of shared.contracts.notifications.SUPPORTED_CHANNELS (the router pages
 # only those; tests/unit/notifier/test_channels.py holds the two to each other).
-CHANNELS: Mapping[str, Channel] = {"webhook": _webhook, "email": _email}
+CHANNELS: Mapping[str, Channel] = {"webhook": _webhook, "email": _email, "sms": _sms}
 
 
 async def deliver_on(

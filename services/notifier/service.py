@@ -15,6 +15,9 @@ from services.notifier.deliveries import DeliveryContext, deliver_notification
 from services.notifier.email import SmtpConfig
 from services.notifier.links import LinkConfig
 from services.notifier.retry import RetryPolicy
+from services.notifier.sms.channel import SmsGateway
+from services.notifier.sms.gateway import KannelConfig
+from services.notifier.sms.reports import report_routes
 from services.notifier.tables import OUTBOX
 from shared.bus import NOTIFIER_QUEUE
 from shared.bus_protocol import MessageBus
@@ -40,6 +43,13 @@ async def dispatch(context: DeliveryContext, envelope: Envelope) -> None:
     await handler(context, envelope)
 
 
+def _sms_gateway(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> SmsGateway | None:
+    config = KannelConfig.from_settings(settings)
+    return SmsGateway(config, sessions) if config is not None else None
+
+
 def delivery_context(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
 ) -> DeliveryContext:
@@ -61,6 +71,7 @@ def delivery_context(
                 backoff_max=settings.webhook_backoff_max,
             ),
             links=LinkConfig.from_settings(settings),
+            sms=_sms_gateway(settings, sessions),
         ),
         lease=timedelta(seconds=settings.notifier_claim_seconds),
     )
@@ -97,6 +108,15 @@ class NotifierService:
             limits=httpx.Limits(max_connections=settings.prefetch),
         )
         context = delivery_context(settings, self.infrastructure.sessions, self.http)
+        if context.channels.sms is not None:
+            # Kannel's delivery reports come here; without a gateway the route is 404.
+            self.app.include_router(
+                report_routes(
+                    context.channels.sms.config,
+                    self.infrastructure.sessions,
+                    settings.sms_gateway_address,
+                )
+            )
         await self.infrastructure.bus.consume(NOTIFIER_QUEUE, partial(dispatch, context))
 
     def drain(self) -> None:

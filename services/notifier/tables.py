@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, UTCDateTime
@@ -35,3 +35,23 @@ class DeliveryRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SmsRecord(Base):
+    """One SMS handed to the gateway, and what its delivery reports said.
+
+    Written just before the SMS is handed to Kannel (its reports may come back before
+    Kannel's answer does), deleted if Kannel never takes it. A worker taking over a
+    crashed delivery finds it and waits for its report instead of sending it again.
+    """
+
+    __tablename__ = "notifier_sms"
+
+    sms_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(36), index=True)
+    address: Mapped[str] = mapped_column(String(32))  # E.164
+    segments: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[int | None] = mapped_column(Integer)  # Kannel's last report: 1, 2, 4, 8, 16
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -32,6 +32,7 @@ from shared.contracts import (
     RECOMMENDATION_ACKNOWLEDGE,
     RECOMMENDATION_RESPOND,
     RECOMMENDATION_SUBMITTED,
+    SMS_RECEIVED,
 )
 from shared.directory import Directory
 from shared.directory_store import DIRECTORY_LOAD
@@ -59,6 +60,7 @@ EFFECTS: dict[str, Effect] = {
     RECOMMENDATION_RESPOND: recommendations.respond,
     AUDIT_ACCESSED: outcomes.record_outcome,  # reading the log is itself on the log
     ALERT_LINK_USED: outcomes.record_outcome,  # a page's one-time link, confirmed
+    SMS_RECEIVED: outcomes.record_outcome,  # an SMS to coord, and what it did
     # An outbox row the broker refused for good, and what an operator did with it.
     OUTBOX_PARKED: outcomes.record_outcome,
     OUTBOX_RETRIED: outcomes.record_outcome,

@@ -20,7 +20,7 @@ from shared.contracts.notifications import (
     NotificationRequestedV2,
     SubjectType,
 )
-from shared.directory import Contact, Directory
+from shared.directory import Contact, Directory, Person
 from shared.envelope import Classification, Envelope
 
 PRODUCER = "router"
@@ -67,13 +67,13 @@ class SubjectEvents:
         for person_id in dict.fromkeys(people):
             person = directory.person(person_id)
             contacts = contact_points(person) if person is not None else []
-            if contacts:
-                envelopes.append(self.notification(person_id, contacts, kind, summary, message))
+            if person is not None and contacts:
+                envelopes.append(self.notification(person, contacts, kind, summary, message))
         return envelopes
 
     def notification(
         self,
-        person_id: str,
+        person: Person,
         contacts: Sequence[Contact],
         kind: NotificationKind,
         summary: dict[str, object],
@@ -82,18 +82,19 @@ class SubjectEvents:
         policy_id: str | None = None,
         level: int = 1,
     ) -> Envelope:
-        """``notification.requested`` (version 2): tell ``person_id`` on ``contacts``, in order."""
+        """``notification.requested`` (version 2): tell ``person`` on ``contacts``, in order."""
         request = NotificationRequestedV2(
             notification_id=uuid4(),
             subject_type=self.subject_type,
             subject_id=self.subject_id,
-            person_id=person_id,
+            person_id=person.id,
             kind=kind,
             contacts=[ContactPoint(channel=c.channel, address=c.address) for c in contacts],
             policy_id=policy_id,
             level=level,
             message=message,
             summary=summary,
+            language=person.language.value,
         )
         return self.make(NOTIFICATION_REQUESTED, request, version=2)
 

@@ -33,6 +33,7 @@ from shared.contracts.escalation import (
     EscalationExhaustedV1,
     NoteAddedV1,
     ResolveAlertV1,
+    SmsReceivedV1,
 )
 from shared.contracts.messages import (
     AcknowledgeMessageV1,
@@ -89,6 +90,7 @@ ALERT_UPGRADED = "alert.upgraded"
 ALERT_COMMAND_REJECTED = "alert.command_rejected"
 ALERT_STATE_CHANGED = "alert.state_changed"
 ALERT_LINK_USED = "alert.link_used"
+SMS_RECEIVED = "sms.received"
 NOTIFICATION_REQUESTED = "notification.requested"
 NOTIFICATION_DELIVERED = "notification.delivered"
 NOTIFICATION_FAILED = "notification.failed"
@@ -139,6 +141,7 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_COMMAND_REJECTED, 1): CommandRejectedV1,
     (ALERT_STATE_CHANGED, 1): AlertStateV1,
     (ALERT_LINK_USED, 1): ActionLinkUsedV1,
+    (SMS_RECEIVED, 1): SmsReceivedV1,
     (NOTIFICATION_REQUESTED, 1): NotificationRequestedV1,
     (NOTIFICATION_DELIVERED, 1): NotificationDeliveredV1,
     (NOTIFICATION_FAILED, 1): NotificationFailedV1,

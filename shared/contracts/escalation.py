@@ -29,6 +29,25 @@ class AcknowledgeAlertV1(_Contract):
     person_id: str
 
 
+class SmsReceivedV1(_Contract):
+    """Event ``sms.received``: an SMS reached the gateway, and what coord did with it.
+
+    Staged by ingest, with the command it carries if any, in one transaction. It names
+    the person the number belongs to, never the number, and not the text (a reply is a
+    keyword and a code: ``action`` and ``code`` say it all).
+    """
+
+    gateway_id: str = Field(description="Kannel's id of the SMS (%I)")
+    person_id: str | None = Field(description="Whose sms contact sent it; None: unknown")
+    outcome: Literal[
+        "staged", "unknown_sender", "not_understood", "unknown_alert", "which_alert", "none_open"
+    ]
+    action: Literal["acknowledge", "resolve"] | None = None
+    code: str | None = None
+    alert_id: UUID | None = None
+    command_id: UUID | None = None
+
+
 class ActionLinkUsedV1(_Contract):
     """Event ``alert.link_used``: a person confirmed the one-time link of a page.
 
@@ -176,3 +195,6 @@ class AlertStateV1(_Contract):
     acknowledgements: list[AcknowledgementView]
     dedup_count: Integer = Field(ge=1)
     merged_into: UUID | None
+    # The alert's short code while it is open (what an SMS reply names it by); None on
+    # alerts from before codes. A resolved alert keeps it here, for its story.
+    code: str | None = None

@@ -47,7 +47,7 @@ class SubjectType(StrEnum):
 
 #: The channels the notifier delivers on (its ``services.notifier.channels.CHANNELS``): the
 #: router pages only contacts on these, and ``coord directory check`` warns of the others.
-SUPPORTED_CHANNELS = ("webhook", "email")
+SUPPORTED_CHANNELS = ("webhook", "email", "sms")
 
 
 class ContactPoint(BaseModel):
@@ -74,6 +74,9 @@ class AlertSummary(BaseModel):
     origin: str
     classification: str
     raised_at: str
+    # The alert's short code (four digits, unique among open alerts): what an SMS reply
+    # names it by. None on alerts triggered before codes existed.
+    code: str | None = None
 
 
 class NotificationRequestedV1(BaseModel):
@@ -150,6 +153,9 @@ class NotificationRequestedV2(BaseModel):
     summary: dict[str, object] = Field(
         description="What the receiver is shown: a title and the subject's public fields"
     )
+    language: str = Field(
+        default="en", description="The person's language (the directory's): en | fr"
+    )
 
 
 class NotificationDeliveredV2(BaseModel):
@@ -207,7 +213,8 @@ def _subject_of(v1: BaseModel) -> dict[str, object]:
 def upcast_requested(request: NotificationRequestedV1) -> NotificationRequestedV2:
     """A version-1 (alert) request as version 2; the alert summary becomes ``summary``."""
     fields = _subject_of(request)
-    fields["summary"] = request.alert.model_dump(mode="json")
+    # Only what version 1 carried: a version-1 alert had no short code.
+    fields["summary"] = request.alert.model_dump(mode="json", exclude={"code"})
     del fields["alert"]
     return NotificationRequestedV2.model_validate(fields)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +36,16 @@ class SystemSpec:
     """How to build a system: ``name`` identifies it (the tests of one name and backend
     share a system); ``directory(receiver_base_url)`` is its directory (default: the e2e
     directory), ``extra_env`` and ``local_tokens`` as for :class:`System`; ``shared``:
-    False for a system of the test's own."""
+    False for a system of the test's own. ``before_start(system)`` is awaited once the
+    system's ports are chosen and before its services start: it may add to ``system.env``
+    what depends on them (a gateway that must call the services back, say)."""
 
     name: str
     directory: Callable[[str], Mapping[str, Any]] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     local_tokens: bool = False
     shared: bool = True
+    before_start: Callable[[System], Awaitable[None]] | None = None
 
     def fresh(self) -> SystemSpec:
         """The same system, but started for one test alone."""
@@ -122,6 +125,8 @@ class SystemPool:
                 directory=spec.directory(receiver.base_url) if spec.directory else None,
                 local_tokens=spec.local_tokens,
             )
+            if spec.before_start is not None:
+                await spec.before_start(system)
             await system.start()
         except BaseException:
             await self._stop_parts(system, receiver, resources)

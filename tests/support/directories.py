@@ -40,8 +40,8 @@ def directory_for(receiver_base_url: str) -> dict[str, Any]:
     return data
 
 
-def directory_with_sms_target() -> Directory:
-    """The reference directory plus a route paging amani.cla (sms only) and lucas.ho."""
+def directory_with_unreachable_target() -> Directory:
+    """The reference directory plus a route paging amani.cla (radio: unreachable) and lucas.ho."""
     data = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
     data["escalation_policies"].append(
         {

@@ -48,7 +48,7 @@ def requested_envelope(
     raised = raised_envelope(source=SOURCE)
     alert = raised.payload
     summary = AlertSummary.model_validate(
-        {field: alert[field] for field in AlertSummary.model_fields}
+        {field: alert[field] for field in AlertSummary.model_fields if field in alert}
     )
     fields: dict[str, Any] = {
         "notification_id": uuid4(),

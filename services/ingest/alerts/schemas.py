@@ -60,6 +60,9 @@ class AlertView(BaseModel):
     acknowledgements: list[AcknowledgementView]
     dedup_count: int
     merged_into: UUID | None
+    code: str | None = Field(
+        default=None, description="Its short code: what an SMS reply names it by (ACK 4821)"
+    )
     notified: list[str]
     deliveries: list[Delivery]
     timeline: list[TimelineEntry]
@@ -93,6 +96,7 @@ class AlertView(BaseModel):
             "acknowledgements": [],
             "dedup_count": 1,
             "merged_into": None,
+            "code": "4821",
             "notified": ["awa.hfo"],
             "deliveries": [],
             "timeline": [{"type": "alert.raised", "at": "2026-11-23T10:00:00Z"}],
@@ -120,6 +124,9 @@ class AlertListItem(BaseModel):
     targets: list[str] = Field(description="Everyone paged so far")
     acknowledgements: list[AcknowledgementView]
     dedup_count: int
+    code: str | None = Field(
+        default=None, description="Its short code: what an SMS reply names it by (ACK 4821)"
+    )
 
 
 class AlertPage(BaseModel):

@@ -41,6 +41,7 @@ class AlertViewRecord(Base):
     chain: Mapped[list[str]] = mapped_column(JSON, default=list)
     dedup_count: Mapped[int] = mapped_column(Integer, default=1)
     merged_into: Mapped[str | None] = mapped_column(String(36))
+    code: Mapped[str | None] = mapped_column(String(8), index=True)  # while open: SMS replies
 
 
 class AlertPersonRecord(Base):

@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.alerts.codes import release_code
 from services.router.alerts.escalation import PolicySnapshot, Transition, acknowledge, resolve
 from services.router.alerts.store import snapshot_from_json, state_of
 from services.router.alerts.tables import AlertRecord, OpenDedupKey
@@ -117,7 +118,7 @@ async def acknowledge_alert(session: AsyncSession, directory: Directory, command
 
 
 async def resolve_alert(session: AsyncSession, directory: Directory, command: Envelope) -> None:
-    """Apply ``alert.resolve``; the alert's dedup key is free again."""
+    """Apply ``alert.resolve``; the alert's short code and dedup key are free again."""
     request = ResolveAlertV1.model_validate(command.payload)
     record = await _locked_alert(session, str(request.alert_id))
     events = EventFactory(record, command, actor=request.person_id)
@@ -126,6 +127,8 @@ async def resolve_alert(session: AsyncSession, directory: Directory, command: En
         await reject(session, events, ALERT_RESOLVE, *refused)
         return
     transition = resolve(state_of(record), request.person_id, request.note)
+    if transition.changed:
+        await release_code(session, record.alert_id)
     if transition.changed and record.dedup_key:
         await session.execute(
             delete(OpenDedupKey).where(

@@ -11,6 +11,7 @@ from dataclasses import asdict, replace
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.alerts.codes import allocate_code
 from services.router.alerts.commands import audience
 from services.router.alerts.dedup import (
     DedupScope,
@@ -181,6 +182,7 @@ async def trigger_alert(session: AsyncSession, directory: Directory, raised: Env
         return
     else:  # pragma: no cover - a scope resolved and reopened under us, again and again
         raise TryAgainLater(f"dedup scope {scope} kept changing; trying again")
+    record.summary = {**record.summary, "code": await allocate_code(session, record.alert_id)}
     session.add(record)
     await append_to_log(session, (raised,))
     await apply_transition(session, record, transition, directory, EventFactory(record, raised))

@@ -61,3 +61,16 @@ class OpenDedupKey(Base):
     category: Mapped[str] = mapped_column(String(50), primary_key=True)
     classification: Mapped[str] = mapped_column(String(30), primary_key=True)
     alert_id: Mapped[str] = mapped_column(String(36))
+
+
+class OpenAlertCode(Base):
+    """The short code of an open alert (``services.router.alerts.codes``).
+
+    The code is the primary key: two alerts racing for one code cannot both take it.
+    Deleted when the alert is resolved, so the code serves another alert later.
+    """
+
+    __tablename__ = "router_open_alert_codes"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(36), unique=True)

@@ -73,6 +73,7 @@ def state_event(record: AlertRecord, events: EventFactory) -> Envelope:
         level=record.level if snapshot else None,
         next_escalation_at=record.timer_due_at if record.timer_kind == "escalate" else None,
         chain=snapshot.chain if snapshot else [],
+        code=record.summary.get("code"),
     )
     return events.make(ALERT_STATE_CHANGED, state.model_dump(exclude={"alert_id"}))
 
@@ -115,9 +116,11 @@ def notifications(
                     notice = Page((), NotificationKind.TARGET_UNREACHABLE.value, page.level)
                     queue.append(replace(notice, message=f"{person_id} cannot be paged: {reason}"))
                 continue
+            if person is None:  # not reached: _unreachable names that reason first
+                continue
             produced.append(
                 events.subject.notification(
-                    person_id,
+                    person,
                     contacts,
                     kind,
                     shown,

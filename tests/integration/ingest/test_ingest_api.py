@@ -601,6 +601,7 @@ async def test_list_is_newest_first_with_summaries(db: Database, client: httpx.A
             "targets",
             "acknowledgements",
             "dedup_count",
+            "code",
         }
         assert {k: view[k] for k in item} == item
     assert "description" not in response.text

@@ -33,7 +33,7 @@ from shared.contracts.notifications import NotificationDeliveredV2, Notification
 from shared.envelope import Envelope
 from tests.support.builders import SOURCE, alert_request, state_changed
 from tests.support.database import Database
-from tests.support.directories import directory_with_sms_target
+from tests.support.directories import directory_with_unreachable_target
 from tests.support.ingest_client import ingest_client
 
 pytestmark = pytest.mark.integration
@@ -44,13 +44,15 @@ HEADERS = {"Authorization": f"Bearer {mint_token('jo.operator', JWT_SECRET)}"}
 
 @pytest.fixture
 async def client(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    async with ingest_client(db, JWT_SECRET, directory=directory_with_sms_target()) as client:
+    async with ingest_client(
+        db, JWT_SECRET, directory=directory_with_unreachable_target()
+    ) as client:
         yield client
 
 
 @pytest.fixture
 def router(db: Database) -> RouterHandler:
-    directory = directory_with_sms_target()
+    directory = directory_with_unreachable_target()
     return RouterHandler(db.sessions, lambda: directory)
 
 

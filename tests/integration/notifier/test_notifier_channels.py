@@ -279,7 +279,7 @@ async def test_no_smtp_server_is_a_failed_channel(
     assert events[2].payload["error"].endswith("; webhook: WebhookRejected: HTTP 503")
 
 
-async def test_sms_only_contact_fails_at_once_as_not_configured(
+async def test_sms_without_a_gateway_fails_at_once_as_not_configured(
     db: Database, context: DeliveryContext, mailbox: Mailbox, receiver: Receiver
 ) -> None:
     requested = requested_envelope(("sms", "+243000000001"))
@@ -290,10 +290,10 @@ async def test_sms_only_contact_fails_at_once_as_not_configured(
     assert [e.type for e in events] == ["notification.channel_failed", "notification.failed"]
     sms_failed, failed = (e.payload for e in events)
     assert (sms_failed["channel"], sms_failed["attempts"]) == ("sms", 1)  # no retries
-    assert sms_failed["error"] == "channel sms is not configured"
+    assert sms_failed["error"] == "no SMS gateway is configured (COORD_SMS_KANNEL_URL)"
     assert sms_failed["next_channel"] is None
     assert (failed["channel"], failed["attempts"]) == ("sms", 1)
-    assert failed["error"] == "sms: channel sms is not configured"
+    assert failed["error"] == "sms: no SMS gateway is configured (COORD_SMS_KANNEL_URL)"
     assert "+243000000001" not in events[1].model_dump_json()
     record = await delivery(db, requested.payload["notification_id"])
     assert (record.state, record.channel) == ("failed", "sms")
@@ -302,12 +302,12 @@ async def test_sms_only_contact_fails_at_once_as_not_configured(
 async def test_an_unconfigured_channel_falls_back_to_the_next(
     db: Database, context: DeliveryContext, mailbox: Mailbox, receiver: Receiver
 ) -> None:
-    await deliver_notification(context, requested_envelope(("sms", "+243000000001"), MAIL))
+    await deliver_notification(context, requested_envelope(("radio", "HF 7"), MAIL))
 
     assert len(mailbox.received) == 1
     events = await outbox(db)
     assert [(e.type, e.payload["channel"]) for e in events] == [
-        ("notification.channel_failed", "sms"),
+        ("notification.channel_failed", "radio"),
         ("notification.delivered", "email"),
     ]
     assert events[0].payload["next_channel"] == "email"

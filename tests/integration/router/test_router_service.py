@@ -31,14 +31,14 @@ from shared.contracts.notifications import NotificationDeliveredV1
 from shared.envelope import Envelope
 from tests.support.builders import SOURCE, contains_key, raised_envelope
 from tests.support.database import Database
-from tests.support.directories import AWA_CONTACTS, directory_with_sms_target
+from tests.support.directories import AWA_CONTACTS, directory_with_unreachable_target
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def handler(db: Database) -> RouterHandler:
-    directory = directory_with_sms_target()
+    directory = directory_with_unreachable_target()
     return RouterHandler(db.sessions, lambda: directory)
 
 

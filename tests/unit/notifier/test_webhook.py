@@ -134,6 +134,15 @@ SUBJECT_CASES = [
 ]
 
 
+def test_a_routed_alert_carries_its_short_code_in_the_body() -> None:
+    # Version 1 knew no codes (above); the router's version 2 puts the code in the summary.
+    upcast = request()
+    routed = upcast.model_copy(update={"summary": {**upcast.summary, "code": "4821"}})
+    body = json.loads(webhook_body(routed))
+    assert set(body) == CONTRACT_FIELDS | {"code"}
+    assert body["code"] == "4821"
+
+
 def test_webhook_body_has_the_contract_fields() -> None:
     notification = request()
     body = json.loads(webhook_body(notification))

@@ -250,3 +250,35 @@ def test_a_persons_language_is_english_unless_the_directory_says_french(
     directory = Directory.model_validate(french)
     first, second = directory.people[0], directory.people[1]
     assert (first.language, second.language) == (Language.FR, Language.EN)
+
+
+# --------------------------------------------------------------------------- sms contacts
+
+
+@pytest.mark.parametrize("address", ["+243000000001", "0990000111", "call me", "+243 12"])
+def test_an_sms_contact_must_be_a_phone_number_with_its_country_code(
+    data: dict[str, Any], address: str
+) -> None:
+    data["people"][0]["contacts"] = [{"channel": "sms", "address": address}]
+    with pytest.raises(ValidationError, match="is not a phone number with its country code"):
+        Directory.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("sender", "region", "found"),
+    [
+        pytest.param("+243990000111", None, "awa.hfo", id="e164"),
+        pytest.param("+243 990 000 111", None, "awa.hfo", id="spaced"),
+        pytest.param("0990000111", "CD", "awa.hfo", id="national-in-its-region"),
+        pytest.param("0990000111", None, None, id="national-without-a-region"),
+        pytest.param("+243990000112", None, None, id="another-number"),
+        pytest.param("junk", "CD", None, id="not-a-number"),
+    ],
+)
+def test_a_person_is_found_by_their_sms_number(
+    data: dict[str, Any], sender: str, region: str | None, found: str | None
+) -> None:
+    awa = next(p for p in data["people"] if p["id"] == "awa.hfo")
+    awa["contacts"].append({"channel": "sms", "address": "+243 990 000 111"})
+    person = Directory.model_validate(data).person_with_phone(sender, region)
+    assert (person.id if person is not None else None) == found

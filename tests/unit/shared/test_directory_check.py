@@ -173,7 +173,7 @@ def _new_sector_nobody_covers(d: dict[str, Any]) -> None:
 
 
 def _target_without_supported_contact(d: dict[str, Any]) -> None:
-    person(d, "lucas.ho")["contacts"] = [{"channel": "sms", "address": "+243000000002"}]
+    person(d, "lucas.ho")["contacts"] = [{"channel": "radio", "address": "HF 2"}]
 
 
 def _person_target_without_contact(d: dict[str, Any]) -> None:
@@ -294,7 +294,7 @@ def _route_after_catch_all(d: dict[str, Any]) -> None:
             "people[1].contacts",
             COVERAGE,
             "amani.cla is a target of poc-default level 2 but has no contact on a supported "
-            "channel (webhook, email); has: sms",
+            "channel (webhook, email); has: radio",
             id="person-target-without-contact",
         ),
         pytest.param(
@@ -387,7 +387,7 @@ def test_only_supported_channels_count(demo: dict[str, Any]) -> None:
 
 
 def test_people_who_are_no_target_need_no_contact(demo: dict[str, Any]) -> None:
-    # amani.cla (sms) and audit.one page nobody and are paged by no policy
+    # amani.cla (radio) and audit.one page nobody and are paged by no policy
     assert person(demo, "audit.one")["contacts"] == []
     assert check_directory(demo, ("webhook",)) == []
 
@@ -404,7 +404,7 @@ def _sectors_unheard(problems: list[Problem]) -> list[str]:
     "contacts",
     [
         pytest.param([], id="no-contact"),
-        pytest.param([{"channel": "sms", "address": "+243000000009"}], id="unsupported-channel"),
+        pytest.param([{"channel": "radio", "address": "HF 9"}], id="unsupported-channel"),
     ],
 )
 def test_a_sector_whose_joc_cannot_be_told_is_warned_of(

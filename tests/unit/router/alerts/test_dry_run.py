@@ -21,7 +21,7 @@ from shared.directory import Directory, load_directory
 from tests.support.directories import (
     DEMO_DIRECTORY,
     EXAMPLE_DIRECTORY,
-    directory_with_sms_target,
+    directory_with_unreachable_target,
     example_directory,
 )
 
@@ -222,7 +222,7 @@ def test_warnings(directory: Directory) -> None:
         "no joc_operator can be reached: exhaustion and failures go unheard",
     ]
     unreachable = plan_dry_run(
-        directory_with_sms_target(), facts("displacement", "moderate"), CHANNELS
+        directory_with_unreachable_target(), facts("displacement", "moderate"), CHANNELS
     )
     assert timeline(unreachable) == [("T+0", 1, 1, ["amani.cla", "lucas.ho"])]
     assert not unreachable.steps[0].pages[0].reachable

@@ -41,7 +41,7 @@ from tests.support.builders import SOURCE, contains_key, raised_envelope
 from tests.support.directories import (
     AWA_CONTACTS,
     EXAMPLE_DIRECTORY,
-    directory_with_sms_target,
+    directory_with_unreachable_target,
     example_directory,
 )
 
@@ -108,9 +108,9 @@ def with_reachable_joc_operator() -> Directory:
             ["amani.cla", "lucas.ho"],
             300,
             {"lucas.ho": [{"channel": "webhook", "address": "http://127.0.0.1:9101/lucas"}]},
-            # amani.cla has only sms; the JOC notice about her reaches nobody either
+            # amani.cla has only a radio; the JOC notice about her reaches nobody either
             ["amani.cla", "jo.operator"],
-            id="sms-only-target-unreachable",
+            id="radio-only-target-unreachable",
         ),
     ],
 )
@@ -123,7 +123,7 @@ def test_plan_trigger_pages_level_one(
     contacts: dict[str, list[dict[str, str]]],
     unreachable: list[str],
 ) -> None:
-    directory = directory_with_sms_target()
+    directory = directory_with_unreachable_target()
     raised = raised_envelope(**overrides, source=SOURCE)
     alert_id = raised.payload["alert_id"]
 
@@ -317,7 +317,7 @@ def test_unreachable_joc_is_an_event_too() -> None:
 )
 def test_source_never_appears_in_produced_events(overrides: dict[str, Any]) -> None:
     raised = raised_envelope(source=SOURCE, **overrides)
-    for directory in (directory_with_sms_target(), with_reachable_joc_operator()):
+    for directory in (directory_with_unreachable_target(), with_reachable_joc_operator()):
         _, transition, produced = produce(directory, raised)
         assert len(produced) >= 2
         assert not contains_key([dict(fields) for _, fields in transition.events], "source")
@@ -347,7 +347,7 @@ def test_summary_of_a_notification_leaves_the_source_out() -> None:
 )
 def test_produced_events_are_caused_by_the_raised_alert(overrides: dict[str, Any]) -> None:
     raised = raised_envelope(**overrides)
-    _, _, produced = produce(directory_with_sms_target(), raised)
+    _, _, produced = produce(directory_with_unreachable_target(), raised)
     assert produced
     assert all(e.causation_id == raised.id for e in produced)
     assert all(e.correlation_id == raised.correlation_id for e in produced)
@@ -378,7 +378,7 @@ def test_a_target_without_a_working_channel_is_told_to_the_joc() -> None:
         if person["id"] == "jo.operator":
             person["contacts"] = [{"channel": "webhook", "address": "http://127.0.0.1:9101/joc"}]
         if person["id"] == "awa.hfo":
-            person["contacts"] = [{"channel": "sms", "address": "+243000000009"}]
+            person["contacts"] = [{"channel": "radio", "address": "HF channel 9"}]
     raised = raised_envelope(category="abduction", severity="severe", sector="beni")
     _, _, produced = produce(Directory.model_validate(data), raised)
     [unreachable] = by_type(produced, ALERT_TARGET_UNREACHABLE)

@@ -18,7 +18,7 @@ from shared.addressing import contact_points, joc_operators
 from shared.directory import Contact, Directory, Person, PolicyLevel, Route
 from tests.support.directories import (
     EXAMPLE_DIRECTORY,
-    directory_with_sms_target,
+    directory_with_unreachable_target,
     example_directory,
 )
 
@@ -289,7 +289,7 @@ def person(*contacts: tuple[str, str]) -> Person:
             id="several-webhooks-in-order",
         ),
         pytest.param(
-            person(("sms", "+243000000001"), ("email", "a@example.org"), ("pager", "42")),
+            person(("radio", "HF 7"), ("email", "a@example.org"), ("pager", "42")),
             [("email", "a@example.org")],
             id="unsupported-channels-dropped",
         ),
@@ -298,7 +298,10 @@ def person(*contacts: tuple[str, str]) -> Person:
             [("email", "a@example.org"), ("email", "b@example.org")],
             id="email-only",
         ),
-        pytest.param(person(("sms", "+243000000001")), [], id="sms-only-none"),
+        pytest.param(
+            person(("sms", "+243990000001")), [("sms", "+243990000001")], id="sms-supported"
+        ),
+        pytest.param(person(("radio", "HF 7")), [], id="radio-only-none"),
         pytest.param(person(), [], id="no-contacts-none"),
     ],
 )
@@ -317,7 +320,7 @@ def test_contact_points(who: Person, expected: list[tuple[str, str]]) -> None:
         pytest.param(
             "lucas.ho", [("webhook", "http://127.0.0.1:9101/lucas")], id="lucas-webhook-only"
         ),
-        pytest.param("amani.cla", [], id="amani-sms-only"),
+        pytest.param("amani.cla", [], id="amani-radio-only"),
         pytest.param("jo.operator", [], id="operator-no-contacts"),
     ],
 )
@@ -477,7 +480,7 @@ def test_snapshot_chain_is_every_level_target_once(
 
 
 def test_snapshot_continue_policy_with_a_person_target() -> None:
-    directory = directory_with_sms_target()
+    directory = directory_with_unreachable_target()
     snapshot = snapshot_policy(directory, ["poc-default", "can-relay"], "beni")
     assert snapshot is not None
     assert snapshot.levels[0].targets == ("awa.hfo", "amani.cla", "lucas.ho")

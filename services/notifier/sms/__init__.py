@@ -1,0 +1,1 @@
+"""The SMS channel: text that fits one SMS, sending through Kannel, its delivery reports."""

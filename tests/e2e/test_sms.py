@@ -1,0 +1,271 @@
+"""End-to-end: an officer paged by SMS, and acting on the alert by replying from her phone.
+
+The three services run as separate processes with a real Kannel (bearerbox, smsbox and
+the fake SMS centre ``fakesmsc``, which plays the phones). What the officers and the
+JOC rely on:
+
+- a page reaches Awa's phone as one plain SMS (GSM 7-bit, one part) in French, naming
+  the alert's code and how to reply, and nothing of the alert's source; the alert's
+  deliveries show it delivered once the SMS centre's delivery report came back;
+- her reply ``ACC <code>`` acknowledges the alert as her, and she is answered that it
+  was, in French;
+- a number the directory does not know is told so, and nothing is done;
+- every SMS received is on the event log for auditors, naming the person, never the
+  number (nor does any service's own log name it).
+
+One system for the module (SQLite: the SMS rules run on both databases in
+tests/integration) and one Kannel, whose get-url names ingest's port: the pool's hook
+(``SystemSpec.before_start``) starts it once the services' ports are chosen and before
+they start. Awa's only contact is her phone. The tests act on alerts of their own, found
+by id and code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from tests.e2e.harness import alert_body, wait_until
+from tests.e2e.pool import SystemPool, SystemSpec
+from tests.e2e.system import System
+from tests.support.kannel import CODING_7BIT, Kannel, OutboundSms, require_kannel
+from tests.support.sms_system import directory_with_phone, kannel_get_url, sms_env
+
+JOC, AWA, AUDITOR = "jo.operator", "awa.hfo", "audit.one"
+AWA_PHONE = "+243990000111"
+GATEWAY_NUMBER = "+243990000000"  # the number the officers reply to
+STRANGER = "+243990000999"  # in no one's contacts
+# What of a number could show in a record: its E.164 and national forms all hold this.
+AWA_DIGITS, STRANGER_DIGITS = "990000111", "990000999"
+SMS_SECRET = "e2e-sms-inbound-secret-0123456789abcdef0123456789"  # noqa: S105 - a test's own
+SOURCE = {"name": "Kahindo Mbusa", "contact": "+243 970 555 123"}
+SOURCE_WORDS = ("Kahindo", "Mbusa", "970 555 123", "970555123")
+UNKNOWN_NUMBER_ANSWER = (
+    "COORD: numero inconnu / number not registered. Rien n'a ete fait / nothing was done."
+)
+ROUTED_S = 30.0  # an alert routed, an SMS through the gateway: liveness bounds
+
+SMS = SystemSpec(
+    "sms",
+    directory=partial(directory_with_phone, person_id=AWA, phone=AWA_PHONE, language="fr"),
+    local_tokens=True,  # `coord token` costs seconds of CPU per person
+    shared=False,  # the module's own: it needs its Kannel (the fixture below)
+)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.timeout(120),
+    # Tells the other modules' systems that these tests do not use them.
+    pytest.mark.system_spec(SMS),
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class SmsSystem:
+    system: System
+    kannel: Kannel
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def sms_system(
+    system_pool: SystemPool, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SmsSystem]:
+    """The module's system, on SQLite, wired to the module's Kannel."""
+    require_kannel()
+    async with contextlib.AsyncExitStack() as gateways:
+        started: list[Kannel] = []
+
+        async def start_kannel(system: System) -> None:
+            ingest, notifier = system.services["ingest"].port, system.services["notifier"].port
+            kannel = Kannel(
+                tmp_path_factory.mktemp("kannel"), get_url=kannel_get_url(ingest, SMS_SECRET)
+            )
+            # Stopped when the fixture ends, after the system (released below) is.
+            started.append(await gateways.enter_async_context(kannel))
+            system.env.update(sms_env(kannel, notifier_port=notifier, secret=SMS_SECRET))
+
+        spec = dataclasses.replace(SMS, before_start=start_kannel)
+        system = await system_pool.acquire(spec, "sqlite")
+        try:
+            [kannel] = started
+            # A service moved to another port at start-up (its port taken meanwhile) would
+            # no longer be where Kannel or the report URL say: fail plainly, not by timeout.
+            assert kannel.get_url == kannel_get_url(system.services["ingest"].port, SMS_SECRET)
+            assert system.env["COORD_SMS_REPORT_URL"] == system.services["notifier"].url
+            yield SmsSystem(system, kannel)
+        finally:
+            await system_pool.release(system)
+
+
+@pytest.fixture(scope="module")
+def kannel(sms_system: SmsSystem) -> Kannel:
+    """The module's gateway: its fake SMS centre is every phone of the tests."""
+    return sms_system.kannel
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def system(sms_system: SmsSystem) -> AsyncIterator[System]:
+    """The module's system, as if started for this test (overrides the e2e fixture, whose
+    systems know nothing of a gateway); its logs are attached to a failed test's report."""
+    await sms_system.system.begin_test()
+    try:
+        yield sms_system.system
+    finally:
+        await sms_system.system.end_test()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+async def raise_alert(system: System, jo: httpx.AsyncClient, **fields: Any) -> tuple[str, str]:
+    """An UNCLASSIFIED severe abduction in beni (poc-urgent: Awa at level 1), raised by the
+    JOC; its id and its code once the router gave it one."""
+    body = alert_body(classification="unclassified", **fields)
+    response = await system.raise_alert(jo, body)
+    assert response.status_code == 201, response.text
+    alert_id = str(response.json()["id"])
+
+    async def code() -> str | None:
+        found: str | None = (await system.get_alert(jo, alert_id))["code"]
+        return found
+
+    return alert_id, await wait_until(code, timeout=ROUTED_S, message=f"a code for {alert_id}")
+
+
+async def page_to_awa(kannel: Kannel, code: str) -> OutboundSms:
+    """Awa's page about the alert of ``code``, as it reached the SMS centre."""
+    return await kannel.wait_for_outbound(
+        lambda sms: sms.text.startswith(f"COORD {code}: "), to=AWA_PHONE, timeout=ROUTED_S
+    )
+
+
+async def answer_to(kannel: Kannel, phone: str, text: str) -> OutboundSms:
+    """The SMS coord answered ``phone`` with, once it reached the SMS centre."""
+    return await kannel.wait_for_outbound(lambda sms: sms.text == text, to=phone, timeout=ROUTED_S)
+
+
+async def sms_log(auditor: httpx.AsyncClient, alert_id: str | None = None) -> list[dict[str, Any]]:
+    """The ``sms.received`` records of the event log (of ``alert_id``'s story, if given),
+    as the audit API gives them to an auditor."""
+    params = {"type": "sms.received", "limit": "1000"}
+    if alert_id is not None:
+        params["alert"] = alert_id
+    response = await auditor.get("/v1/audit/events", params=params)
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["next_cursor"] is None, "more sms.received records than one page holds"
+    records: list[dict[str, Any]] = page["items"]
+    return records
+
+
+# --------------------------------------------------------------------------- tests
+
+
+async def test_a_page_reaches_her_phone_as_one_french_sms_and_is_delivered_on_the_report(
+    system: System, kannel: Kannel
+) -> None:
+    jo = await system.client(JOC)
+    alert_id, code = await raise_alert(
+        system, jo, title="Deux agriculteurs enlevés sur la route de Mavivi", source=SOURCE
+    )
+
+    page = await page_to_awa(kannel, code)
+    assert (page.coding, page.parts) == (CODING_7BIT, 1), page
+    assert page.text.startswith(f"COORD {code}: enlèvement GRAVE, secteur beni, "), page.text
+    assert page.text.endswith(f"Répondez ACC {code}"), page.text
+    assert [word for word in SOURCE_WORDS if word in page.text] == []
+
+    # Delivered only on the SMS centre's report (fakesmsc reports it delivered, 1): the
+    # notifier waits for it before it says so.
+    async def delivered() -> list[dict[str, Any]]:
+        view = await system.get_alert(jo, alert_id)
+        hers = [d for d in view["deliveries"] if d["person_id"] == AWA]
+        assert hers, view["deliveries"]
+        return hers
+
+    deliveries = await wait_until(delivered, timeout=ROUTED_S, message="Awa's page delivered")
+    assert [(d["channel"], d["status"], d["error"]) for d in deliveries] == [
+        ("sms", "delivered", None)
+    ]
+
+
+async def test_her_reply_acknowledges_the_alert_as_her_and_she_is_answered_in_french(
+    system: System, kannel: Kannel
+) -> None:
+    jo, auditor = await system.client(JOC), await system.client(AUDITOR)
+    alert_id, code = await raise_alert(system, jo, title="Enlèvement à Oicha")
+    await page_to_awa(kannel, code)
+
+    await kannel.send_inbound(AWA_PHONE, GATEWAY_NUMBER, f"ACC {code}")
+
+    answer = await answer_to(kannel, AWA_PHONE, f"COORD {code}: réception accusée. Merci.")
+    assert (answer.coding, answer.parts) == (CODING_7BIT, 1), answer
+
+    async def acknowledged() -> dict[str, Any]:
+        view = await system.get_alert(jo, alert_id)
+        assert view["status"] == "acknowledged", view["status"]
+        return view
+
+    view = await wait_until(acknowledged, timeout=ROUTED_S, message=f"{alert_id} acknowledged")
+    assert [a["person_id"] for a in view["acknowledgements"]] == [AWA]
+
+    # On the log: who replied (Awa), what she did and to which alert; not her number.
+    records = await wait_until(
+        lambda: sms_log(auditor, alert_id),
+        timeout=ROUTED_S,
+        message=f"sms.received for {alert_id} on the log",
+    )
+    [record] = records
+    payload = record["payload"]
+    assert (payload["person_id"], payload["outcome"]) == (AWA, "staged"), payload
+    assert (payload["action"], payload["code"], payload["alert_id"]) == (
+        "acknowledge",
+        code,
+        alert_id,
+    )
+    assert payload["command_id"] is not None
+    assert record["actor"] == AWA
+    assert AWA_DIGITS not in json.dumps(record)
+    assert system.grep_logs(AWA_DIGITS) == []  # nor in what the services wrote
+
+
+async def test_an_unknown_number_is_told_so_and_nothing_is_done(
+    system: System, kannel: Kannel
+) -> None:
+    jo, auditor = await system.client(JOC), await system.client(AUDITOR)
+    alert_id, code = await raise_alert(system, jo, title="Enlèvement à Eringeti")
+
+    await kannel.send_inbound(STRANGER, GATEWAY_NUMBER, f"ACK {code}")
+
+    answer = await answer_to(kannel, STRANGER, UNKNOWN_NUMBER_ANSWER)
+    assert (answer.coding, answer.parts) == (CODING_7BIT, 1), answer
+
+    # On the log as from nobody, without the number (the only unknown sender of the
+    # module's system).
+    async def from_unknown_senders() -> list[dict[str, Any]]:
+        records = await sms_log(auditor)
+        return [r for r in records if r["payload"]["outcome"] == "unknown_sender"]
+
+    records = await wait_until(
+        from_unknown_senders,
+        timeout=ROUTED_S,
+        message="the unknown sender's sms.received on the log",
+    )
+    [record] = records
+    payload = record["payload"]
+    assert (payload["person_id"], payload["action"], payload["code"]) == (None, None, None)
+    assert (payload["alert_id"], payload["command_id"]) == (None, None)
+    assert STRANGER_DIGITS not in json.dumps(record)
+    assert system.grep_logs(STRANGER_DIGITS) == []  # nor in what the services wrote
+    # The SMS was answered and logged, and that is all: no command was staged for it.
+    view = await system.get_alert(jo, alert_id)
+    assert (view["status"], view["acknowledgements"]) == ("triggered", [])
