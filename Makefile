@@ -5,6 +5,8 @@
 #   make infra     RabbitMQ (+management) and PostgreSQL on 127.0.0.1, Chromium for the
 #                  real-browser tests (Debian's chromium; no Playwright download), and the
 #                  Kannel SMS gateway for the SMS tests (Debian's kannel + kannel-extras)
+#   make sms-demo  `make run` with a local Kannel and its fake SMS centre: see pages go
+#                  out by SMS and replies ("ACC 4821") act, typed in this terminal
 #   make run       all three services in one process on http://127.0.0.1:8000
 #                  (COORD_ENV=development: on the published development secrets)
 #   make test      install, lint, infra, then pytest ($(PYTEST_ARGS) passed through):
@@ -68,7 +70,7 @@ in a third terminal. The README walks through the rest.
 endef
 export RUN_HINT
 
-.PHONY: help install infra rabbitmq postgres chromium kannel tools run test test-fast bench lint fmt messages
+.PHONY: help install infra rabbitmq postgres chromium kannel tools run sms-demo test test-fast bench lint fmt messages
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -103,6 +105,9 @@ run: install rabbitmq tools
 	$(VENV_BIN)/coord db upgrade
 	@printf '%s\n' "$$RUN_HINT"
 	exec $(VENV_BIN)/coord up
+
+sms-demo: install rabbitmq kannel tools
+	bash $(SCRIPTS)/sms-demo.sh
 
 test: test-fast
 	$(VENV_BIN)/pytest -n $(E2E_WORKERS) --dist loadfile -m "e2e and not broker_restart" $(PYTEST_ARGS) $(PYTEST_OK)
