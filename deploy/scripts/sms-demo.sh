@@ -42,7 +42,13 @@ cleanup() {
     trap - EXIT INT TERM
     log "stopping"
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    sleep 1
+    # coord finishes what it handles and bearerbox flushes its queues: up to 10 s.
+    for _ in $(seq 1 20); do
+        alive=0
+        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [[ "$alive" -eq 0 ]] && break
+        sleep 0.5
+    done
     for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     pkill -f "tail -n0 -f $PHONES" 2>/dev/null || true
     log "logs kept in $WORK"
