@@ -214,7 +214,7 @@ async def seed(db: Database, client: httpx.AsyncClient) -> dict[str, str]:
     ids: dict[str, str] = {}
     # confidential, beni, poc-urgent: paged awa.hfo, then lucas.ho, grace.dsrsg
     ids["urgent"] = await raise_alert(client)
-    await set_state(db, ids["urgent"])
+    await set_state(db, ids["urgent"], code="4821")
     # raised by the CLA in the north, not routed yet, no position
     ids["north"] = await raise_alert(
         client,
@@ -664,6 +664,19 @@ async def test_the_board_row_offers_what_the_reader_may_do(
         theirs = (await audit.get("/board")).text
         assert urgent in alert_ids(theirs)
         assert 'action="/alerts/' not in theirs  # an auditor acts on nothing
+
+
+async def test_an_open_alerts_sms_code_is_on_its_row_and_page(
+    seeded: Seeded, reader: IngestClient
+) -> None:
+    # What an officer paged by SMS replies with, and what the JOC sees to match it.
+    urgent = seeded.ids["urgent"]
+    async with visitor_of(reader, "awa.hfo") as awa:
+        assert '<span class="code">SMS code 4821</span>' in (await awa.get("/board")).text
+        page = (await awa.get(f"/alerts/{urgent}")).text
+        assert "replying ACK 4821 from a registered phone acknowledges it" in page
+        await awa.get("/language/fr")
+        assert "répondre ACC 4821" in (await awa.get(f"/alerts/{urgent}")).text
 
 
 async def test_a_person_without_the_right_is_refused_and_nothing_staged(
