@@ -79,16 +79,20 @@ async def stage_command(
     actor: str,
     correlation_id: UUID,
     classification: Classification,
+    causation_id: UUID | None = None,
 ) -> UUID:
     """Stage a command for the router, in ``session``'s transaction (through the outbox).
 
-    Returns the command's id: the router's verdict names it as its cause.
+    Also ingest's own events for the router's log (``alert.link_used``, ``sms.received``),
+    caused by the command staged with them (``causation_id``). Returns the message's id:
+    the router's verdict on a command names it as its cause.
     """
     envelope = Envelope(
         type=type_,
         producer=PRODUCER,
         actor=actor,
         correlation_id=correlation_id,
+        causation_id=causation_id,
         classification=classification,
         payload=command.model_dump(mode="json"),
     )

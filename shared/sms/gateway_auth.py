@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Callable
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Query, Request
 
 UNAUTHORIZED = "not the SMS gateway: a wrong or missing secret, or another address"
 
@@ -41,9 +42,15 @@ def is_gateway(
     return offered is not None and hmac.compare_digest(offered.encode(), expected.encode())
 
 
-def require_gateway(
-    request: Request, secret: str | None, *, expected: str, gateway_address: str | None
-) -> None:
-    """Refuse (401, nothing recorded) a request that is not the gateway's."""
-    if not is_gateway(request, secret, expected=expected, gateway_address=gateway_address):
-        raise HTTPException(status_code=401, detail=UNAUTHORIZED)
+def gateway_only(expected: str, gateway_address: str | None) -> Callable[..., None]:
+    """A route dependency refusing (401, nothing recorded) a request that is not the gateway's.
+
+    A dependency runs before the route's parameters are validated, so a stranger gets
+    401 whatever they send, never a 422 describing what the route expects.
+    """
+
+    def check(request: Request, secret: str | None = Query(default=None)) -> None:
+        if not is_gateway(request, secret, expected=expected, gateway_address=gateway_address):
+            raise HTTPException(status_code=401, detail=UNAUTHORIZED)
+
+    return check

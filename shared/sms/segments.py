@@ -104,9 +104,7 @@ def _parts(units: list[int], capacity: int) -> int:
 
 def segments(text: str) -> int:
     """How many SMS ``text`` costs as it stands (GSM-7 if it can be, else UCS-2)."""
-    if not text:
-        return 1
-    if septets(text) is not None:
+    if septets(text) is not None:  # an empty text too: one (empty) SMS
         return _gsm7_segments(text)
     return _ucs2_segments(text)
 
@@ -134,8 +132,8 @@ def prepare(text: str) -> SmsText:
     """The text to hand the gateway: GSM-7 spelled if that makes it GSM-7, else UCS-2 as is."""
     spelled = gsm7_spelling(text)
     if septets(spelled) is not None:
-        return SmsText(spelled, Coding.GSM7, _gsm7_segments(spelled) if spelled else 1)
-    return SmsText(text, Coding.UCS2, _ucs2_segments(text) if text else 1)
+        return SmsText(spelled, Coding.GSM7, _gsm7_segments(spelled))
+    return SmsText(text, Coding.UCS2, _ucs2_segments(text))
 
 
 def shorten(text: str, limit: int) -> str:

@@ -20,17 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.ingest.alerts.tables import AlertViewRecord
 from services.ingest.board.tables import ActionLinkUseRecord
 from services.ingest.command_staging import stage_command
-from services.ingest.tables import OUTBOX
 from shared.action_links import ActionLink
 from shared.addressing import cleared_for
 from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_LINK_USED
 from shared.contracts.escalation import AcknowledgeAlertV1, ActionLinkUsedV1
 from shared.directory import Directory, Person
-from shared.envelope import Classification, Envelope, utc_now
-from shared.outbox import add_to_outbox
+from shared.envelope import Classification, utc_now
 from shared.permissions import Action, allowed
-
-PRODUCER = "ingest"
 
 
 class LinkRefusal(StrEnum):
@@ -126,13 +122,12 @@ async def _log_use(
         outcome=outcome,
         command_id=command_id,
     )
-    envelope = Envelope(
-        type=ALERT_LINK_USED,
-        producer=PRODUCER,
+    await stage_command(
+        session,
+        ALERT_LINK_USED,
+        used,
         actor=link.person_id,
         correlation_id=link.alert_id,
-        causation_id=command_id,
         classification=classification,
-        payload=used.model_dump(mode="json"),
+        causation_id=command_id,
     )
-    await add_to_outbox(session, OUTBOX, envelope)

@@ -23,15 +23,12 @@ from services.ingest.alerts.tables import AlertViewRecord
 from services.ingest.command_staging import stage_command
 from services.ingest.deps import ApiContext
 from services.ingest.sms.wording import UNKNOWN_SENDER, answer
-from services.ingest.tables import OUTBOX
 from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_RESOLVE, SMS_RECEIVED
 from shared.contracts.escalation import AcknowledgeAlertV1, ResolveAlertV1, SmsReceivedV1
 from shared.directory import Person
-from shared.envelope import Classification, Envelope
-from shared.outbox import add_to_outbox
+from shared.envelope import Classification
 from shared.sms.replies import Reply, ReplyAction, parse_reply
 
-PRODUCER = "ingest"
 OPEN_SHOWN = 3  # codes listed to someone who did not say which alert
 
 
@@ -72,18 +69,14 @@ def _chosen(open_alerts: list[AlertViewRecord], reply: Reply) -> AlertViewRecord
 async def _log(
     session: AsyncSession, received: SmsReceivedV1, classification: Classification
 ) -> None:
-    await add_to_outbox(
+    await stage_command(
         session,
-        OUTBOX,
-        Envelope(
-            type=SMS_RECEIVED,
-            producer=PRODUCER,
-            actor=received.person_id or "sms-gateway",
-            correlation_id=received.alert_id or uuid4(),  # about no alert: its own story
-            causation_id=received.command_id,
-            classification=classification,
-            payload=received.model_dump(mode="json"),
-        ),
+        SMS_RECEIVED,
+        received,
+        actor=received.person_id or "sms-gateway",
+        correlation_id=received.alert_id or uuid4(),  # about no alert: its own story
+        classification=classification,
+        causation_id=received.command_id,
     )
 
 

@@ -10,27 +10,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
 from services.ingest.deps import Context
 from services.ingest.sms.replies import InboundSms, answer_reply
 from shared.settings import Settings
-from shared.sms.gateway_auth import require_gateway
+from shared.sms.gateway_auth import gateway_only
 
 INBOUND_PATH = "/v1/sms/kannel/inbound"
 
 
 def sms_routes(settings: Settings) -> APIRouter:
     """The inbound route, bound to ``settings``' secret, gateway address and region."""
-    expected = settings.sms_inbound_secret.get_secret_value()
-
-    def gateway_only(request: Request, secret: str | None = Query(default=None)) -> None:
-        require_gateway(
-            request, secret, expected=expected, gateway_address=settings.sms_gateway_address
-        )
-
-    router = APIRouter(dependencies=[Depends(gateway_only)])
+    gateway = gateway_only(
+        settings.sms_inbound_secret.get_secret_value(), settings.sms_gateway_address
+    )
+    router = APIRouter(dependencies=[Depends(gateway)])
 
     @router.get(INBOUND_PATH, response_class=PlainTextResponse, include_in_schema=False)
     async def inbound(

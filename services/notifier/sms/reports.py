@@ -17,14 +17,14 @@ from datetime import datetime
 from enum import IntEnum
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.sms.gateway import REPORT_PATH, KannelConfig
 from services.notifier.tables import SmsRecord
 from shared.envelope import utc_now
-from shared.sms.gateway_auth import require_gateway
+from shared.sms.gateway_auth import gateway_only
 
 POLL_SECONDS = 0.5
 
@@ -96,13 +96,7 @@ def report_routes(
     config: KannelConfig, sessions: async_sessionmaker[AsyncSession], gateway_address: str | None
 ) -> APIRouter:
     """``GET /v1/sms/kannel/dlr``: where Kannel reports on each SMS it took."""
-
-    def gateway_only(request: Request, secret: str | None = Query(default=None)) -> None:
-        # A dependency: it runs before the parameters are validated, so a stranger gets
-        # 401 whatever they send, never a 422 describing what the route expects.
-        require_gateway(request, secret, expected=config.secret, gateway_address=gateway_address)
-
-    router = APIRouter(dependencies=[Depends(gateway_only)])
+    router = APIRouter(dependencies=[Depends(gateway_only(config.secret, gateway_address))])
 
     @router.get(REPORT_PATH, include_in_schema=False)
     async def delivery_report(sms: UUID, status: ReportStatus) -> dict[str, str]:

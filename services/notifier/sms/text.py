@@ -162,8 +162,9 @@ def sms_text(request: NotificationRequestedV2, acknowledge_url: str | None = Non
             text = words["sealed_link_page"].format(
                 head=head, marking=marking, reply=reply, short_reply=short, link=acknowledge_url
             )
-            if prepare(text).segments == 1:
-                return prepare(text).text
+            prepared = prepare(text)
+            if prepared.segments == 1:
+                return prepared.text
         return fit(words["sealed_page"], {"head": head, "marking": marking, "reply": reply}, {})
     notice = _ALERT_NOTICES[language].get(request.kind, request.kind.value.replace("_", " "))
     if sealed:
