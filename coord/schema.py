@@ -6,6 +6,7 @@ import services.ingest.alerts.tables
 import services.ingest.board.tables
 import services.ingest.messages.tables
 import services.ingest.recommendations.tables
+import services.ingest.sms.tables
 import services.ingest.tables
 import services.notifier.tables
 import services.router.alerts.tables

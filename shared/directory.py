@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.community_contacts import CommunityContact
 from shared.envelope import Classification
 from shared.geography import SectorArea
 from shared.sms.phones import e164_or_none
@@ -190,6 +191,9 @@ class Directory(_Strict):
     # Each sector's outline (GeoJSON), for the board's map. Optional: a sector without
     # one is drawn by its alerts only.
     sector_areas: dict[str, SectorArea] = {}
+    # The focal points of community alert networks (shared.community_contacts): sealed
+    # in every stored version, plaintext only in the administrator's file.
+    community_contacts: list[CommunityContact] = []
 
     @model_validator(mode="after")
     def _references_exist(self, info: ValidationInfo) -> Directory:
@@ -220,6 +224,10 @@ class Directory(_Strict):
             ),
             None,
         )
+
+    def community_contact(self, contact_id: str) -> CommunityContact | None:
+        """The community contact with this id, if any."""
+        return next((c for c in self.community_contacts if c.id == contact_id), None)
 
     def policy(self, policy_id: str) -> EscalationPolicy:
         """The policy with this id (routes are validated to name existing ones)."""
@@ -286,11 +294,31 @@ def reference_errors(
         for sector in directory.sector_areas
         if sector not in directory.sectors
     ]
+    errors += _community_contact_errors(directory)
     policy_ids.update(known_policies)
     for index, route in enumerate(directory.routes):
         if route.policy not in policy_ids:
             errors.append(
                 (("routes", index, "policy"), f"route names unknown policy {route.policy!r}")
+            )
+    return errors
+
+
+def _community_contact_errors(directory: Directory) -> list[tuple[Location, str]]:
+    errors: list[tuple[Location, str]] = []
+    contact_ids: set[str] = set()
+    for index, contact in enumerate(directory.community_contacts):
+        if contact.id in contact_ids:
+            errors.append(
+                (("community_contacts", index, "id"), f"duplicate contact id {contact.id!r}")
+            )
+        contact_ids.add(contact.id)
+        if contact.sector not in directory.sectors:
+            errors.append(
+                (
+                    ("community_contacts", index, "sector"),
+                    f"community contact {contact.id!r} is in unknown sector {contact.sector!r}",
+                )
             )
     return errors
 

@@ -43,6 +43,7 @@ class Action(StrEnum):
     AUDIT = "audit"  # the event log: read, verify, export, replay, explain
     ADMINISTER_DIRECTORY = "administer_directory"
     ADMINISTER_OUTBOX = "administer_outbox"  # coord outbox: parked rows, retried or dropped
+    TRIAGE_SMS = "triage_sms"  # SMS from unknown numbers: read, promote to an alert, dismiss
 
 
 _A = Action
@@ -68,8 +69,11 @@ PERMISSIONS: Mapping[str, frozenset[Action]] = {
     JOC_ROLE: frozenset(
         {_A.RAISE_ALERT, _A.POST_MESSAGE, _A.ACKNOWLEDGE, _A.RESOLVE, _A.RECOMMEND, _A.READ}
     ),
-    # A CLA relays community alerts; it does not decide on them.
-    "community_liaison": frozenset({_A.RAISE_ALERT, _A.POST_MESSAGE, _A.ACKNOWLEDGE, _A.READ}),
+    # A CLA relays community alerts; it does not decide on them. It triages what unknown
+    # numbers send (their senders are sources: nobody else reads them).
+    "community_liaison": frozenset(
+        {_A.RAISE_ALERT, _A.POST_MESSAGE, _A.ACKNOWLEDGE, _A.READ, _A.TRIAGE_SMS}
+    ),
     "head_of_field_office": _SENIOR_CIVILIAN,
     "head_of_office": _SENIOR_CIVILIAN,
     "poc_adviser": _SENIOR_CIVILIAN,

@@ -119,18 +119,35 @@ async def _alert_command(
 
 
 async def acknowledge(
-    sessions: async_sessionmaker[AsyncSession], alert_id: UUID, person: Person
+    sessions: async_sessionmaker[AsyncSession],
+    alert_id: UUID,
+    person: Person,
+    community_message: str | None = None,
 ) -> UUID:
-    """Request the acknowledgement of an alert by ``person``; the command's id."""
-    command = AcknowledgeAlertV1(alert_id=alert_id, person_id=person.id)
+    """Request the acknowledgement of an alert by ``person``; the command's id.
+
+    ``community_message``: what the person releases to the alert's community reporter.
+    """
+    command = AcknowledgeAlertV1(
+        alert_id=alert_id, person_id=person.id, community_message=community_message
+    )
     return await _alert_command(sessions, alert_id, person, ALERT_ACKNOWLEDGE, command)
 
 
 async def resolve(
-    sessions: async_sessionmaker[AsyncSession], alert_id: UUID, person: Person, note: str
+    sessions: async_sessionmaker[AsyncSession],
+    alert_id: UUID,
+    person: Person,
+    note: str,
+    community_message: str | None = None,
 ) -> UUID:
-    """Request the resolution of an alert; the command's id."""
-    command = ResolveAlertV1(alert_id=alert_id, person_id=person.id, note=note)
+    """Request the resolution of an alert; the command's id.
+
+    ``community_message``: as for ``acknowledge``.
+    """
+    command = ResolveAlertV1(
+        alert_id=alert_id, person_id=person.id, note=note, community_message=community_message
+    )
     return await _alert_command(sessions, alert_id, person, ALERT_RESOLVE, command)
 
 

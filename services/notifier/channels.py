@@ -20,8 +20,10 @@ from services.notifier.email import SmtpConfig, deliver_email
 from services.notifier.links import LinkConfig, acknowledge_url
 from services.notifier.retry import DeliveryResult, RetryPolicy
 from services.notifier.sms.channel import SmsGateway, deliver_sms
+from services.notifier.sms.community import CommunityPhones
+from services.notifier.sms.community import stored_address as community_address
 from services.notifier.webhook import deliver_webhook
-from shared.contracts.notifications import ContactPoint, NotificationRequestedV2
+from shared.contracts.notifications import COMMUNITY_SMS, ContactPoint, NotificationRequestedV2
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class ChannelContext:
     retry: RetryPolicy
     links: LinkConfig
     sms: SmsGateway | None = None  # None: no COORD_SMS_KANNEL_URL
+    community: CommunityPhones | None = None  # None: no community feedback (tests)
 
 
 Channel = Callable[[ChannelContext, NotificationRequestedV2, str], Awaitable[DeliveryResult]]
@@ -65,7 +68,11 @@ async def _email(
 
 
 async def _sms(
-    context: ChannelContext, request: NotificationRequestedV2, address: str
+    context: ChannelContext,
+    request: NotificationRequestedV2,
+    address: str,
+    *,
+    stored_address: str | None = None,
 ) -> DeliveryResult:
     if context.sms is None:
         return DeliveryResult(
@@ -78,12 +85,30 @@ async def _sms(
         request,
         address,
         acknowledge_url=acknowledge_url(context.links, request),
+        stored_as=stored_address,
     )
 
 
+async def _community_sms(
+    context: ChannelContext, request: NotificationRequestedV2, address: str
+) -> DeliveryResult:
+    phone = context.community.phone_of(address) if context.community is not None else None
+    if phone is None:
+        return DeliveryResult(
+            delivered=False, attempts=1, error=f"community contact {address} cannot be reached"
+        )
+    return await _sms(context, request, phone, stored_address=community_address(address))
+
+
 # One entry per name of shared.contracts.notifications.SUPPORTED_CHANNELS (the router pages
-# only those; tests/unit/notifier/test_channels.py holds the two to each other).
-CHANNELS: Mapping[str, Channel] = {"webhook": _webhook, "email": _email, "sms": _sms}
+# only those; tests/unit/notifier/test_channels.py holds the two to each other), and the
+# channel of feedback to community contacts, which no person of the directory lists.
+CHANNELS: Mapping[str, Channel] = {
+    "webhook": _webhook,
+    "email": _email,
+    "sms": _sms,
+    COMMUNITY_SMS: _community_sms,
+}
 
 
 async def deliver_on(

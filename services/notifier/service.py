@@ -16,17 +16,20 @@ from services.notifier.email import SmtpConfig
 from services.notifier.links import LinkConfig
 from services.notifier.retry import RetryPolicy
 from services.notifier.sms.channel import SmsGateway
+from services.notifier.sms.community import CommunityPhones
 from services.notifier.sms.gateway import KannelConfig
 from services.notifier.sms.reports import report_routes
 from services.notifier.tables import OUTBOX
 from shared.bus import NOTIFIER_QUEUE
 from shared.bus_protocol import MessageBus
 from shared.contracts import NOTIFICATION_REQUESTED
+from shared.directory_store import DirectorySource
 from shared.envelope import Envelope
 from shared.health import health_routes
 from shared.problems import install_problem_handlers
 from shared.runtime import Infrastructure
 from shared.settings import Settings
+from shared.source_protection import SourceKeyRing
 
 #: type -> its handler: exactly the types ``notifier.inbox`` carries
 #: (``shared.contracts.registry``; tests/unit/shared/test_event_registry.py keeps them equal).
@@ -51,7 +54,10 @@ def _sms_gateway(
 
 
 def delivery_context(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    community: CommunityPhones | None = None,
 ) -> DeliveryContext:
     """What delivering needs, from the settings.
 
@@ -72,6 +78,7 @@ def delivery_context(
             ),
             links=LinkConfig.from_settings(settings),
             sms=_sms_gateway(settings, sessions),
+            community=community,
         ),
         lease=timedelta(seconds=settings.notifier_claim_seconds),
     )
@@ -107,7 +114,14 @@ class NotifierService:
             timeout=settings.webhook_timeout,
             limits=httpx.Limits(max_connections=settings.prefetch),
         )
-        context = delivery_context(settings, self.infrastructure.sessions, self.http)
+        sessions = self.infrastructure.sessions
+        # The directory only for community contacts' sealed numbers (feedback by SMS).
+        directory = await DirectorySource.open(
+            sessions, settings.directory, refresh_interval=settings.directory_refresh
+        )
+        self.infrastructure.spawn(directory.run())
+        community = CommunityPhones(directory.get, SourceKeyRing.from_settings(settings))
+        context = delivery_context(settings, sessions, self.http, community)
         if context.channels.sms is not None:
             # Kannel's delivery reports come here; without a gateway the route is 404.
             self.app.include_router(

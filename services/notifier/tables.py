@@ -49,7 +49,7 @@ class SmsRecord(Base):
 
     sms_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     notification_id: Mapped[str] = mapped_column(String(36), index=True)
-    address: Mapped[str] = mapped_column(String(32))  # E.164
+    address: Mapped[str] = mapped_column(String(80))  # E.164, or "community:<contact id>"
     segments: Mapped[int] = mapped_column(Integer)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[int | None] = mapped_column(Integer)  # Kannel's last report: 1, 2, 4, 8, 16

@@ -46,10 +46,16 @@ async def record_directory(session: AsyncSession, envelope: Envelope) -> None:
     """
     try:
         command = LoadDirectoryV1.model_validate(envelope.payload)
-        Directory.model_validate(command.content)
+        directory = Directory.model_validate(command.content)
     except ValidationError as error:
         sha = envelope.payload.get("sha256")
         await _reject(session, envelope, sha if isinstance(sha, str) else "", str(error))
+        return
+    plain = [c.id for c in directory.community_contacts if not c.is_sealed]
+    if plain:
+        # Never live with focal points in the clear (coord directory load seals them).
+        reason = f"community contacts not sealed: {', '.join(plain)}"
+        await _reject(session, envelope, command.sha256, reason)
         return
     if content_sha256(command.content) != command.sha256:
         await _reject(session, envelope, command.sha256, "sha256 does not match the content")

@@ -33,6 +33,7 @@ from shared.contracts import (
     RECOMMENDATION_RESPOND,
     RECOMMENDATION_SUBMITTED,
     SMS_RECEIVED,
+    SMS_TRIAGED,
 )
 from shared.directory import Directory
 from shared.directory_store import DIRECTORY_LOAD
@@ -61,6 +62,7 @@ EFFECTS: dict[str, Effect] = {
     AUDIT_ACCESSED: outcomes.record_outcome,  # reading the log is itself on the log
     ALERT_LINK_USED: outcomes.record_outcome,  # a page's one-time link, confirmed
     SMS_RECEIVED: outcomes.record_outcome,  # an SMS to coord, and what it did
+    SMS_TRIAGED: outcomes.record_outcome,  # a CLA's decision on an unknown number's SMS
     # An outbox row the broker refused for good, and what an operator did with it.
     OUTBOX_PARKED: outcomes.record_outcome,
     OUTBOX_RETRIED: outcomes.record_outcome,

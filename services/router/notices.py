@@ -13,8 +13,10 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel
 
 from shared.addressing import contact_points, joc_operators
+from shared.community_contacts import CommunityContact
 from shared.contracts import NOTIFICATION_REQUESTED
 from shared.contracts.notifications import (
+    COMMUNITY_SMS,
     ContactPoint,
     NotificationKind,
     NotificationRequestedV2,
@@ -83,18 +85,59 @@ class SubjectEvents:
         level: int = 1,
     ) -> Envelope:
         """``notification.requested`` (version 2): tell ``person`` on ``contacts``, in order."""
+        return self._request(
+            person.id,
+            [ContactPoint(channel=c.channel, address=c.address) for c in contacts],
+            kind,
+            summary,
+            message,
+            language=person.language.value,
+            policy_id=policy_id,
+            level=level,
+        )
+
+    def community_feedback(
+        self, contact: CommunityContact, text: str, summary: dict[str, object]
+    ) -> Envelope:
+        """``notification.requested`` (v2) to a community contact: ``text``, by SMS.
+
+        The address is the contact's id: their number stays sealed until the notifier
+        opens it to send (``services.notifier.sms.community``). The envelope's actor is
+        the officer who released the text, so the log says who told a village what.
+        """
+        return self._request(
+            contact.id,
+            [ContactPoint(channel=COMMUNITY_SMS, address=contact.id)],
+            NotificationKind.COMMUNITY_FEEDBACK,
+            summary,
+            text,
+            language=contact.language,
+        )
+
+    def _request(
+        self,
+        recipient: str,
+        contacts: list[ContactPoint],
+        kind: NotificationKind,
+        summary: dict[str, object],
+        message: str,
+        *,
+        language: str,
+        policy_id: str | None = None,
+        level: int = 1,
+    ) -> Envelope:
         request = NotificationRequestedV2(
             notification_id=uuid4(),
             subject_type=self.subject_type,
             subject_id=self.subject_id,
-            person_id=person.id,
+            person_id=recipient,
             kind=kind,
-            contacts=[ContactPoint(channel=c.channel, address=c.address) for c in contacts],
+            contacts=contacts,
             policy_id=policy_id,
             level=level,
             message=message,
             summary=summary,
-            language=person.language.value,
+            language=language,
         )
         return self.make(NOTIFICATION_REQUESTED, request, version=2)
 

@@ -34,6 +34,7 @@ from shared.contracts.escalation import (
     NoteAddedV1,
     ResolveAlertV1,
     SmsReceivedV1,
+    SmsTriagedV1,
 )
 from shared.contracts.messages import (
     AcknowledgeMessageV1,
@@ -91,6 +92,7 @@ ALERT_COMMAND_REJECTED = "alert.command_rejected"
 ALERT_STATE_CHANGED = "alert.state_changed"
 ALERT_LINK_USED = "alert.link_used"
 SMS_RECEIVED = "sms.received"
+SMS_TRIAGED = "sms.triaged"
 NOTIFICATION_REQUESTED = "notification.requested"
 NOTIFICATION_DELIVERED = "notification.delivered"
 NOTIFICATION_FAILED = "notification.failed"
@@ -142,6 +144,7 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_STATE_CHANGED, 1): AlertStateV1,
     (ALERT_LINK_USED, 1): ActionLinkUsedV1,
     (SMS_RECEIVED, 1): SmsReceivedV1,
+    (SMS_TRIAGED, 1): SmsTriagedV1,
     (NOTIFICATION_REQUESTED, 1): NotificationRequestedV1,
     (NOTIFICATION_DELIVERED, 1): NotificationDeliveredV1,
     (NOTIFICATION_FAILED, 1): NotificationFailedV1,

@@ -191,6 +191,9 @@ class AlertRaisedV2(AlertContent):
     alert_id: UUID
     raised_by: str
     raised_at: Moment
+    # The community contact whose SMS raised it (shared.community_contacts): whom an
+    # officer's feedback goes to. Never their name or number.
+    reporter: str | None = None
 
 
 # ``alert.raised`` in any version: what the router needs is the same in both.

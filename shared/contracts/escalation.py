@@ -22,11 +22,22 @@ class _Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# An SMS to a village: one GSM-7 segment and a little (the board counts as you type).
+COMMUNITY_MESSAGE_MAX = 300
+
+
 class AcknowledgeAlertV1(_Contract):
     """Command ``alert.acknowledge``."""
 
     alert_id: UUID
     person_id: str
+    community_message: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=COMMUNITY_MESSAGE_MAX,
+        description="What the officer releases to the community member who reported the "
+        "alert (SMS); only alerts raised by a community contact have someone to tell",
+    )
 
 
 class SmsReceivedV1(_Contract):
@@ -40,12 +51,37 @@ class SmsReceivedV1(_Contract):
     gateway_id: str = Field(description="Kannel's id of the SMS (%I)")
     person_id: str | None = Field(description="Whose sms contact sent it; None: unknown")
     outcome: Literal[
-        "staged", "unknown_sender", "not_understood", "unknown_alert", "which_alert", "none_open"
+        "staged",
+        "unknown_sender",
+        "not_understood",
+        "unknown_alert",
+        "which_alert",
+        "none_open",
+        "community_alert",  # from a community contact: alert_id raised, receipt sent
+        "triaged",  # from an unknown number: triage_id waits for a CLA
     ]
+    contact_id: str | None = Field(
+        default=None, description="The community contact who sent it (never their number)"
+    )
+    triage_id: UUID | None = None
     action: Literal["acknowledge", "resolve"] | None = None
     code: str | None = None
     alert_id: UUID | None = None
     command_id: UUID | None = None
+
+
+class SmsTriagedV1(_Contract):
+    """Event ``sms.triaged``: a CLA decided on an SMS from an unknown number.
+
+    ``promoted``: raised as ``alert_id``, the sender sealed as its source. ``dismissed``:
+    with the CLA's reason. Neither the number nor the text: they stay sealed in triage.
+    """
+
+    triage_id: UUID
+    person_id: str
+    outcome: Literal["promoted", "dismissed"]
+    reason: str = Field(default="", max_length=500)
+    alert_id: UUID | None = None
 
 
 class ActionLinkUsedV1(_Contract):
@@ -69,6 +105,12 @@ class ResolveAlertV1(_Contract):
     alert_id: UUID
     person_id: str
     note: str = Field(default="", max_length=5000)
+    community_message: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=COMMUNITY_MESSAGE_MAX,
+        description="As for alert.acknowledge: what the reporter is told, chosen by a person",
+    )
 
 
 class AddNoteV1(_Contract):

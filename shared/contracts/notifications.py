@@ -35,6 +35,8 @@ class NotificationKind(StrEnum):
     RECOMMENDATION_ANSWERED = "recommendation_answered"  # to the author: acked or responded
     RECOMMENDATION_OVERDUE = "recommendation_overdue"  # to superiors: unanswered by due time
     NOBODY_TO_ESCALATE_TO = "nobody_to_escalate_to"  # to the JOC: no superior to tell
+    # To a community contact who reported the alert: what an officer chose to release.
+    COMMUNITY_FEEDBACK = "community_feedback"
 
 
 class SubjectType(StrEnum):
@@ -48,6 +50,10 @@ class SubjectType(StrEnum):
 #: The channels the notifier delivers on (its ``services.notifier.channels.CHANNELS``): the
 #: router pages only contacts on these, and ``coord directory check`` warns of the others.
 SUPPORTED_CHANNELS = ("webhook", "email", "sms")
+# The channel of feedback to a community contact: the address is the contact's id, and
+# the notifier opens their sealed number itself. Not a channel a person of the directory
+# may list: it carries no address of its own.
+COMMUNITY_SMS = "community_sms"
 
 
 class ContactPoint(BaseModel):

@@ -65,6 +65,7 @@ from shared.contracts import (
     RECOMMENDATION_SUBMITTED,
     RECOMMENDATION_UNDELIVERABLE,
     SMS_RECEIVED,
+    SMS_TRIAGED,
 )
 from shared.directory_store import DIRECTORY_LOAD, DIRECTORY_LOADED, DIRECTORY_REJECTED
 
@@ -109,6 +110,7 @@ ROUTES: Mapping[str, Route] = {
     ALERT_ADD_NOTE: _route(INGEST, _R, _V),
     ALERT_LINK_USED: _route(INGEST, _R, _V),  # on the log, and on the alert's timeline
     SMS_RECEIVED: _route(INGEST, _R),  # on the log; its command speaks on the timeline
+    SMS_TRIAGED: _route(INGEST, _R),  # a CLA's decision on an unknown number's SMS
     ALERT_TRIGGERED: _route(ROUTER, _V),
     ALERT_TARGET_UNREACHABLE: _route(ROUTER, _V),
     ALERT_UNROUTED: _route(ROUTER, _V),

@@ -16,7 +16,7 @@ import pytest
 from tests.support.receiver import Receipt
 from tests.support.scenario import Mission
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)  # two 30-s liveness polls may run back to back on a loaded CI machine
 
 AWA, OKAFOR, FORCE, MBEKI = "awa.hfo", "col.okafor", "gen.force", "lt.mbeki"
 

@@ -8,7 +8,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.alerts.tables import AlertPersonRecord, AlertViewRecord, TimelineRecord
-from shared.contracts import ALERT_STATE_CHANGED, ALERT_TRIGGERED, ALERT_UPGRADED
+from shared.contracts import (
+    ALERT_STATE_CHANGED,
+    ALERT_TRIGGERED,
+    ALERT_UPGRADED,
+    NOTIFICATION_DELIVERED,
+)
 from shared.contracts.alerts import (
     SEVERITY_ORDER,
     URGENCY_ORDER,
@@ -17,6 +22,7 @@ from shared.contracts.alerts import (
     more_serious,
 )
 from shared.contracts.escalation import AlertStateV1
+from shared.contracts.notifications import NotificationKind
 from shared.db import insert_ignoring_duplicates
 from shared.envelope import Envelope
 from shared.state_rows import take_state
@@ -73,6 +79,14 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
         upgraded = AlertUpgradedV1.model_validate(envelope.payload)
         view.severity = more_serious(SEVERITY_ORDER, view.severity, upgraded.severity.value)
         view.urgency = more_serious(URGENCY_ORDER, view.urgency, upgraded.urgency.value)
+    if (
+        inserted
+        and envelope.type == NOTIFICATION_DELIVERED
+        and envelope.payload.get("kind") == NotificationKind.COMMUNITY_FEEDBACK.value
+        and view.feedback_at is None
+    ):
+        # The community loop's figure: when the reporter first heard back (reports).
+        view.feedback_at = envelope.occurred_at
 
 
 async def _concerns(session: AsyncSession, alert_id: str, people: set[str]) -> None:

@@ -13,7 +13,13 @@ from services.ingest import command_staging as commands
 from services.ingest import idempotency
 from services.ingest.alerts import queries
 from services.ingest.alerts import service as alerts
-from services.ingest.alerts.schemas import AlertPage, AlertView, NoteBody, ResolveBody
+from services.ingest.alerts.schemas import (
+    AcknowledgeBody,
+    AlertPage,
+    AlertView,
+    NoteBody,
+    ResolveBody,
+)
 from services.ingest.answers import answer, command_responses
 from services.ingest.caller import AuthenticatedRoute
 from services.ingest.deps import (
@@ -108,15 +114,18 @@ async def _command(
     responses=command_responses("alert"),
 )
 async def acknowledge_alert(
-    alert_id: UUID, person: MayAcknowledge, context: Context
+    alert_id: UUID,
+    person: MayAcknowledge,
+    context: Context,
+    body: AcknowledgeBody | None = None,
 ) -> AlertView | JSONResponse:
     """Acknowledge: stops escalation (on a quorum level, once every component has).
 
     Answers with the router's verdict: the alert as it is after the acknowledgement.
     """
-    return await _command(
-        context, alert_id, person, commands.acknowledge(context.sessions, alert_id, person)
-    )
+    message = body.community_message if body else None
+    staged = commands.acknowledge(context.sessions, alert_id, person, message)
+    return await _command(context, alert_id, person, staged)
 
 
 @router.post(
@@ -131,10 +140,9 @@ async def resolve_alert(
     body: ResolveBody | None = None,
 ) -> AlertView | JSONResponse:
     """Resolve: final; escalation stops and everyone paged is told."""
-    note = body.note if body else ""
-    return await _command(
-        context, alert_id, person, commands.resolve(context.sessions, alert_id, person, note)
-    )
+    note, message = (body.note, body.community_message) if body else ("", None)
+    staged = commands.resolve(context.sessions, alert_id, person, note, message)
+    return await _command(context, alert_id, person, staged)
 
 
 @router.post(

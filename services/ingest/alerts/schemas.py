@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.alerts import Location
-from shared.contracts.escalation import AcknowledgementView
+from shared.contracts.escalation import COMMUNITY_MESSAGE_MAX, AcknowledgementView
 
 
 class TimelineEntry(BaseModel):
@@ -62,6 +62,17 @@ class AlertView(BaseModel):
     merged_into: UUID | None
     code: str | None = Field(
         default=None, description="Its short code: what an SMS reply names it by (ACK 4821)"
+    )
+    reporter: str | None = Field(
+        default=None,
+        description="The community contact (id) whose SMS raised it: acknowledging or "
+        "resolving may release a community_message to them",
+    )
+    receipt_at: datetime | None = Field(
+        default=None, description="When the reporter was sent their receipt by SMS"
+    )
+    feedback_at: datetime | None = Field(
+        default=None, description="When feedback an officer released first reached them"
     )
     notified: list[str]
     deliveries: list[Delivery]
@@ -146,6 +157,28 @@ class NoteBody(BaseModel):
     text: str = Field(min_length=1, max_length=5000)
 
 
+_COMMUNITY_MESSAGE = Field(
+    default=None,
+    min_length=1,
+    max_length=COMMUNITY_MESSAGE_MAX,
+    description="Sent by SMS to the community contact who reported the alert (alerts "
+    "raised by a community contact's SMS only; ignored on others). Never sent unless given.",
+)
+
+
+class AcknowledgeBody(BaseModel):
+    """The body of ``POST /v1/alerts/{id}/acknowledge`` (optional)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"community_message": "La mission a reçu votre alerte et la suit."}]
+        },
+    )
+
+    community_message: str | None = _COMMUNITY_MESSAGE
+
+
 class ResolveBody(BaseModel):
     """The body of ``POST /v1/alerts/{id}/resolve`` (optional)."""
 
@@ -154,3 +187,4 @@ class ResolveBody(BaseModel):
     )
 
     note: str = Field(default="", max_length=5000)
+    community_message: str | None = _COMMUNITY_MESSAGE

@@ -52,13 +52,29 @@ async def raise_alert(
     idempotency_key: str | None,
     *,
     keys: SourceKeyRing,
+    reporter: str | None = None,
 ) -> Created:
     """Accept an alert: its view, timeline and ``alert.raised`` event in one transaction.
 
     ``keys`` seal the source, and key the fingerprint an Idempotency-Key keeps of the
     request (a plain hash of a body with a source would let a reader test guesses).
     Raises ``IdempotencyKeyReused`` for a key used before with another request.
+    ``reporter``: the community contact whose SMS this is (``services.ingest.sms``).
     """
+    check_alert(directory, person_id, request)
+
+    async def create(session: AsyncSession) -> UUID:
+        return await write_alert(session, person_id, request, keys, reporter)
+
+    keyed = Keyed(Kind.ALERT, person_id, idempotency_key, request)
+    accepted = await create_once(sessions, keyed, keys, create)
+    if accepted.created:
+        ALERTS_ACCEPTED.inc()
+    return accepted
+
+
+def check_alert(directory: Directory, person_id: str, request: RaiseAlertV1) -> None:
+    """Refuse an alert of an unknown sector, or classified above its raiser's clearance."""
     if request.sector not in directory.sectors:
         raise UnknownSector(
             f"unknown sector {request.sector!r}; known sectors: {', '.join(directory.sectors)}"
@@ -70,19 +86,19 @@ async def raise_alert(
             f"a {request.classification.value} alert"
         )
 
-    async def create(session: AsyncSession) -> UUID:
-        return await _write(session, person_id, request, keys)
 
-    keyed = Keyed(Kind.ALERT, person_id, idempotency_key, request)
-    accepted = await create_once(sessions, keyed, keys, create)
-    if accepted.created:
-        ALERTS_ACCEPTED.inc()
-    return accepted
-
-
-async def _write(
-    session: AsyncSession, person_id: str, request: RaiseAlertV1, keys: SourceKeyRing
+async def write_alert(
+    session: AsyncSession,
+    person_id: str,
+    request: RaiseAlertV1,
+    keys: SourceKeyRing,
+    reporter: str | None = None,
 ) -> UUID:
+    """Write a checked alert (view, timeline, ``alert.raised``) in ``session``'s transaction.
+
+    Its source is sealed here. ``raise_alert`` is the way in for a request; this is for
+    a caller that must write the alert with something else, atomically (triage).
+    """
     now = utc_now()
     alert_id = uuid4()
     raised = AlertRaisedV2(
@@ -91,6 +107,7 @@ async def _write(
         alert_id=alert_id,
         raised_by=person_id,
         raised_at=now,
+        reporter=reporter,
     )
     envelope = Envelope(
         type=ALERT_RAISED,

@@ -42,6 +42,11 @@ class AlertViewRecord(Base):
     dedup_count: Mapped[int] = mapped_column(Integer, default=1)
     merged_into: Mapped[str | None] = mapped_column(String(36))
     code: Mapped[str | None] = mapped_column(String(8), index=True)  # while open: SMS replies
+    # The community loop (services.ingest.sms.community): the community contact who
+    # reported it by SMS, when they got their receipt, when feedback first reached them.
+    reporter: Mapped[str | None] = mapped_column(String(64))
+    receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AlertPersonRecord(Base):

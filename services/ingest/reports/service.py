@@ -18,6 +18,9 @@ Alerts (raised since ``since``; duplicates merged into another are left out), pe
 ``raised``, ``acknowledged`` (at least one acknowledgement), the median seconds from
 ``raised_at`` to the first acknowledgement, the share of raised alerts acknowledged at
 the first level of the first loop, and ``escalations`` (``alert.escalated`` events).
+The community loop beside them: ``community`` alerts (origin community), the shares of
+those whose reporter got a receipt and feedback, and the median seconds from
+``raised_at`` to the first feedback delivered.
 """
 
 from __future__ import annotations
@@ -81,6 +84,16 @@ class AlertSector(BaseModel):
         description="Acknowledged at level 1 of the first loop, over raised (null: none raised)"
     )
     escalations: int
+    community: int = Field(description="Alerts of community origin")
+    share_community_with_receipt: float | None = Field(
+        description="Community alerts whose reporter got a receipt by SMS, over community "
+        "alerts (null: none)"
+    )
+    share_community_with_feedback: float | None = Field(
+        description="Community alerts whose reporter was sent feedback an officer released "
+        "(delivered), over community alerts (null: none)"
+    )
+    median_seconds_to_feedback: float | None
 
 
 class AlertReport(BaseModel):
@@ -169,6 +182,8 @@ def _sector(sector: str, rows: Sequence[AlertViewRecord], escalations: int) -> A
         if (first := _first_acknowledgement(r)) is not None
     ]
     at_first_level = sum(bool(r.acknowledgements) and r.level == 1 and r.loop == 0 for r in rows)
+    community = [r for r in rows if r.origin == "community"]
+    feedback = _elapsed((r.raised_at, r.feedback_at) for r in community)
     return AlertSector(
         sector=sector,
         raised=len(rows),
@@ -176,7 +191,17 @@ def _sector(sector: str, rows: Sequence[AlertViewRecord], escalations: int) -> A
         median_seconds_to_acknowledge=_median(delays),
         share_acknowledged_at_first_level=at_first_level / len(rows) if rows else None,
         escalations=escalations,
+        community=len(community),
+        share_community_with_receipt=_share(
+            sum(r.receipt_at is not None for r in community), community
+        ),
+        share_community_with_feedback=_share(len(feedback), community),
+        median_seconds_to_feedback=_median(feedback),
     )
+
+
+def _share(count: int, of: Sequence[object]) -> float | None:
+    return count / len(of) if of else None
 
 
 def summarise_alerts(

@@ -80,18 +80,17 @@ async def _log(
     )
 
 
-async def answer_reply(context: ApiContext, sms: InboundSms, default_region: str | None) -> str:
+async def answer_unknown_sender(context: ApiContext, sms: InboundSms) -> str:
+    """An acknowledgement from a number not in the directory: nothing done, and logged."""
+    unknown = SmsReceivedV1(gateway_id=sms.gateway_id, person_id=None, outcome="unknown_sender")
+    async with context.sessions.begin() as session:
+        await _log(session, unknown, Classification.UNCLASSIFIED)
+    return UNKNOWN_SENDER
+
+
+async def answer_reply(context: ApiContext, person: Person, sms: InboundSms) -> str:
     """Act on an SMS to coord from a person of the directory; the SMS to answer with."""
-    person = context.directory.person_with_phone(sms.sender, default_region)
-    base = SmsReceivedV1(
-        gateway_id=sms.gateway_id,
-        person_id=person.id if person is not None else None,
-        outcome="unknown_sender",
-    )
-    if person is None:
-        async with context.sessions.begin() as session:
-            await _log(session, base, Classification.UNCLASSIFIED)
-        return UNKNOWN_SENDER
+    base = SmsReceivedV1(gateway_id=sms.gateway_id, person_id=person.id, outcome="staged")
     language = person.language.value
     reply = parse_reply(sms.text)
     if reply is None:

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
 from services.ingest.deps import Context
-from services.ingest.sms.replies import InboundSms, answer_reply
+from services.ingest.sms.inbound import answer_sms
+from services.ingest.sms.replies import InboundSms
 from shared.settings import Settings
 from shared.sms.gateway_auth import gateway_only
 
@@ -36,7 +37,7 @@ def sms_routes(settings: Settings) -> APIRouter:
         gateway_id: Annotated[str, Query(alias="id", max_length=100)] = "",
     ) -> PlainTextResponse:
         sms = InboundSms(sender=sender, text=text, gateway_id=gateway_id)
-        reply = await answer_reply(context, sms, settings.sms_default_region)
+        reply = await answer_sms(context, sms, settings.sms_default_region)
         return PlainTextResponse(reply, media_type="text/plain; charset=utf-8")
 
     return router

@@ -17,6 +17,7 @@ ANSWERS: dict[str, dict[str, str]] = {
         "resolve": "COORD {code}: resolved. Thank you.",
         "refused": "COORD {code}: not done: {reason}",
         "pending": "COORD {code}: received; being processed.",
+        "receipt": "COORD: the mission received your alert. Reference {reference}. Thank you.",
     },
     "fr": {
         "not_understood": (
@@ -30,11 +31,19 @@ ANSWERS: dict[str, dict[str, str]] = {
         "resolve": "COORD {code}: alerte close. Merci.",
         "refused": "COORD {code}: non fait: {reason}",
         "pending": "COORD {code}: reçu; en cours de traitement.",
+        "receipt": "COORD: la mission a bien reçu votre alerte. Référence {reference}. Merci.",
     },
 }
 # Said to a number coord does not know: it knows no language for it, so both.
 UNKNOWN_SENDER = (
     "COORD: numero inconnu / number not registered. Rien n'a ete fait / nothing was done."
+)
+
+
+# An SMS from an unknown number that is not a reply: kept for a CLA to look at.
+HELD_FOR_TRIAGE = (
+    "COORD: message recu, il sera examine par la mission / message received, "
+    "the mission will review it."
 )
 
 

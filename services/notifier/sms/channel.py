@@ -60,15 +60,21 @@ async def deliver_sms(
     address: str,
     *,
     acknowledge_url: str | None = None,
+    stored_as: str | None = None,
 ) -> DeliveryResult:
-    """Send ``request`` as one SMS to ``address`` and wait for its delivery report."""
+    """Send ``request`` as one SMS to ``address`` and wait for its delivery report.
+
+    ``stored_as``: what the SMS is recorded under instead of the number (a community
+    contact's number is sealed everywhere at rest).
+    """
     config = gateway.config
     to = e164_or_none(address, config.default_region)
     if to is None:
         return DeliveryResult(delivered=False, attempts=1, error="not a phone number")
     notification_id = str(request.notification_id)
+    kept = stored_as or to
     async with gateway.sessions() as session:
-        earlier = await sent_before(session, notification_id, to)
+        earlier = await sent_before(session, notification_id, kept)
     attempts = 1
     if earlier is None:
         # Not sent yet (no crashed worker before us got as far as handing it over). The row
@@ -80,7 +86,7 @@ async def deliver_sms(
                 SmsRecord(
                     sms_id=record_id,
                     notification_id=notification_id,
-                    address=to,
+                    address=kept,
                     segments=text.segments,
                     submitted_at=submitted_at,
                     status=None,

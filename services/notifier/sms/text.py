@@ -127,6 +127,11 @@ def _language(request: NotificationRequestedV2) -> str:
     return request.language if request.language in _TEMPLATES else "en"
 
 
+def _feedback_text(request: NotificationRequestedV2) -> str:
+    reference = _text(request.summary.get("reference"))
+    return f"COORD {reference}: {request.message}" if reference else request.message
+
+
 def _text(value: object) -> str:
     return " ".join(str(value).split()) if value is not None else ""
 
@@ -139,7 +144,17 @@ def _marking(classification: str, language: str, subject: SubjectType) -> str:
 
 
 def sms_text(request: NotificationRequestedV2, acknowledge_url: str | None = None) -> str:
-    """The one SMS for ``request``, in its person's language, GSM-7 where it can be."""
+    """The one SMS for ``request``, in its person's language, GSM-7 where it can be.
+
+    Feedback to a community contact is the officer's text as they released it, whole
+    (it may take two SMS), after the reference the reporter got in their receipt.
+    """
+    if request.kind is NotificationKind.COMMUNITY_FEEDBACK:
+        return _feedback_text(request)
+    return _notification_text(request, acknowledge_url)
+
+
+def _notification_text(request: NotificationRequestedV2, acknowledge_url: str | None) -> str:
     language = _language(request)
     words = _TEMPLATES[language]
     summary = public_summary(request)

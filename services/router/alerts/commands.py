@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.alerts.codes import release_code
 from services.router.alerts.escalation import PolicySnapshot, Transition, acknowledge, resolve
+from services.router.alerts.feedback import community_feedback
 from services.router.alerts.store import snapshot_from_json, state_of
 from services.router.alerts.tables import AlertRecord, OpenDedupKey
 from services.router.alerts.transitions import EventFactory, apply_transition, reject
 from services.router.authority import NotYetKnown, Verdict, alert_refusal
+from services.router.tables import stage
 from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_ADD_NOTE, ALERT_NOTE_ADDED, ALERT_RESOLVE
 from shared.contracts.commands import Refusal
 from shared.contracts.escalation import AcknowledgeAlertV1, AddNoteV1, ResolveAlertV1
@@ -115,6 +117,8 @@ async def acknowledge_alert(session: AsyncSession, directory: Directory, command
     await apply_transition(
         session, record, transition, directory, events, command=ALERT_ACKNOWLEDGE
     )
+    if transition.changed:
+        await stage(session, community_feedback(record, directory, ack.community_message, events))
 
 
 async def resolve_alert(session: AsyncSession, directory: Directory, command: Envelope) -> None:
@@ -137,6 +141,9 @@ async def resolve_alert(session: AsyncSession, directory: Directory, command: En
             )
         )
     await apply_transition(session, record, transition, directory, events, command=ALERT_RESOLVE)
+    if transition.changed:
+        feedback = community_feedback(record, directory, request.community_message, events)
+        await stage(session, feedback)
 
 
 async def add_note(session: AsyncSession, directory: Directory, command: Envelope) -> None:

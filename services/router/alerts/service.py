@@ -148,6 +148,7 @@ async def trigger_alert(session: AsyncSession, directory: Directory, raised: Env
         dedup_key=alert.dedup_key,
         dedup_count=1,
         version=0,
+        reporter=alert.reporter if isinstance(alert, AlertRaisedV2) else None,
     )
     # Every row lock is taken before the first append: appending takes the log's lock,
     # which must always come last (see shared.event_log), or two routers could deadlock.

@@ -44,6 +44,8 @@ class AlertRecord(Base):
     dedup_count: Mapped[int] = mapped_column(Integer, default=1)
     merged_into: Mapped[str | None] = mapped_column(String(36))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The community contact who reported it by SMS: whom an officer's feedback goes to.
+    reporter: Mapped[str | None] = mapped_column(String(64))
 
 
 class OpenDedupKey(Base):

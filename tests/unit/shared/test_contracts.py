@@ -356,6 +356,7 @@ def test_notification_kinds_match_the_contract() -> None:
         "recommendation_answered",
         "recommendation_overdue",
         "nobody_to_escalate_to",
+        "community_feedback",
     ]
 
 
@@ -468,6 +469,7 @@ def test_commands_name_the_alert_and_the_person() -> None:
     assert AcknowledgeAlertV1(alert_id=alert_id, person_id="awa.hfo").model_dump(mode="json") == {
         "alert_id": str(alert_id),
         "person_id": "awa.hfo",
+        "community_message": None,  # nothing to tell a community unless a person chose it
     }
     assert ResolveAlertV1(alert_id=alert_id, person_id="awa.hfo").note == ""
     with pytest.raises(ValidationError):
