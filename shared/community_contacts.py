@@ -42,7 +42,9 @@ class CommunityContact(BaseModel):
     ``phone_digest`` (what is stored and logged), never both.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A refused contact's input (its name and phone) is left out of the error's text:
+    # the message may end up in a log.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     id: str = Field(pattern=CONTACT_ID_PATTERN)
     location: str = Field(min_length=1, max_length=200, description="Village or place")

@@ -26,6 +26,8 @@ from shared.directory import Person
 from shared.envelope import Classification
 
 JOC_ROLE = "joc_operator"
+CLA_ROLE = "community_liaison"
+COMMUNITY_ORIGIN = "community"
 AUDITOR_ROLE = "auditor"
 
 
@@ -71,9 +73,7 @@ PERMISSIONS: Mapping[str, frozenset[Action]] = {
     ),
     # A CLA relays community alerts; it does not decide on them. It triages what unknown
     # numbers send (their senders are sources: nobody else reads them).
-    "community_liaison": frozenset(
-        {_A.RAISE_ALERT, _A.POST_MESSAGE, _A.ACKNOWLEDGE, _A.READ, _A.TRIAGE_SMS}
-    ),
+    CLA_ROLE: frozenset({_A.RAISE_ALERT, _A.POST_MESSAGE, _A.ACKNOWLEDGE, _A.READ, _A.TRIAGE_SMS}),
     "head_of_field_office": _SENIOR_CIVILIAN,
     "head_of_office": _SENIOR_CIVILIAN,
     "poc_adviser": _SENIOR_CIVILIAN,
@@ -120,18 +120,30 @@ class AlertAudience:
     sector: str
     raised_by: str
     chain: Collection[str]  # everyone paged so far and everyone who may acknowledge
+    origin: str = ""  # who first reported it: community alerts concern their sector's CLAs
 
 
 def concerns(person: Person, alert: AlertAudience) -> bool:
-    """The alert concerns ``person``: they raised it, are on its chain, or run its sector's board.
+    """The alert concerns ``person``: raiser, on its chain, its board, or its relay.
 
-    A sector's alerts concern its JOC (the live board), not everyone who covers
-    the sector: whoever the policy pages is on the chain, and nobody else needs
-    to know who is under threat where.
+    That is: they raised it, are on its chain, run its sector's board, or relay its
+    sector's community alerts. A sector's alerts concern its JOC (the live board), not
+    everyone who covers the sector: whoever the policy pages is on the chain, and nobody
+    else needs to know who is under threat where. A community alert also concerns the sector's
+    CLAs: their network reported it, and they are who answers the village.
     """
     if person.id == alert.raised_by or person.id in alert.chain:
         return True
-    return _runs_the_board(person, alert.sector)
+    return _runs_the_board(person, alert.sector) or _relays_for(person, alert)
+
+
+def _relays_for(person: Person, alert: AlertAudience) -> bool:
+    """A CLA of the sector of a community alert."""
+    return (
+        alert.origin == COMMUNITY_ORIGIN
+        and CLA_ROLE in person.roles
+        and person.covers(alert.sector)
+    )
 
 
 def _runs_the_board(person: Person, sector: str) -> bool:

@@ -6,7 +6,8 @@
 #   - bearerbox and smsbox on deploy/kannel/kannel.conf itself (its fake SMS centre on
 #     port 10000, sendsms on 13013), the CHANGE-ME secrets replaced by the demo's;
 #   - the directory of deploy/directory.yaml in which Awa Ndiaye is reached by SMS first,
-#     on +243990000111, in French;
+#     on +243990000111, in French, loaded with `coord directory load` (which seals the
+#     community contacts: Kavira M., focal point of Mavivi, is +243990000222);
 #   - in the foreground, fakesmsc, which plays the phones: it prints every SMS coord sends
 #     ("Got message ...") and sends each line typed here, or appended to
 #     /tmp/coord-sms-demo/phones from another terminal, as an SMS received, e.g.
@@ -102,6 +103,10 @@ for _ in $(seq 1 60); do
     sleep 0.5
 done
 http_ok http://127.0.0.1:8000/readyz || die "coord did not start: see $WORK/coord.log"
+# Loaded as a mission would: the focal points' names and phones go into the store sealed.
+COORD_TOKEN=$(.venv/bin/coord token ops.admin) \
+    .venv/bin/coord directory load "$WORK/directory.yaml" >"$WORK/directory-load.log" 2>&1 \
+    || die "coord directory load failed: see $WORK/directory-load.log"
 
 cat <<HINT
 
@@ -128,6 +133,10 @@ or from the other terminal:
   echo "$AWA_PHONE $GATEWAY_NUMBER text ACC \$CODE" >> $PHONES
 
 Her answer comes back ("... réception accusée. Merci.") and the alert is acknowledged.
+Kavira, focal point of Mavivi, reports by SMS (README, "The community loop"):
+
+  +243990000222 $GATEWAY_NUMBER text ALERTE hommes armes vus pres de l'ecole
+
 Ctrl-C stops coord, Kannel and this.
 
 HINT

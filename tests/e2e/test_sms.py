@@ -11,7 +11,12 @@ JOC rely on:
   was, in French;
 - a number the directory does not know is told so, and nothing is done;
 - every SMS received is on the event log for auditors, naming the person, never the
-  number (nor does any service's own log name it).
+  number (nor does any service's own log name it);
+- the community loop: a village focal point's SMS raises a community alert and she gets
+  a receipt with a reference; Awa, paged by SMS, acknowledges by reply; the message she
+  chooses for the community when she resolves it reaches the focal point; an unknown
+  number's report waits in triage. Neither the focal point's name nor her number shows
+  on the log, in an alert, or in any service's own log.
 
 One system for the module (SQLite: the SMS rules run on both databases in
 tests/integration) and one Kannel, whose get-url names ingest's port: the pool's hook
@@ -26,7 +31,6 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Any
 
 import httpx
@@ -53,9 +57,32 @@ UNKNOWN_NUMBER_ANSWER = (
 )
 ROUTED_S = 30.0  # an alert routed, an SMS through the gateway: liveness bounds
 
+# A focal point of Mavivi's community alert network: sealed wherever coord keeps her.
+KAVIRA = {
+    "id": "can.mavivi.1",
+    "name": "Kavira Masika",
+    "phone": "+243990000222",
+    "location": "Mavivi",
+    "sector": "beni",
+    "language": "fr",
+}
+KAVIRA_DIGITS = "990000222"
+HELD_FOR_TRIAGE = (
+    "COORD: message recu, il sera examine par la mission / message received, "
+    "the mission will review it."
+)
+
+
+def sms_directory(receiver_base_url: str) -> dict[str, Any]:
+    """The e2e directory: Awa reachable only by SMS, in French, and Kavira a focal point."""
+    data = directory_with_phone(receiver_base_url, person_id=AWA, phone=AWA_PHONE, language="fr")
+    data["community_contacts"] = [KAVIRA]
+    return data
+
+
 SMS = SystemSpec(
     "sms",
-    directory=partial(directory_with_phone, person_id=AWA, phone=AWA_PHONE, language="fr"),
+    directory=sms_directory,
     local_tokens=True,  # `coord token` costs seconds of CPU per person
     shared=False,  # the module's own: it needs its Kannel (the fixture below)
 )
@@ -269,3 +296,118 @@ async def test_an_unknown_number_is_told_so_and_nothing_is_done(
     # The SMS was answered and logged, and that is all: no command was staged for it.
     view = await system.get_alert(jo, alert_id)
     assert (view["status"], view["acknowledgements"]) == ("triggered", [])
+
+
+async def log_of(auditor: httpx.AsyncClient, type_: str, alert_id: str) -> list[dict[str, Any]]:
+    """The records of ``type_`` in ``alert_id``'s story, as an auditor reads them."""
+    params = {"type": type_, "alert": alert_id, "limit": "1000"}
+    response = await auditor.get("/v1/audit/events", params=params)
+    assert response.status_code == 200, response.text
+    records: list[dict[str, Any]] = response.json()["items"]
+    return records
+
+
+async def test_a_focal_points_sms_raises_an_alert_and_the_feedback_awa_chooses_reaches_her(
+    system: System, kannel: Kannel
+) -> None:
+    jo, awa, auditor = (
+        await system.client(JOC),
+        await system.client(AWA),
+        await system.client(AUDITOR),
+    )
+    await kannel.send_inbound(
+        KAVIRA["phone"], GATEWAY_NUMBER, "ALERTE hommes armés vus près de l'école de Mavivi"
+    )
+
+    # Her receipt, at once, in French (reçu spelled recu: GSM-7 has no ç, and one SMS
+    # matters more): a reference and nothing else.
+    receipt = await kannel.wait_for_outbound(
+        lambda sms: sms.text.startswith("COORD: la mission a bien recu votre alerte."),
+        to=KAVIRA["phone"],
+        timeout=ROUTED_S,
+    )
+    assert (receipt.coding, receipt.parts) == (CODING_7BIT, 1), receipt
+    reference = receipt.text.split("Référence ")[1].split(".")[0]
+    assert len(reference) == 6, receipt.text
+
+    async def community_alert() -> dict[str, Any]:
+        response = await jo.get("/v1/alerts", params={"limit": "100"})
+        assert response.status_code == 200, response.text
+        [item] = [
+            a
+            for a in response.json()["items"]
+            if a["id"].replace("-", "").upper().startswith(reference)
+        ]
+        view = await system.get_alert(jo, item["id"])
+        assert view["code"] is not None, view
+        return view
+
+    view = await wait_until(community_alert, timeout=ROUTED_S, message="the community alert")
+    alert_id, code = view["id"], view["code"]
+    assert (view["origin"], view["sector"], view["reporter"]) == ("community", "beni", KAVIRA["id"])
+    assert view["description"] == "hommes armés vus près de l'école de Mavivi"
+    assert view["receipt_at"] is not None
+    assert KAVIRA_DIGITS not in json.dumps(view)
+    assert "Kavira" not in json.dumps(view)
+
+    # Awa is paged by SMS (a confidential alert: only that there is one, and its code)
+    # and acknowledges by reply.
+    await kannel.wait_for_outbound(
+        lambda sms: sms.text.startswith(f"COORD {code}"), to=AWA_PHONE, timeout=ROUTED_S
+    )
+    await kannel.send_inbound(AWA_PHONE, GATEWAY_NUMBER, f"ACC {code}")
+    await answer_to(kannel, AWA_PHONE, f"COORD {code}: réception accusée. Merci.")
+
+    # Resolving, she chooses what the village is told; only that reaches Kavira.
+    told = "Une patrouille est passée à Mavivi. Merci de votre alerte."
+    response = await awa.post(
+        f"/v1/alerts/{alert_id}/resolve",
+        json={"note": "Patrouille sur place", "community_message": told},
+    )
+    assert response.status_code == 200, response.text
+    feedback = await kannel.wait_for_outbound(
+        lambda sms: sms.text == f"COORD {reference}: {told}", to=KAVIRA["phone"], timeout=ROUTED_S
+    )
+    assert feedback.parts == 1, feedback
+
+    async def fed_back() -> dict[str, Any]:
+        resolved = await system.get_alert(jo, alert_id)
+        assert resolved["feedback_at"] is not None, resolved
+        return resolved
+
+    await wait_until(fed_back, timeout=ROUTED_S, message="the feedback delivered")
+    # On the log: the text and who released it, to the contact's id - never her number.
+    requested = [
+        r
+        for r in await log_of(auditor, "notification.requested", alert_id)
+        if r["payload"]["kind"] == "community_feedback"
+    ]
+    assert [
+        (r["actor"], r["payload"]["message"], r["payload"]["person_id"]) for r in requested
+    ] == [(AWA, told, KAVIRA["id"])]
+    [received] = [
+        r
+        for r in await log_of(auditor, "sms.received", alert_id)
+        if r["payload"]["outcome"] == "community_alert"
+    ]
+    assert received["payload"]["contact_id"] == KAVIRA["id"]
+    for record in [*requested, received]:
+        assert KAVIRA_DIGITS not in json.dumps(record)
+        assert "Kavira" not in json.dumps(record)
+    assert system.grep_logs(KAVIRA_DIGITS) == []
+    assert system.grep_logs("Kavira") == []
+
+
+async def test_an_unknown_numbers_report_waits_in_triage_and_raises_nothing(
+    system: System, kannel: Kannel
+) -> None:
+    jo = await system.client(JOC)
+    before = (await jo.get("/v1/alerts", params={"limit": "100"})).json()["items"]
+
+    await kannel.send_inbound(STRANGER, GATEWAY_NUMBER, "Coups de feu entendus vers Kasinga")
+
+    answer = await answer_to(kannel, STRANGER, HELD_FOR_TRIAGE)
+    assert (answer.coding, answer.parts) == (CODING_7BIT, 1), answer
+    after = (await jo.get("/v1/alerts", params={"limit": "100"})).json()["items"]
+    assert [a["id"] for a in after] == [a["id"] for a in before]
+    assert system.grep_logs(STRANGER_DIGITS) == []

@@ -16,7 +16,8 @@ from tests.support.builders import alert_request
 from tests.support.receiver import TEST_WEBHOOK_SECRET
 from tests.support.scenario import Mission
 
-pytestmark = pytest.mark.timeout(120)  # two 30-s liveness polls may run back to back on a loaded CI machine
+# Two 30-s liveness polls may run back to back on a loaded CI machine.
+pytestmark = pytest.mark.timeout(120)
 
 AWA, LUCAS, GRACE = "awa.hfo", "lucas.ho", "grace.dsrsg"
 

@@ -16,7 +16,8 @@ import pytest
 from tests.support.receiver import Receipt
 from tests.support.scenario import Mission
 
-pytestmark = pytest.mark.timeout(120)  # two 30-s liveness polls may run back to back on a loaded CI machine
+# Two 30-s liveness polls may run back to back on a loaded CI machine.
+pytestmark = pytest.mark.timeout(120)
 
 AWA, OKAFOR, FORCE, MBEKI = "awa.hfo", "col.okafor", "gen.force", "lt.mbeki"
 

@@ -30,7 +30,15 @@ from shared.contracts import (
 )
 from shared.directory import MISSION_WIDE, Person
 from shared.envelope import Classification
-from shared.permissions import JOC_ROLE, Action, AlertAudience, allowed, may_see_alert
+from shared.permissions import (
+    CLA_ROLE,
+    COMMUNITY_ORIGIN,
+    JOC_ROLE,
+    Action,
+    AlertAudience,
+    allowed,
+    may_see_alert,
+)
 from shared.state_rows import state_from
 
 DeliveryStatus = Literal["delivered", "failed", "unreachable"]
@@ -153,6 +161,7 @@ def audience_of(view: AlertViewRecord) -> AlertAudience:
         sector=view.sector,
         raised_by=view.raised_by,
         chain=frozenset({*view.targets, *view.chain}),
+        origin=view.origin,
     )
 
 
@@ -170,6 +179,12 @@ def visible_to(person: Person) -> ColumnElement[bool]:
     if JOC_ROLE in person.roles:
         board = MISSION_WIDE in person.sectors
         concerned.append(true() if board else AlertViewRecord.sector.in_(person.sectors))
+    if CLA_ROLE in person.roles:
+        # shared.permissions._relays_for: their sectors' community alerts.
+        community = AlertViewRecord.origin == COMMUNITY_ORIGIN
+        if MISSION_WIDE not in person.sectors:
+            community = and_(community, AlertViewRecord.sector.in_(person.sectors))
+        concerned.append(community)
     return and_(AlertViewRecord.classification.in_(cleared), or_(*concerned))
 
 

@@ -22,7 +22,7 @@ from services.ingest.alerts.queries import visible_to
 from services.ingest.alerts.tables import AlertViewRecord
 from services.ingest.command_staging import stage_command
 from services.ingest.deps import ApiContext
-from services.ingest.sms.wording import UNKNOWN_SENDER, answer
+from services.ingest.sms.wording import UNKNOWN_SENDER, answer, refusal_reason
 from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_RESOLVE, SMS_RECEIVED
 from shared.contracts.escalation import AcknowledgeAlertV1, ResolveAlertV1, SmsReceivedV1
 from shared.directory import Person
@@ -143,5 +143,7 @@ async def answer_reply(context: ApiContext, person: Person, sms: InboundSms) -> 
     if verdict is None:
         return answer(language, "pending", code=code)
     if not verdict.accepted:
-        return answer(language, "refused", code=code, reason=verdict.reason or "")
+        refusal = verdict.refusal.value if verdict.refusal else None
+        reason = refusal_reason(language, refusal, verdict.reason or "")
+        return answer(language, "refused", code=code, reason=reason)
     return answer(language, reply.action.value, code=code)

@@ -121,15 +121,13 @@ async def triage_items(
                 .limit(limit)
             )
         ).all()
-        counts = dict(
-            (
-                await session.execute(
-                    select(TriageRecord.sender_digest, func.count())
-                    .where(TriageRecord.sender_digest.in_({r.sender_digest for r in rows}))
-                    .group_by(TriageRecord.sender_digest)
-                )
-            ).tuples()
+        # Its rows, not the Result: dict() takes a Result for a mapping (it has keys()).
+        counted = await session.execute(
+            select(TriageRecord.sender_digest, func.count())
+            .where(TriageRecord.sender_digest.in_({r.sender_digest for r in rows}))
+            .group_by(TriageRecord.sender_digest)
         )
+        counts: dict[str, int] = dict(counted.all())
     return [
         TriageItem(
             triage_id=row.triage_id,

@@ -40,6 +40,22 @@ UNKNOWN_SENDER = (
 )
 
 
+# The router says why it refused in English, for logs and the API; a French reader gets
+# the gist of it by kind (shared.contracts.commands.Refusal).
+REFUSALS: dict[str, dict[str, str]] = {
+    "fr": {
+        "not_found": "alerte inconnue pour vous",
+        "not_allowed": "vous n'êtes pas sur la chaîne de cette alerte",
+        "wrong_state": "l'alerte est déjà close ou fusionnée",
+    },
+}
+
+
+def refusal_reason(language: str, refusal: str | None, reason: str) -> str:
+    """Why a reply was refused, in ``language`` if coord has it, else the router's words."""
+    return REFUSALS.get(language, {}).get(refusal or "", reason)
+
+
 # An SMS from an unknown number that is not a reply: kept for a CLA to look at.
 HELD_FOR_TRIAGE = (
     "COORD: message recu, il sera examine par la mission / message received, "

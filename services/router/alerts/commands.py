@@ -51,6 +51,7 @@ def audience(record: AlertRecord) -> AlertAudience:
         sector=record.sector,
         raised_by=record.raised_by,
         chain=frozenset({*record.targets, *_snapshot(record).chain}),
+        origin=str(record.summary.get("origin", "")),
     )
 
 

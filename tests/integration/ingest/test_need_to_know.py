@@ -14,7 +14,7 @@ Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -77,6 +77,7 @@ class Generated:
     sector: str
     raised_by: str
     raised_at: datetime
+    origin: str  # community alerts concern their sector's CLAs too
     triggered: frozenset[str] | None  # alert.triggered: level 1's targets
     status: str | None  # alert.state_changed, when one came: its status,
     targets: frozenset[str]  # whom it paged so far,
@@ -91,7 +92,9 @@ class Generated:
 
     @property
     def audience(self) -> AlertAudience:
-        return AlertAudience(self.classification, self.sector, self.raised_by, self.named)
+        return AlertAudience(
+            self.classification, self.sector, self.raised_by, self.named, self.origin
+        )
 
 
 people = st.sampled_from(PEOPLE)
@@ -115,6 +118,7 @@ def generated_alerts(draw: st.DrawFn) -> Generated:
         sector=draw(st.sampled_from(SECTORS)),
         raised_by=draw(people),
         raised_at=T0 + timedelta(minutes=draw(st.integers(0, 3))),  # ties, on purpose
+        origin=draw(st.sampled_from(["community", "civilian"])),
         triggered=triggered,
         status=draw(st.sampled_from(STATUSES)) if "state" in routed else None,
         targets=targets,
@@ -135,7 +139,7 @@ def the_view(alert: Generated) -> AlertViewRecord:
         certainty="observed",
         sector=alert.sector,
         location={"name": "Mavivi"},
-        origin="community",
+        origin=alert.origin,
         classification=alert.classification.value,
         raised_by=alert.raised_by,
         raised_at=alert.raised_at,
@@ -273,6 +277,7 @@ async def test_an_alert_raised_and_routed_later_is_listed_to_its_chain(db: Datab
         sector="beni",
         raised_by="amani.cla",
         raised_at=T0,
+        origin="community",
         triggered=frozenset({"awa.hfo"}),
         status="triggered",
         targets=frozenset({"awa.hfo", "lucas.ho"}),
@@ -291,9 +296,36 @@ async def test_an_alert_raised_and_routed_later_is_listed_to_its_chain(db: Datab
         ("joc.north", False),  # a JOC of another sector
         ("grace.dsrsg", False),  # not on this chain
         ("audit.low", True),  # auditors see every alert, cleared or not
+        ("cla.south", False),  # a CLA of another sector (and not cleared)
     ]:
         ids = await walk(db, by_id[person_id], queries.AlertFilter(), 10)
         assert ids == ([str(alert.alert_id)] if listed else []), person_id
+
+
+async def test_a_community_alert_is_listed_to_its_sectors_cla_and_no_other(db: Database) -> None:
+    """Raised by a focal point's SMS: the sector's CLA relays it, though it named nobody."""
+    community = Generated(
+        alert_id=UUID("3c4e28ba-2fa1-11d2-883f-0016d3cca427"),
+        classification=Classification.CONFIDENTIAL,
+        sector="beni",
+        raised_by="community-sms",
+        raised_at=T0,
+        origin="community",
+        triggered=None,
+        status="triggered",
+        targets=frozenset({"awa.hfo"}),
+        chain=frozenset({"awa.hfo"}),
+    )
+    civilian = replace(
+        community, alert_id=UUID("4d4e28ba-2fa1-11d2-883f-0016d3cca427"), origin="civilian"
+    )
+    await write(db, [community, civilian])
+    by_id = {p.id: p for p in READERS}
+    cla = by_id["amani.cla"]  # community_liaison of beni, cleared confidential
+    assert await walk(db, cla, queries.AlertFilter(), 10) == [str(community.alert_id)]
+    assert may_see_alert(cla, community.audience)
+    assert not may_see_alert(cla, civilian.audience)
+    assert await walk(db, by_id["cla.south"], queries.AlertFilter(), 10) == []
 
 
 async def test_someone_without_read_is_listed_nothing(db: Database) -> None:
@@ -304,6 +336,7 @@ async def test_someone_without_read_is_listed_nothing(db: Database) -> None:
         sector="beni",
         raised_by="amani.cla",
         raised_at=T0,
+        origin="community",
         triggered=None,
         status="triggered",
         targets=frozenset({"dir.admin"}),

@@ -233,8 +233,12 @@ def alert(
     acks: tuple[float, ...] = (),
     level: int | None = 1,
     loop: int = 0,
+    origin: str = "civilian",
+    receipt: bool = False,
+    feedback: float | None = None,
 ) -> AlertViewRecord:
-    """An alert raised at T0 acknowledged at ``acks`` (minutes after T0)."""
+    """An alert raised at T0 acknowledged at ``acks`` (minutes after T0); of ``origin``,
+    its reporter sent a receipt, and feedback at ``feedback`` minutes."""
     return AlertViewRecord(
         alert_id=str(uuid4()),
         status="acknowledged" if acks else "triggered",
@@ -242,6 +246,9 @@ def alert(
         raised_at=T0,
         level=level,
         loop=loop,
+        origin=origin,
+        receipt_at=T0 if receipt else None,
+        feedback_at=minutes(feedback) if feedback is not None else None,
         acknowledgements=[
             {"person_id": f"p{n}", "component": "civilian", "at": minutes(m).isoformat()}
             for n, m in enumerate(acks)
@@ -300,3 +307,35 @@ def test_alerts_per_sector() -> None:
         ("north", 1, 1, 0),
     ]
     assert report.sectors[0].share_acknowledged_at_first_level == 0.5
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param([alert()], (0, None, None, None), id="no-community-alert"),
+        pytest.param(
+            [alert(origin="community")], (1, 0.0, 0.0, None), id="raised-on-the-board-no-receipt"
+        ),
+        pytest.param(
+            [
+                alert(origin="community", receipt=True, feedback=10),
+                alert(origin="community", receipt=True, feedback=30),
+                alert(origin="community", receipt=True),
+                alert(origin="community"),
+                alert(receipt=True, feedback=1),  # not community: in none of the figures
+            ],
+            (4, 0.75, 0.5, 1200.0),
+            id="shares-over-community-alerts-and-the-median-of-those-told",
+        ),
+    ],
+)
+def test_the_community_loop_figures(
+    rows: list[AlertViewRecord], expected: tuple[int, float | None, float | None, float | None]
+) -> None:
+    totals = summarise_alerts(rows, {}).totals
+    assert (
+        totals.community,
+        totals.share_community_with_receipt,
+        totals.share_community_with_feedback,
+        totals.median_seconds_to_feedback,
+    ) == expected

@@ -194,6 +194,30 @@ BENI_CONFIDENTIAL = AlertAudience(
             id="covers-the-sector-not-joc",
         ),
         pytest.param(
+            person("community_liaison", person_id="zawadi.cla", sectors=["beni"]),
+            replace(BENI_CONFIDENTIAL, raised_by="community-sms", origin="community"),
+            True,
+            id="cla-of-the-sector-of-a-community-alert",
+        ),
+        pytest.param(
+            person("community_liaison", person_id="zawadi.cla", sectors=["beni"]),
+            replace(BENI_CONFIDENTIAL, raised_by="jo.operator", origin="military"),
+            False,
+            id="cla-of-the-sector-not-a-community-alert",
+        ),
+        pytest.param(
+            person("community_liaison", person_id="zawadi.cla", sectors=["south"]),
+            replace(BENI_CONFIDENTIAL, raised_by="community-sms", origin="community"),
+            False,
+            id="cla-of-another-sector",
+        ),
+        pytest.param(
+            person("sector_commander", person_id="col.okafor", sectors=["beni"]),
+            replace(BENI_CONFIDENTIAL, raised_by="community-sms", origin="community"),
+            False,
+            id="community-alert-not-a-cla",
+        ),
+        pytest.param(
             person(
                 "dsrsg", person_id="grace.dsrsg", sectors=["*"], clearance=C.STRICTLY_CONFIDENTIAL
             ),
