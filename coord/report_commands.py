@@ -2,7 +2,9 @@
 
 The figures come from ``services.ingest.reports.service`` (the same functions as
 ``GET /v1/reports/recommendations``); this module opens the database and prints
-them as rich tables, CSV or JSON. Heavy imports wait until the command runs, so
+them as rich tables, CSV or JSON. The alerts' table includes the community loop: alerts
+raised from a community member's SMS, the shares whose reporter got a receipt and
+feedback, and the median time to that feedback. Heavy imports wait until the command runs, so
 ``coord --help`` stays fast.
 """
 
@@ -41,6 +43,10 @@ CSV_COLUMNS = (
     "median_seconds_to_respond",
     "share_acknowledged_at_first_level",
     "escalations",
+    "community",
+    "share_community_with_receipt",
+    "share_community_with_feedback",
+    "median_seconds_to_feedback",
 )
 
 
@@ -172,7 +178,19 @@ _RECOMMENDATION_COLUMNS = (
     "median\nack",
     "median\nanswer",
 )
-_ALERT_COLUMNS = ("sector", "raised", "ack'd", "median\nack", "ack'd at\nlevel 1", "escal-\nations")
+_ALERT_COLUMNS = (
+    "sector",
+    "raised",
+    "ack'd",
+    "median\nack",
+    "ack'd at\nlevel 1",
+    "escal-\nations",
+    # The community loop: alerts from a community member's SMS, and whether they heard back.
+    "commu-\nnity",
+    "with\nreceipt",
+    "with\nfeedback",
+    "median\nfeedback",
+)
 _RECOMMENDATION_COUNTS = (
     "issued",
     "undeliverable",
@@ -183,6 +201,11 @@ _RECOMMENDATION_COUNTS = (
     "done",
     "overdue",
 )
+
+
+def format_share(share: float | None) -> str:
+    """``0.5`` -> ``50%``; ``None`` (nothing to divide by) -> ``-``."""
+    return "-" if share is None else f"{share:.0%}"
 
 
 def _print_tables(result: Report) -> None:
@@ -219,14 +242,17 @@ def _print_tables(result: Report) -> None:
         alerts_table.add_column(column)
     alerts = result.alerts
     for n, row in enumerate([*alerts.sectors, alerts.totals]):
-        share = row.share_acknowledged_at_first_level
         alerts_table.add_row(
             escape(row.sector),
             str(row.raised),
             str(row.acknowledged),
             format_seconds(row.median_seconds_to_acknowledge),
-            "-" if share is None else f"{share:.0%}",
+            format_share(row.share_acknowledged_at_first_level),
             str(row.escalations),
+            str(row.community),
+            format_share(row.share_community_with_receipt),
+            format_share(row.share_community_with_feedback),
+            format_seconds(row.median_seconds_to_feedback),
             end_section=n == len(alerts.sectors) - 1,
         )
     console.print(alerts_table)

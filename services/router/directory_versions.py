@@ -49,13 +49,19 @@ async def record_directory(session: AsyncSession, envelope: Envelope) -> None:
         directory = Directory.model_validate(command.content)
     except ValidationError as error:
         sha = envelope.payload.get("sha256")
-        await _reject(session, envelope, sha if isinstance(sha, str) else "", str(error))
+        # The errors' messages, not str(error): that quotes the input, which may be a
+        # community contact's name and number.
+        reason = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        await _reject(session, _redacted(envelope), sha if isinstance(sha, str) else "", reason)
         return
     plain = [c.id for c in directory.community_contacts if not c.is_sealed]
     if plain:
-        # Never live with focal points in the clear (coord directory load seals them).
+        # Never live with focal points in the clear (coord directory load seals them), nor
+        # on the log: the command is kept without their names and numbers.
         reason = f"community contacts not sealed: {', '.join(plain)}"
-        await _reject(session, envelope, command.sha256, reason)
+        await _reject(session, _redacted(envelope), command.sha256, reason)
         return
     if content_sha256(command.content) != command.sha256:
         await _reject(session, envelope, command.sha256, "sha256 does not match the content")
@@ -87,6 +93,29 @@ async def on_directory_load(
 ) -> None:
     """``record_directory`` with the signature of ``services.router.handlers.EFFECTS``."""
     await record_directory(session, envelope)
+
+
+_CONTACT_SECRETS = ("name", "phone")
+
+
+def _redacted(envelope: Envelope) -> Envelope:
+    """The refused command as the log keeps it: community contacts without name and phone.
+
+    Only a command that is refused ever holds them (the CLI seals them): the log keeps
+    that it came and why it was refused, not who the focal points are.
+    """
+    content = envelope.payload.get("content")
+    if not isinstance(content, dict):
+        return envelope
+    contacts = content.get("community_contacts")
+    if not isinstance(contacts, list):
+        return envelope
+    kept = [
+        {k: v for k, v in c.items() if k not in _CONTACT_SECRETS} if isinstance(c, dict) else c
+        for c in contacts
+    ]
+    payload = {**envelope.payload, "content": {**content, "community_contacts": kept}}
+    return envelope.model_copy(update={"payload": payload})
 
 
 async def _reject(session: AsyncSession, envelope: Envelope, sha256: str, reason: str) -> None:

@@ -16,7 +16,10 @@ JOC rely on:
   a receipt with a reference; Awa, paged by SMS, acknowledges by reply; the message she
   chooses for the community when she resolves it reaches the focal point; an unknown
   number's report waits in triage. Neither the focal point's name nor her number shows
-  on the log, in an alert, or in any service's own log.
+  on the log, in an alert, or in any service's own log;
+- in a real browser (Debian's Chromium): the CLA promotes an unknown number's report from
+  the board's triage to an alert; Awa, acknowledging a focal point's alert on its page,
+  picks a set phrase in the village's language, and that phrase is what reaches it.
 
 One system for the module (SQLite: the SMS rules run on both databases in
 tests/integration) and one Kannel, whose get-url names ingest's port: the pool's hook
@@ -30,20 +33,25 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from playwright.async_api import expect
 
+from shared.sms.segments import prepare
 from tests.e2e.harness import alert_body, wait_until
 from tests.e2e.pool import SystemPool, SystemSpec
 from tests.e2e.system import System
+from tests.support.board_pages import Boards
+from tests.support.browser import launch_chromium, screenshot
 from tests.support.kannel import CODING_7BIT, Kannel, OutboundSms, require_kannel
 from tests.support.sms_system import directory_with_phone, kannel_get_url, sms_env
 
-JOC, AWA, AUDITOR = "jo.operator", "awa.hfo", "audit.one"
+JOC, AWA, AUDITOR, CLA = "jo.operator", "awa.hfo", "audit.one", "amani.cla"
 AWA_PHONE = "+243990000111"
 GATEWAY_NUMBER = "+243990000000"  # the number the officers reply to
 STRANGER = "+243990000999"  # in no one's contacts
@@ -411,3 +419,88 @@ async def test_an_unknown_numbers_report_waits_in_triage_and_raises_nothing(
     after = (await jo.get("/v1/alerts", params={"limit": "100"})).json()["items"]
     assert [a["id"] for a in after] == [a["id"] for a in before]
     assert system.grep_logs(STRANGER_DIGITS) == []
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def boards() -> AsyncIterator[Boards]:
+    """One Chromium (Debian's) for the module's browser tests."""
+    async with launch_chromium() as browser:
+        yield Boards(browser)
+
+
+async def test_in_the_browser_the_cla_promotes_a_report_and_awa_picks_what_the_village_is_told(
+    system: System, kannel: Kannel, boards: Boards
+) -> None:
+    jo = await system.client(JOC)
+    # An unknown number's report, promoted by Amani from the board's triage.
+    report = "Maisons brulees a Kasinga cette nuit"
+    earlier = list(kannel.outbound)  # what earlier tests got: not this test's answers
+
+    def new(sms: OutboundSms) -> bool:
+        return not any(sms is seen for seen in earlier)  # the same text may come again
+
+    await kannel.send_inbound(STRANGER, GATEWAY_NUMBER, report)
+    await kannel.wait_for_outbound(
+        lambda sms: sms.text == HELD_FOR_TRIAGE and new(sms),
+        to=STRANGER,
+        timeout=ROUTED_S,
+    )
+    amani = await boards.signed_in(system.ingest_url, CLA)
+    await amani.goto("/board/triage")
+    item = amani.locator("li.triage-item", has_text=report)
+    await expect(item).to_contain_text(STRANGER_DIGITS)  # the CLA reads who sent it
+    promote = item.locator("form.promote")
+    await promote.get_by_label("Sector").select_option("beni")
+    await promote.get_by_label("Category").select_option("attack_on_civilians")
+    await promote.get_by_label("Severity").select_option("severe")
+    await promote.get_by_label("Place").fill("Kasinga")
+    await promote.get_by_role("button", name="Promote to an alert").click()
+    await expect(amani.locator(".notice")).to_contain_text("SMS promoted")
+    decided = amani.locator("table.decided tr", has_text=report)
+    await expect(decided).to_have_attribute("data-status", "promoted")
+    await screenshot(amani, "triage")
+
+    async def promoted() -> dict[str, Any]:
+        items = (await jo.get("/v1/alerts", params={"limit": "100"})).json()["items"]
+        [found] = [a for a in items if a["title"] == f"Kasinga: {report}"]
+        return dict(found)
+
+    alert = await wait_until(promoted, timeout=ROUTED_S, message="the promoted alert")
+    assert (alert["origin"], alert["sector"], alert["raised_by"]) == ("community", "beni", CLA)
+    view = await system.get_alert(jo, alert["id"])
+    assert STRANGER_DIGITS not in json.dumps(view)  # the sender is its sealed source
+
+    # A focal point's alert: Awa acknowledges it on its page with a set phrase, in French.
+    await kannel.send_inbound(KAVIRA["phone"], GATEWAY_NUMBER, "Des hommes armés à Mavivi")
+    receipt = await kannel.wait_for_outbound(
+        lambda sms: sms.text.startswith("COORD: la mission a bien recu") and new(sms),
+        to=KAVIRA["phone"],
+        timeout=ROUTED_S,
+    )
+    reference = receipt.text.split("Référence ")[1].split(".")[0]
+
+    async def community_alert() -> str:
+        items = (await jo.get("/v1/alerts", params={"limit": "100"})).json()["items"]
+        [found] = [a for a in items if a["id"].replace("-", "").upper().startswith(reference)]
+        return str(found["id"])
+
+    alert_id = await wait_until(community_alert, timeout=ROUTED_S, message="Kavira's alert")
+    awa = await boards.signed_in(system.ingest_url, AWA)
+    await awa.goto(f"/alerts/{alert_id}")
+    phrase = "La mission a reçu votre alerte et suit la situation."
+    # Awa reads the board in French; the page names the reporter's reference only.
+    await expect(awa.locator("main")).to_contain_text(reference)
+    feedback = awa.locator("form:has(fieldset.feedback)[action$='/acknowledge']")
+    await feedback.get_by_label(re.compile("suit la situation")).check()
+    await screenshot(awa, "alert-community-feedback")
+    await feedback.get_by_role("button", name="Accuser réception").click()
+
+    told = await kannel.wait_for_outbound(
+        lambda sms: sms.text == prepare(f"COORD {reference}: {phrase}").text,
+        to=KAVIRA["phone"],
+        timeout=ROUTED_S,
+    )
+    assert told.parts == 1, told
+    await expect(awa.locator("main")).to_contain_text(
+        "Retour diffusé à la communauté par Awa", timeout=ROUTED_S * 1000
+    )

@@ -1,7 +1,9 @@
 """An alert's page: its story in words, the chain ahead, and what the reader may do.
 
 The commands (acknowledge, resolve, note) are staged by the same functions as the API's
-and answered with the router's verdict, shown on the page the post redirects to.
+and answered with the router's verdict, shown on the page the post redirects to. On an
+alert a community contact reported, acknowledging and resolving may release a message
+to them (``services.ingest.board.community``); nothing is sent unless one is chosen.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from services.ingest.alerts.schemas import AlertListItem
 from services.ingest.board.acting import act, back_to
 from services.ingest.board.board import row_of
 from services.ingest.board.chain import levels_ahead
+from services.ingest.board.community import (
+    FeedbackRefused,
+    chosen_message,
+    community_facts,
+    reporter_language,
+)
 from services.ingest.board.flash import Flash
 from services.ingest.board.pages import render
 from services.ingest.board.session import Poster, Reader, Visitor
@@ -27,6 +35,10 @@ from shared.permissions import Action
 router = APIRouter(include_in_schema=False)
 Note = Annotated[str, Form(max_length=5000)]
 Next = Annotated[str, Form()]
+# The feedback's choice (a set phrase's key, "free", or "" for nothing) and typed text;
+# bounded loosely here, the text's own limit is checked to word the refusal.
+Choice = Annotated[str, Form(max_length=20)]
+Typed = Annotated[str, Form(max_length=5000)]
 
 
 async def _alert(alert_id: UUID, request: Request, visitor: Visitor, template: str) -> HTMLResponse:
@@ -46,6 +58,7 @@ async def _alert(alert_id: UUID, request: Request, visitor: Visitor, template: s
             context.directory, view.policy_id, view.level, view.sector, view.next_escalation_at
         ),
         may_note=visitor.may(Action.POST_MESSAGE) and view.status != "resolved",
+        community=community_facts(context.directory, view),
         live_events=STREAMED_TYPES,
     )
 
@@ -62,31 +75,70 @@ async def alert_live(alert_id: UUID, request: Request, visitor: Reader) -> HTMLR
     return await _alert(alert_id, request, visitor, "alert_live.html")
 
 
+async def _feedback(visitor: Visitor, alert_id: UUID, choice: str, text: str) -> str | None:
+    """The message to the reporter the form releases (None: nothing, or no reporter).
+
+    The set phrases are taken in the reporter's language, read from the alert as the
+    visitor may see it: an alert they may not see releases nothing (the router refuses).
+    """
+    if not choice:
+        return None
+    async with visitor.context.sessions() as session:
+        view = await queries.get_alert(session, alert_id, visitor.person)
+    if view is None or view.reporter is None:
+        return None
+    language = reporter_language(visitor.context.directory, view.reporter)
+    return chosen_message(choice, text, language)
+
+
 @router.post("/alerts/{alert_id}/acknowledge")
-async def acknowledge(alert_id: UUID, visitor: Poster, back: Next = "") -> RedirectResponse:
-    """Acknowledge as the signed-in person."""
+async def acknowledge(
+    alert_id: UUID,
+    visitor: Poster,
+    *,
+    back: Next = "",
+    community: Choice = "",
+    community_text: Typed = "",
+) -> RedirectResponse:
+    """Acknowledge as the signed-in person, releasing the chosen feedback, if any."""
     sessions, person = visitor.context.sessions, visitor.person
+    back = back or f"/alerts/{alert_id}"
+    try:
+        message = await _feedback(visitor, alert_id, community, community_text)
+    except FeedbackRefused as refused:
+        return back_to(back, Flash("refused", "acknowledged", refused.reason))
     return await act(
         visitor,
         Action.ACKNOWLEDGE,
         "acknowledged",
-        lambda: commands.acknowledge(sessions, alert_id, person),
-        back or f"/alerts/{alert_id}",
+        lambda: commands.acknowledge(sessions, alert_id, person, message),
+        back,
     )
 
 
 @router.post("/alerts/{alert_id}/resolve")
 async def resolve(
-    alert_id: UUID, visitor: Poster, note: Note = "", back: Next = ""
+    alert_id: UUID,
+    visitor: Poster,
+    *,
+    note: Note = "",
+    back: Next = "",
+    community: Choice = "",
+    community_text: Typed = "",
 ) -> RedirectResponse:
-    """Resolve, with an optional closing note."""
+    """Resolve, with an optional closing note and the chosen feedback, if any."""
     sessions, person = visitor.context.sessions, visitor.person
+    back = back or f"/alerts/{alert_id}"
+    try:
+        message = await _feedback(visitor, alert_id, community, community_text)
+    except FeedbackRefused as refused:
+        return back_to(back, Flash("refused", "resolved", refused.reason))
     return await act(
         visitor,
         Action.RESOLVE,
         "resolved",
-        lambda: commands.resolve(sessions, alert_id, person, note.strip()),
-        back or f"/alerts/{alert_id}",
+        lambda: commands.resolve(sessions, alert_id, person, note.strip(), message),
+        back,
     )
 
 

@@ -20,6 +20,7 @@ from services.ingest.board import (
     recommendations,
     reports,
     signin,
+    triage,
 )
 from services.ingest.board.oidc import OidcClient
 from services.ingest.board.session import BoardKeys, SignInRequired, sign_in_url
@@ -33,6 +34,7 @@ PAGES: tuple[APIRouter, ...] = tuple(
     for part in (
         signin,
         board,
+        triage,
         map_page,
         live,
         raise_form,

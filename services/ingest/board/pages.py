@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from services.ingest.board.flash import FLASH_COOKIE, take_flash
 from services.ingest.board.i18n import LANGUAGES, language_of, translations, utc_text
 from services.ingest.board.session import CSRF_FIELD, Visitor
+from services.ingest.sms.community import COMMUNITY_RAISER
 from shared.directory import Directory, Person
 from shared.envelope import utc_now
 
@@ -33,6 +34,7 @@ def environment(language: str) -> Environment:
     )
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["moment"] = moment
+    env.filters["duration"] = duration
     env.globals["languages"] = LANGUAGES
     return env
 
@@ -50,8 +52,28 @@ def moment(value: datetime | None, *, relative: bool = False) -> Markup:
     )
 
 
-def person_name(directory: Directory, person_id: str) -> str:
-    """A person's name from the directory (their id, if they left it)."""
+def duration(seconds: float | None) -> str:
+    """``3725`` -> ``1 h 02 min``, ``200`` -> ``3 min 20 s``; ``None`` -> ``—``.
+
+    Units that read the same in English and French, so no catalogue entry is needed.
+    """
+    if seconds is None:
+        return "—"
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def person_name(directory: Directory, person_id: str, language: str = "en") -> str:
+    """A person's name from the directory (their id, if they left it).
+
+    An alert raised by a community contact's SMS was raised by no person: it says so,
+    never who (services.ingest.sms.community).
+    """
+    if person_id == COMMUNITY_RAISER:
+        return translations(language).gettext("a community contact, by SMS")
     person = directory.person(person_id)
     return person.name if person else person_id
 
@@ -82,7 +104,7 @@ def render(
         path=request.url.path,
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         now=utc_now(),
-        name=(lambda pid: person_name(directory, pid)) if directory else str,
+        name=(lambda pid: person_name(directory, pid, language)) if directory else str,
         notice=notice,
         **values,
     )

@@ -147,6 +147,11 @@ class Visitor:
         return self.may(Action.REPORT)
 
     @property
+    def may_triage(self) -> bool:
+        """Whether SMS from unknown numbers are theirs to triage (the menu shows them)."""
+        return self.may(Action.TRIAGE_SMS)
+
+    @property
     def may_audit(self) -> bool:
         """Whether the event log is theirs to read (the menu shows it)."""
         return self.may(Action.AUDIT)

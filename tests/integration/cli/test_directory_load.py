@@ -27,6 +27,7 @@ from services.router.service import RouterService
 from services.router.tables import OUTBOX, EventRecord
 from shared.auth import mint_token
 from shared.bus import EVENTS_EXCHANGE, publish_once
+from shared.community_contacts import seal_contacts
 from shared.db import create_engine, session_factory
 from shared.directory import Directory, load_directory
 from shared.directory_store import (
@@ -42,7 +43,8 @@ from shared.directory_store import (
 )
 from shared.envelope import Envelope, utc_now
 from shared.outbox_parking import parked_table
-from shared.settings import DEV_JWT_SECRET, Settings
+from shared.settings import DEV_JWT_SECRET, DEV_SOURCE_KEYS, Settings
+from shared.source_protection import SourceKeyRing
 from tests.support.cli import run_coord
 from tests.support.database import Database
 from tests.support.directories import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
@@ -58,6 +60,16 @@ ADMIN = {
     "roles": ["directory_admin"],
     "sectors": ["*"],
 }
+
+
+def sealed_demo() -> Directory:
+    """The demo directory as ``coord directory load`` sends it: its community contacts
+    sealed (the router refuses them in plaintext)."""
+    demo = load_directory(DEMO_DIRECTORY)
+    keys = SourceKeyRing.parse(DEV_SOURCE_KEYS)
+    return demo.model_copy(
+        update={"community_contacts": seal_contacts(demo.community_contacts, keys)}
+    )
 
 
 async def record(db: Database, envelope: Envelope) -> None:
@@ -86,7 +98,7 @@ async def outbox(db: Database) -> list[Envelope]:
 
 
 async def test_record_directory_stores_a_version_and_logs_it(db: Database) -> None:
-    example, demo = load_directory(EXAMPLE_DIRECTORY), load_directory(DEMO_DIRECTORY)
+    example, demo = load_directory(EXAMPLE_DIRECTORY), sealed_demo()
     first = load_command(example, "admin.one")
     await record(db, first)
 
@@ -127,7 +139,7 @@ async def test_the_routers_handler_records_a_load_once(
     monkeypatch.setitem(EFFECTS, DIRECTORY_LOAD, on_directory_load)
     source = DirectorySource.fixed(load_directory(EXAMPLE_DIRECTORY))
     handler = RouterHandler(db.sessions, source.get)
-    command = load_command(load_directory(DEMO_DIRECTORY), "admin")
+    command = load_command(sealed_demo(), "admin")
     await handler(command)
     await handler(command)  # redelivered: no second effect
     assert [v.version for v in await versions(db)] == [1]
@@ -154,7 +166,7 @@ def _invalid(command: Envelope) -> Envelope:
     ],
 )
 async def test_the_router_rejects_a_bad_load(db: Database, spoil: Any, reason: str) -> None:
-    command = spoil(load_command(load_directory(DEMO_DIRECTORY), "admin"))
+    command = spoil(load_command(sealed_demo(), "admin"))
     await record(db, command)
     assert await versions(db) == []
     log = await event_log(db)
@@ -167,7 +179,7 @@ async def test_the_router_rejects_a_bad_load(db: Database, spoil: Any, reason: s
 
 
 async def test_directory_source_follows_the_loaded_versions(db: Database) -> None:
-    example, demo = load_directory(EXAMPLE_DIRECTORY), load_directory(DEMO_DIRECTORY)
+    example, demo = load_directory(EXAMPLE_DIRECTORY), sealed_demo()
     source = await DirectorySource.open(db.sessions, EXAMPLE_DIRECTORY, refresh_interval=0.05)
     assert (source.current, source.version) == (example, None)  # nothing loaded: the file
     assert not await source.refresh()
@@ -300,7 +312,15 @@ async def test_load_publishes_and_waits_for_the_router(
         f"loaded: version 1 (15 people, 3 policies, 3 routes), sha256 {row.sha256}, by ops.admin"
     )
     assert stand_in_router == [row.command_id]
-    assert Directory.model_validate(row.content) == load_directory(DEMO_DIRECTORY)
+    stored, demo = Directory.model_validate(row.content), load_directory(DEMO_DIRECTORY)
+    # As in the file, but for its community contacts: sealed (tests of their own in
+    # tests/integration/cli/test_directory_load_community.py).
+    assert stored.model_copy(update={"community_contacts": []}) == demo.model_copy(
+        update={"community_contacts": []}
+    )
+    assert [(c.id, c.is_sealed) for c in stored.community_contacts] == [
+        (c.id, True) for c in demo.community_contacts
+    ]
 
     # The example's sector gaps and unheard JOC are warnings: it loads, as version 2
     # (given an admin).
@@ -440,7 +460,7 @@ async def test_a_load_through_the_router_leaves_every_outbox_empty(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "loaded: version 1" in result.stdout
     # A load the router refuses (the CLI would not send it: published as is).
-    refused = _tampered(load_command(load_directory(DEMO_DIRECTORY), "ops.admin"))
+    refused = _tampered(load_command(sealed_demo(), "ops.admin"))
     await publish_once(amqp_url, [refused], delivery_limit=10, timeout=10)
     deadline = time.monotonic() + 15
     while DIRECTORY_REJECTED not in [e.type for e in await event_log(db)]:

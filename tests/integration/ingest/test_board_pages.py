@@ -266,7 +266,9 @@ SEES = {
     "lt.mbeki": {"joint", "by_mbeki"},  # not "uncleared": on its chain, not cleared
     "audit.one": EVERYTHING,
     "oios.chief": EVERYTHING,
-    "amani.cla": {"north"},
+    # raised "north"; and beni's community alerts (the seed's default origin) she is
+    # cleared for: her network reported them
+    "amani.cla": {"north", "urgent", "uncleared"},
     "col.okafor": {"joint"},
     "lucas.ho": {"urgent", "joint", "strict"},
     "grace.dsrsg": {"urgent"},
@@ -591,14 +593,20 @@ async def test_every_form_without_the_csrf_token_is_refused(
 
 
 # (who, what, the form, the command staged, its payload besides the alert's id)
-COMMANDS: list[tuple[str, str, dict[str, str], str, dict[str, str]]] = [
-    ("awa.hfo", "acknowledge", {}, "alert.acknowledge", {"person_id": "awa.hfo"}),
+COMMANDS: list[tuple[str, str, dict[str, str], str, dict[str, str | None]]] = [
+    (
+        "awa.hfo",
+        "acknowledge",
+        {},
+        "alert.acknowledge",
+        {"person_id": "awa.hfo", "community_message": None},
+    ),
     (
         "jo.operator",
         "resolve",
         {"note": "  Patrol back, all safe "},
         "alert.resolve",
-        {"person_id": "jo.operator", "note": "Patrol back, all safe"},
+        {"person_id": "jo.operator", "note": "Patrol back, all safe", "community_message": None},
     ),
     (
         "jo.operator",

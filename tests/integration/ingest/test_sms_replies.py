@@ -238,7 +238,7 @@ async def test_basic_auth_is_the_gateway_too(client: IngestClient) -> None:
     basic = base64.b64encode(f"kannel:{SMS_SECRET}".encode()).decode()
     response = await client.get(
         INBOUND_PATH,
-        params={"from": STRANGER, "text": "hello", "id": "x"},
+        params={"from": STRANGER, "text": "ACK 1234", "id": "x"},
         headers={"Authorization": f"Basic {basic}"},
     )
     assert response.status_code == 200

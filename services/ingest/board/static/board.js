@@ -33,6 +33,15 @@
     });
   }
 
+  // Typing a message to the community chooses "my own words": otherwise the default,
+  // "do not send anything", would silently drop what was typed.
+  document.querySelectorAll("[data-feedback]").forEach(function (set) {
+    const text = set.querySelector("[data-community-text]");
+    const free = set.querySelector("[data-community-free]");
+    if (!text || !free) return;
+    text.addEventListener("input", function () { if (text.value.trim()) free.checked = true; });
+  });
+
   showTimes(document);
   showCountdowns(document);
   setInterval(function () { showCountdowns(document); }, 1000);
