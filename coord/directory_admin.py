@@ -24,7 +24,6 @@ from coord.identity import caller
 from services.router.alerts.dry_run import plan_dry_run
 from services.router.alerts.routing import AlertFacts
 from shared.bus import publish_once
-from shared.community_contacts import seal_contacts
 from shared.contracts.alerts import Category, Component, Severity
 from shared.contracts.notifications import SUPPORTED_CHANNELS
 from shared.db import create_engine, one_session, session_factory
@@ -87,9 +86,7 @@ def load(file: Path, timeout: float) -> None:
     directory = Directory.model_validate(yaml.safe_load(text))
     # Focal points' names and phones leave this machine sealed: the command is logged.
     keys = SourceKeyRing.from_settings(settings)
-    directory = directory.model_copy(
-        update={"community_contacts": seal_contacts(directory.community_contacts, keys)}
-    )
+    directory = directory.with_sealed_contacts(keys)
     if not any(allowed(p, Action.ADMINISTER_DIRECTORY) for p in directory.people):
         # The live directory decides who may load the next one: this would lock everyone out.
         typer.echo(

@@ -22,7 +22,7 @@ from collections.abc import Collection
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import yaml
 from pydantic import (
@@ -34,10 +34,13 @@ from pydantic import (
     model_validator,
 )
 
-from shared.community_contacts import CommunityContact
+from shared.community_contacts import CommunityContact, seal_contacts
 from shared.envelope import Classification
 from shared.geography import SectorArea
 from shared.sms.phones import e164_or_none
+
+if TYPE_CHECKING:
+    from shared.source_protection import SourceKeyRing
 
 MISSION_WIDE = "*"
 _SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -224,6 +227,11 @@ class Directory(_Strict):
             ),
             None,
         )
+
+    def with_sealed_contacts(self, keys: SourceKeyRing) -> Directory:
+        """This directory with every community contact sealed: as it may be stored."""
+        sealed = seal_contacts(self.community_contacts, keys)
+        return self.model_copy(update={"community_contacts": sealed})
 
     def community_contact(self, contact_id: str) -> CommunityContact | None:
         """The community contact with this id, if any."""

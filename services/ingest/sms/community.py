@@ -12,6 +12,7 @@ nothing else - the phone may not be theirs alone.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from uuid import UUID
 
 from sqlalchemy import update
@@ -30,6 +31,7 @@ from shared.contracts.alerts import (
     Location,
     RaiseAlertV1,
     Severity,
+    Source,
     Urgency,
 )
 from shared.contracts.escalation import SmsReceivedV1
@@ -48,26 +50,39 @@ def report_text(text: str) -> str:
     return " ".join(_KEYWORD.sub("", text, count=1).split())
 
 
-def community_request(contact: CommunityContact, text: str, context: ApiContext) -> RaiseAlertV1:
-    """The alert an SMS of ``contact`` raises: what is known, and unknown for the rest.
+@dataclass(frozen=True)
+class CommunityReport:
+    """What is known of an SMS that becomes a community alert: where, and who sent it."""
 
-    Severity, urgency and certainty are unknown until someone checks: the default route
-    pages the sector, and the JOC may raise what it learns as a more serious duplicate.
+    text: str
+    sector: str
+    place: str
+    source: Source  # sealed as the alert is written
+    category: Category = Category.OTHER
+    severity: Severity = Severity.UNKNOWN
+
+
+def community_request(report: CommunityReport) -> RaiseAlertV1:
+    """The alert an SMS raises: what is known, and unknown for the rest.
+
+    From a focal point, category and severity are unknown too until someone checks: the
+    default route pages the sector, and the JOC may raise what it learns as a more
+    serious duplicate. From triage, the CLA says them.
     """
-    words = report_text(text) or "(empty SMS)"
+    words = report_text(report.text) or "(empty SMS)"
     title = words if len(words) <= _TITLE_WORDS else words[: _TITLE_WORDS - 1] + "…"
     return RaiseAlertV1(
-        title=f"{contact.location}: {title}",
+        title=f"{report.place}: {title}",
         description=words,
-        category=Category.OTHER,
-        severity=Severity.UNKNOWN,
+        category=report.category,
+        severity=report.severity,
         urgency=Urgency.UNKNOWN,
         certainty=Certainty.UNKNOWN,
-        sector=contact.sector,
-        location=Location(name=contact.location),
+        sector=report.sector,
+        location=Location(name=report.place),
         origin=Component.COMMUNITY,
         classification=COMMUNITY_CLASSIFICATION,
-        source=opened(contact, context.source_keys),
+        source=report.source,
     )
 
 
@@ -79,7 +94,14 @@ async def raise_from_contact(
         context.sessions,
         context.directory,
         COMMUNITY_RAISER,
-        community_request(contact, text, context),
+        community_request(
+            CommunityReport(
+                text=text,
+                sector=contact.sector,
+                place=contact.location,
+                source=opened(contact, context.source_keys),
+            )
+        ),
         f"kannel:{gateway_id}" if gateway_id else None,
         keys=context.source_keys,
         reporter=contact.id,

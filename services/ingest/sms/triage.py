@@ -20,19 +20,18 @@ from services.ingest.alerts.service import check_alert, write_alert
 from services.ingest.command_staging import stage_command
 from services.ingest.deps import ApiContext
 from services.ingest.errors import InvalidRequest
-from services.ingest.sms.community import COMMUNITY_CLASSIFICATION, report_text
+from services.ingest.sms.community import (
+    COMMUNITY_CLASSIFICATION,
+    CommunityReport,
+    community_request,
+)
 from services.ingest.sms.tables import TriageRecord
 from shared.contracts import SMS_RECEIVED, SMS_TRIAGED
 from shared.contracts.alerts import (
     Category,
-    Certainty,
-    Component,
-    Location,
-    RaiseAlertV1,
     SealedSource,
     Severity,
     Source,
-    Urgency,
 )
 from shared.contracts.escalation import SmsReceivedV1, SmsTriagedV1
 from shared.directory import Person
@@ -185,19 +184,15 @@ async def promote(context: ApiContext, cla: Person, triage_id: UUID, promotion: 
         raise InvalidRequest([(("sector",), f"{cla.id} does not cover sector {promotion.sector}")])
     async with context.sessions.begin() as session:
         row = await _take(session, cla, triage_id, "promoted", "")
-        words = report_text(row.text) or "(empty SMS)"
-        request = RaiseAlertV1(
-            title=f"{promotion.location}: {words[:80]}",
-            description=words,
-            category=promotion.category,
-            severity=promotion.severity,
-            urgency=Urgency.UNKNOWN,
-            certainty=Certainty.UNKNOWN,
-            sector=promotion.sector,
-            location=Location(name=promotion.location),
-            origin=Component.COMMUNITY,
-            classification=COMMUNITY_CLASSIFICATION,
-            source=_sender(context, row),
+        request = community_request(
+            CommunityReport(
+                text=row.text,
+                sector=promotion.sector,
+                place=promotion.location,
+                source=_sender(context, row),
+                category=promotion.category,
+                severity=promotion.severity,
+            )
         )
         check_alert(context.directory, cla.id, request)
         alert_id = await write_alert(session, cla.id, request, context.source_keys)

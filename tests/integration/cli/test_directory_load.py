@@ -27,7 +27,6 @@ from services.router.service import RouterService
 from services.router.tables import OUTBOX, EventRecord
 from shared.auth import mint_token
 from shared.bus import EVENTS_EXCHANGE, publish_once
-from shared.community_contacts import seal_contacts
 from shared.db import create_engine, session_factory
 from shared.directory import Directory, load_directory
 from shared.directory_store import (
@@ -67,9 +66,7 @@ def sealed_demo() -> Directory:
     sealed (the router refuses them in plaintext)."""
     demo = load_directory(DEMO_DIRECTORY)
     keys = SourceKeyRing.parse(DEV_SOURCE_KEYS)
-    return demo.model_copy(
-        update={"community_contacts": seal_contacts(demo.community_contacts, keys)}
-    )
+    return demo.with_sealed_contacts(keys)
 
 
 async def record(db: Database, envelope: Envelope) -> None:

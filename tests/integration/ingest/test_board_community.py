@@ -36,7 +36,7 @@ from services.ingest.stream.hub import StreamHub
 from services.ingest.tables import OUTBOX
 from services.ingest.verdicts import VerdictWaiters
 from shared.auth import Authenticator
-from shared.community_contacts import community_reference, seal_contacts
+from shared.community_contacts import community_reference
 from shared.contracts import NOTIFICATION_DELIVERED, NOTIFICATION_REQUESTED
 from shared.directory import Directory, load_directory
 from shared.directory_store import DirectorySource
@@ -71,9 +71,7 @@ def community_directory() -> Directory:
         }
     ]
     directory = Directory.model_validate(data)
-    return directory.model_copy(
-        update={"community_contacts": seal_contacts(directory.community_contacts, KEYS)}
-    )
+    return directory.with_sealed_contacts(KEYS)
 
 
 DIRECTORY = community_directory()

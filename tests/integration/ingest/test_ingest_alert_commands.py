@@ -101,7 +101,9 @@ async def test_accepted_command_answers_200_with_the_alert_after_it(
     again = await client.get(f"/v1/alerts/{alert_id}", headers=bearer(person))
     assert again.json()["status"] == state_after
     (staged,) = client.pump.staged(COMMAND_TYPES[action])
-    expected = {"alert_id": alert_id, "person_id": person}
+    expected: dict[str, Any] = {"alert_id": alert_id, "person_id": person}
+    if action in {"acknowledge", "resolve"}:
+        expected["community_message"] = None  # nothing is told a community unless chosen
     if action == "resolve":
         expected["note"] = body["note"] if body else ""
     if action == "notes":
@@ -216,4 +218,8 @@ async def test_undecided_command_answers_202_with_where_to_look(db: Database) ->
         raised, staged = (Envelope.model_validate_json(bytes(r.body)) for r in rows)
         assert raised.type == ALERT_RAISED
         assert str(staged.id) == body["command_id"]
-        assert staged.payload == {"alert_id": alert_id, "person_id": "awa.hfo"}
+        assert staged.payload == {
+            "alert_id": alert_id,
+            "person_id": "awa.hfo",
+            "community_message": None,
+        }

@@ -29,7 +29,7 @@ from services.ingest.stream.hub import StreamHub
 from services.ingest.verdicts import VerdictWaiters
 from services.router.tables import EventRecord
 from shared.auth import Authenticator, mint_token
-from shared.community_contacts import community_reference, seal_contacts
+from shared.community_contacts import community_reference
 from shared.contracts import ALERT_RAISED, SMS_RECEIVED, SMS_TRIAGED
 from shared.contracts.alerts import Category, Severity
 from shared.directory import Directory
@@ -74,9 +74,7 @@ def community_directory() -> Directory:
         },
     ]
     directory = Directory.model_validate(data)
-    return directory.model_copy(
-        update={"community_contacts": seal_contacts(directory.community_contacts, KEYS)}
-    )
+    return directory.with_sealed_contacts(KEYS)
 
 
 DIRECTORY = community_directory()

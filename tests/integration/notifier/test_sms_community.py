@@ -33,7 +33,6 @@ from services.notifier.sms.community import CommunityPhones
 from services.notifier.sms.gateway import KannelConfig
 from services.notifier.sms.reports import report_routes
 from services.notifier.tables import DeliveryRecord, SmsRecord
-from shared.community_contacts import seal_contacts
 from shared.contracts import NOTIFICATION_REQUESTED
 from shared.contracts.notifications import (
     COMMUNITY_SMS,
@@ -94,9 +93,7 @@ def directory_with_contact(contact_id: str, number: str) -> Directory:
         }
     ]
     directory = Directory.model_validate(data)
-    return directory.model_copy(
-        update={"community_contacts": seal_contacts(directory.community_contacts, KEYS)}
-    )
+    return directory.with_sealed_contacts(KEYS)
 
 
 @dataclass

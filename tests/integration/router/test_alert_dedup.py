@@ -129,9 +129,10 @@ async def test_a_key_reused_in_another_sector_category_and_classification_is_not
 async def test_a_duplicate_whose_raiser_may_not_see_the_open_alert_opens_on_its_own(
     db: Database,
 ) -> None:
-    """Same scope, but Amani is neither on the chain of Awa's alert nor the JOC."""
+    """Same scope, but Amani is neither on the chain of Awa's alert nor the JOC (and, not
+    a community alert, it is not her network's)."""
     async with ingest_client(db, JWT_SECRET, router=True) as client:
-        first = await raise_alert(client, "awa.hfo", dedup_key=KEY)
+        first = await raise_alert(client, "awa.hfo", dedup_key=KEY, origin="civilian")
         second = await raise_alert(client, "amani.cla", dedup_key=KEY)
 
         own = (await view(client, "amani.cla", second)).json()

@@ -21,7 +21,7 @@ import yaml
 from services.ingest.alerts.service import write_alert
 from services.ingest.sms.routes import INBOUND_PATH
 from shared.auth import mint_token
-from shared.community_contacts import community_reference, seal_contacts
+from shared.community_contacts import community_reference
 from shared.contracts import ALERT_RAISED, ALERT_TARGET_UNREACHABLE, NOTIFICATION_REQUESTED
 from shared.contracts.alerts import RaiseAlertV1
 from shared.directory import Directory
@@ -56,9 +56,7 @@ def community_directory() -> Directory:
         }
     ]
     directory = Directory.model_validate(data)
-    return directory.model_copy(
-        update={"community_contacts": seal_contacts(directory.community_contacts, KEYS)}
-    )
+    return directory.with_sealed_contacts(KEYS)
 
 
 @pytest.fixture

@@ -84,9 +84,7 @@ def test_a_directorys_content_holds_its_contacts_sealed_only() -> None:
     plain = Directory.model_validate(directory_with(contact().model_dump(exclude_none=True)))
     assert not shows_nothing_of_the_contact(json.dumps(plain.content()))  # the file's form
 
-    sealed = plain.model_copy(
-        update={"community_contacts": seal_contacts(plain.community_contacts, keys)}
-    )
+    sealed = plain.with_sealed_contacts(keys)
     content = json.dumps(sealed.content())
     assert shows_nothing_of_the_contact(content)
     # What is stored reads back, and still opens.
