@@ -37,6 +37,7 @@ class LatencyResult:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    failed: int = 0  # requests that got no 201 (refused, or the connection failed)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ async def _drain(system: System, ids: set[str], timeout: float = 120.0) -> dict[
 
 
 def _percentile(values: list[float], q: float) -> float:
+    if len(values) < 2:  # quantiles need two points
+        return values[0] if values else float("inf")  # nothing delivered: never held
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
@@ -119,11 +122,16 @@ async def latency_at(
     total = int(rate * seconds)
     start = time.monotonic()
 
+    failed = 0
+
     async def post(i: int) -> None:
+        nonlocal failed
         await asyncio.sleep(max(start + i / rate - time.monotonic(), 0))
-        response = await client.post("/v1/alerts", json=_body(i))
-        if response.status_code == 201:
+        response = await _posted(client, i)
+        if response is not None and response.status_code == 201:
             accepted[response.json()["id"]] = time.monotonic()
+        else:
+            failed += 1
 
     await asyncio.gather(*(post(i) for i in range(total)))
     delivered = await _drain(system, set(accepted))
@@ -134,7 +142,17 @@ async def latency_at(
         p50_ms=_percentile(latencies, 50),
         p95_ms=_percentile(latencies, 95),
         p99_ms=_percentile(latencies, 99),
+        failed=failed,
     )
+
+
+async def _posted(client: httpx.AsyncClient, i: int) -> httpx.Response | None:
+    """POST one alert; None when the request failed on the way (counted, never raised:
+    an overloaded system refusing connections is a result, not a crash)."""
+    try:
+        return await client.post("/v1/alerts", json=_body(i))
+    except httpx.HTTPError:
+        return None
 
 
 async def throughput(
@@ -148,8 +166,8 @@ async def throughput(
 
     async def poster() -> None:
         while time.monotonic() < stop:
-            response = await client.post("/v1/alerts", json=_body(next(counter)))
-            if response.status_code == 201:
+            response = await _posted(client, next(counter))
+            if response is not None and response.status_code == 201:
                 accepted.add(response.json()["id"])
 
     started = time.monotonic()

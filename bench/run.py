@@ -126,7 +126,7 @@ def table(results: dict[str, Any]) -> Table:
             out.add_row(
                 f"{kind}: latency ms at {lat['rate']:.0f}/s (p50/p95/p99)",
                 f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} / {lat['p99_ms']:.1f}",
-                f"{lat['alerts']} alerts",
+                f"{lat['alerts']} alerts, {lat.get('failed', 0)} failed",
                 target,
             )
     for kind, runs in results.get("timers", {}).items():
