@@ -54,6 +54,11 @@ def _summary(directory: Directory) -> str:
     return (
         f"{len(directory.people)} people, {len(directory.escalation_policies)} policies, "
         f"{len(directory.routes)} routes"
+        + (
+            f", {len(directory.community_contacts)} community contacts"
+            if directory.community_contacts
+            else ""
+        )
     )
 
 

@@ -237,7 +237,10 @@ async def test_directory_source_uses_the_file_when_the_store_cannot_answer(
 
 def test_check_exit_codes(tmp_path: Path) -> None:
     ok = run_coord("directory", "check", str(DEMO_DIRECTORY))
-    assert (ok.returncode, ok.stdout) == (0, "ok: 15 people, 3 policies, 3 routes\n"), ok.stderr
+    assert (ok.returncode, ok.stdout) == (
+        0,
+        "ok: 15 people, 3 policies, 3 routes, 2 community contacts\n",
+    ), ok.stderr
 
     gaps = run_coord("directory", "check", str(EXAMPLE_DIRECTORY))
     assert gaps.returncode == 1
@@ -306,7 +309,8 @@ async def test_load_publishes_and_waits_for_the_router(
     assert result.returncode == 0, result.stdout + result.stderr
     [row] = await versions(db)
     assert result.stdout.startswith(
-        f"loaded: version 1 (15 people, 3 policies, 3 routes), sha256 {row.sha256}, by ops.admin"
+        f"loaded: version 1 (15 people, 3 policies, 3 routes, 2 community contacts), sha256 "
+        f"{row.sha256}, by ops.admin"
     )
     assert stand_in_router == [row.command_id]
     stored, demo = Directory.model_validate(row.content), load_directory(DEMO_DIRECTORY)
