@@ -101,10 +101,13 @@ def _route(producers: str | tuple[str, ...], *queues: str) -> Route:
 _R, _N, _V = ROUTER_INBOX, NOTIFIER_INBOX, INGEST_VIEWS
 
 #: type -> its route. Ingest's views take every alert, notification, message and
-#: recommendation type (timelines show them all, commands included as they come back).
+#: recommendation type (timelines show them all, commands included as they come back),
+#: but ``alert.raised``: the ingest that accepts an alert writes its view and timeline in
+#: the same transaction (every replica shares the database), so its projection was a
+#: no-op costing a delivery and a transaction per alert (docs/performance.md).
 ROUTES: Mapping[str, Route] = {
     # alerts: raised and commanded through ingest, decided by the router
-    ALERT_RAISED: _route(INGEST, _R, _V),
+    ALERT_RAISED: _route(INGEST, _R),
     ALERT_ACKNOWLEDGE: _route(INGEST, _R, _V),
     ALERT_RESOLVE: _route(INGEST, _R, _V),
     ALERT_ADD_NOTE: _route(INGEST, _R, _V),

@@ -20,7 +20,12 @@ from shared.bus import (
     to_outgoing,
 )
 from shared.bus_protocol import MessageBus
-from shared.contracts import ALERT_RAISED, ALERT_TRIGGERED, NOTIFICATION_REQUESTED
+from shared.contracts import (
+    ALERT_ACKNOWLEDGE,
+    ALERT_RAISED,
+    ALERT_TRIGGERED,
+    NOTIFICATION_REQUESTED,
+)
 from shared.envelope import Envelope
 from shared.memory_bus import MemoryBroker, MemoryBus
 
@@ -66,10 +71,13 @@ async def test_a_type_reaches_the_queues_the_registry_binds_it_to() -> None:
         await bus.consume(spec, handler)
     await bus.consume(NOTIFIER_QUEUE, notifier)
     raised, triggered = event(ALERT_RAISED), event(ALERT_TRIGGERED)
-    await bus.publish([to_outgoing(raised), to_outgoing(triggered)])
+    acknowledge = event(ALERT_ACKNOWLEDGE)
+    await bus.publish([to_outgoing(raised), to_outgoing(acknowledge), to_outgoing(triggered)])
     await broker.drain()
-    assert router.got == [raised]  # alert.triggered is the router's own: not sent back to it
-    assert views.got == [raised, triggered]  # in publishing order
+    # alert.triggered is the router's own: not sent back to it
+    assert router.got == [raised, acknowledge]
+    # in publishing order; not alert.raised, whose view ingest wrote with the alert
+    assert views.got == [acknowledge, triggered]
     assert notifier.got == []
     await bus.close()
 
@@ -175,7 +183,7 @@ async def test_drain_waits_for_consumed_queues_only_and_prefetch_bounds_the_hand
         running -= 1
 
     await bus.consume(QueueSpec(ROUTER_QUEUE.name, ROUTER_QUEUE.bindings), slow)
-    await bus.publish([to_outgoing(event(ALERT_RAISED)) for _ in range(6)])
+    await bus.publish([to_outgoing(event(ALERT_ACKNOWLEDGE)) for _ in range(6)])
     await broker.drain()  # ingest.views has the copies, and nobody consumes it
     assert broker.pending(ROUTER_QUEUE.name) == 0
     assert broker.pending(INGEST_VIEWS_QUEUE.name) == 6
