@@ -278,12 +278,13 @@ class Bus:
 
         await queue.consume(on_message)
 
-    async def subscribe(self, bindings: Sequence[str], handler: Handler) -> None:
+    async def subscribe(self, bindings: Sequence[str], handler: Handler) -> BoundFeed:
         """Give ``handler`` a live copy of every matching event, for this process only.
 
         A server-named, exclusive queue that disappears with the connection (the
         robust connection re-declares it after a reconnect). For live views such
         as the in-app stream: what is missed while disconnected is not replayed.
+        The feed it answers unbinds the queue while nobody listens (``pause``).
         """
         if self._connection is None or self._exchange is None:
             raise RuntimeError("bus is not connected")
@@ -291,13 +292,33 @@ class Bus:
         await channel.set_qos(prefetch_count=self._prefetch)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        for binding in bindings:
-            await queue.bind(exchange, routing_key=binding)
+        feed = BoundFeed(queue, exchange, tuple(bindings))
+        await feed.resume()
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             await _process(queue.name, message, handler)
 
         await queue.consume(on_message)
+        return feed
+
+
+@dataclass
+class BoundFeed:
+    """A subscription's queue, bound to its events while resumed (``LiveFeed``)."""
+
+    queue: aio_pika.abc.AbstractQueue
+    exchange: aio_pika.abc.AbstractExchange
+    bindings: tuple[str, ...]
+
+    async def pause(self) -> None:
+        """Unbind: the broker routes nothing to the queue."""
+        for binding in self.bindings:
+            await self.queue.unbind(self.exchange, routing_key=binding)
+
+    async def resume(self) -> None:
+        """Bind again (binding twice is a no-op for the broker)."""
+        for binding in self.bindings:
+            await self.queue.bind(self.exchange, routing_key=binding)
 
 
 async def publish_once(

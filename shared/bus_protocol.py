@@ -15,7 +15,9 @@ The promises a bus keeps, whatever is behind it:
 - ``consume`` delivers each message of a queue to its handler at least once: a
   handler that raises (``TryAgainLater`` or any error) gets it again after a
   back-off, until the delivery limit dead-letters it;
-- ``subscribe`` gives a handler a live copy of what matches, for this process only.
+- ``subscribe`` gives a handler a live copy of what matches, for this process only;
+  its ``LiveFeed`` pauses (nothing is routed to it, nothing queued) and resumes, so a
+  replica with no live client costs the broker and itself nothing per event.
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from shared.bus import Handler, OutgoingMessage, PublishOutcome, QueueSpec
+
+
+class LiveFeed(Protocol):
+    """A subscription's switch: events flow to it only while it is resumed."""
+
+    async def pause(self) -> None:
+        """Stop routing events to it; what comes meanwhile is not kept."""
+
+    async def resume(self) -> None:
+        """Route events to it again, from now on."""
 
 
 class MessageBus(Protocol):
@@ -50,5 +62,5 @@ class MessageBus(Protocol):
     async def consume(self, spec: QueueSpec, handler: Handler) -> None:
         """Deliver every message of ``spec``'s queue to ``handler``, at least once."""
 
-    async def subscribe(self, bindings: Sequence[str], handler: Handler) -> None:
+    async def subscribe(self, bindings: Sequence[str], handler: Handler) -> LiveFeed:
         """Give ``handler`` a live copy of every event matching ``bindings`` (topic patterns)."""

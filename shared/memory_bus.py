@@ -97,6 +97,22 @@ class _Delivery:
 
 
 @dataclass
+class MemoryFeed:
+    """A subscription's queue, matching its events while resumed (``LiveFeed``)."""
+
+    queue: _Queue
+    bindings: tuple[str, ...]
+
+    async def pause(self) -> None:
+        """Route nothing to the queue."""
+        self.queue.bindings = ()
+
+    async def resume(self) -> None:
+        """Route its events to the queue again."""
+        self.queue.bindings = self.bindings
+
+
+@dataclass
 class _Queue:
     name: str
     bindings: tuple[str, ...]
@@ -272,11 +288,13 @@ class MemoryBus:
         """Deliver every message of ``spec``'s queue (declared if new) to ``handler``."""
         self._start(self.broker.declare(spec), handler)
 
-    async def subscribe(self, bindings: Sequence[str], handler: Handler) -> None:
+    async def subscribe(self, bindings: Sequence[str], handler: Handler) -> MemoryFeed:
         """Give ``handler`` what matches ``bindings``, on a queue that goes with this connection."""
         name = f"amq.gen-{next(self._exclusive_names)}"
         self._exclusive.append(name)
-        self._start(self.broker.declare(QueueSpec(name, tuple(bindings))), handler)
+        queue = self.broker.declare(QueueSpec(name, tuple(bindings)))
+        self._start(queue, handler)
+        return MemoryFeed(queue, tuple(bindings))
 
     def _start(self, queue: _Queue, handler: Handler) -> None:
         if not self._connected:

@@ -91,7 +91,7 @@ class IngestService:
         views = ViewKeeper(sessions, project, verdicts)
         self.infrastructure.spawn(views.forget_old_verdicts())
         await self.infrastructure.bus.consume(INGEST_VIEWS_QUEUE, views)
-        await self.infrastructure.bus.subscribe(STREAM_BINDINGS, stream.on_event)
+        stream.attach(await self.infrastructure.bus.subscribe(STREAM_BINDINGS, stream.on_event))
 
     def drain(self) -> None:
         """End every live stream (clients reconnect to another replica, or after the restart)."""

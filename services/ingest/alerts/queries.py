@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -209,6 +210,11 @@ async def get_alert(
             .order_by(TimelineRecord.occurred_at, TimelineRecord.event_id)
         )
     ).all()
+    return alert_view(view, timeline)
+
+
+def alert_view(view: AlertViewRecord, timeline: Sequence[TimelineRecord]) -> AlertView:
+    """The API's view of an alert from its row and its timeline (state changes left out)."""
     deliveries = [d for d in map(_delivery, timeline) if d is not None]
     notified = list(dict.fromkeys(d.person_id for d in deliveries if d.status == "delivered"))
     return state_from(

@@ -6,10 +6,13 @@ broker and every later copy only ever hold it encrypted (``shared.source_protect
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.ingest.alerts.queries import alert_view
+from services.ingest.alerts.schemas import AlertView
 from services.ingest.alerts.tables import AlertViewRecord, TimelineRecord
 from services.ingest.errors import InvalidRequest
 from services.ingest.idempotency import Created, Keyed, Kind, create_once
@@ -28,6 +31,13 @@ from shared.state_rows import take_state
 
 PRODUCER = "ingest"
 RAISED_VERSION = 2  # alert.raised v2: the source sealed
+
+
+@dataclass(frozen=True)
+class Raised(Created):
+    """An accepted alert; ``view``: as written, when this request created it (no read back)."""
+
+    view: AlertView | None = None
 
 
 class UnknownSector(InvalidRequest):
@@ -53,7 +63,7 @@ async def raise_alert(
     *,
     keys: SourceKeyRing,
     reporter: str | None = None,
-) -> Created:
+) -> Raised:
     """Accept an alert: its view, timeline and ``alert.raised`` event in one transaction.
 
     ``keys`` seal the source, and key the fingerprint an Idempotency-Key keeps of the
@@ -62,15 +72,19 @@ async def raise_alert(
     ``reporter``: the community contact whose SMS this is (``services.ingest.sms``).
     """
     check_alert(directory, person_id, request)
+    written: list[AlertView] = []
 
     async def create(session: AsyncSession) -> UUID:
-        return await write_alert(session, person_id, request, keys, reporter)
+        view, entry = await _write(session, person_id, request, keys, reporter)
+        written.append(alert_view(view, [entry]))
+        return UUID(view.alert_id)
 
     keyed = Keyed(Kind.ALERT, person_id, idempotency_key, request)
     accepted = await create_once(sessions, keyed, keys, create)
     if accepted.created:
         ALERTS_ACCEPTED.inc()
-    return accepted
+    # The last write is the one committed (a lost race on the key writes nothing).
+    return Raised(accepted.id, accepted.created, written[-1] if accepted.created else None)
 
 
 def check_alert(directory: Directory, person_id: str, request: RaiseAlertV1) -> None:
@@ -99,6 +113,18 @@ async def write_alert(
     Its source is sealed here. ``raise_alert`` is the way in for a request; this is for
     a caller that must write the alert with something else, atomically (triage).
     """
+    view, _ = await _write(session, person_id, request, keys, reporter)
+    return UUID(view.alert_id)
+
+
+async def _write(
+    session: AsyncSession,
+    person_id: str,
+    request: RaiseAlertV1,
+    keys: SourceKeyRing,
+    reporter: str | None,
+) -> tuple[AlertViewRecord, TimelineRecord]:
+    """``write_alert``, giving back the view and timeline rows as written (flushed)."""
     now = utc_now()
     alert_id = uuid4()
     raised = AlertRaisedV2(
@@ -119,18 +145,18 @@ async def write_alert(
         occurred_at=now,
         payload=raised.model_dump(mode="json"),
     )
-    session.add(_new_view(raised))
-    session.add(
-        TimelineRecord(
-            event_id=str(envelope.id),
-            alert_id=str(alert_id),
-            type=ALERT_RAISED,
-            occurred_at=now,
-            detail={"actor": person_id},
-        )
+    view = _new_view(raised)
+    entry = TimelineRecord(
+        event_id=str(envelope.id),
+        alert_id=str(alert_id),
+        type=ALERT_RAISED,
+        occurred_at=now,
+        detail={"actor": person_id},
     )
+    session.add_all((view, entry))
     await add_to_outbox(session, OUTBOX, envelope)
-    return alert_id
+    await session.flush()  # the rows' defaults are set: the view can be answered from them
+    return view, entry
 
 
 def _new_view(raised: AlertRaisedV2) -> AlertViewRecord:

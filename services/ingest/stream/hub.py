@@ -18,28 +18,35 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.alerts.projections import shown_detail
 from services.ingest.alerts.queries import audience_of
 from services.ingest.alerts.tables import AlertViewRecord
 from shared.addressing import cleared_for
+from shared.bus_protocol import LiveFeed
 from shared.contracts import NOTIFICATION_REQUESTED
 from shared.contracts.registry import ROUTES
 from shared.directory import Directory, Person
 from shared.envelope import Envelope
 from shared.permissions import Action, AlertAudience, allowed, may_see_alert
 
+log = structlog.get_logger(__name__)
+
 STREAM_BINDINGS = ("alert.#", NOTIFICATION_REQUESTED)
 #: Every event type the stream carries (the ``event:`` names a client listens for).
 STREAMED_TYPES = tuple(t for t in ROUTES if t.startswith("alert.") or t == NOTIFICATION_REQUESTED)
 KEEP_ALIVE_SECONDS = 15.0
+# How long the replica keeps its feed bound after its last client left: a board that
+# reloads reconnects at once, and binding costs two round trips to the broker.
+FEED_LINGER_SECONDS = 30.0
 
 OVERFLOW_FRAME: Final = "event: overflow\ndata: {}\n\n"
 
@@ -110,9 +117,20 @@ class Subscriber:
 class StreamHub:
     """Fans live events out to this replica's connected clients."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        linger: float = FEED_LINGER_SECONDS,
+    ) -> None:
         self._sessions = sessions
+        self._linger = linger
         self._subscribers: set[Subscriber] = set()
+        # The bus's feed of events: bound only while a client listens (``_sync_feed``).
+        self._feed: LiveFeed | None = None
+        self._feed_live: bool | None = None  # None: unknown (a switch failed)
+        self._feed_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False  # the service is stopping: streams end, and none opens
         # person id -> person of the directory last asked about: rebuilt once per swap.
         self._indexed: Directory | None = None
@@ -136,8 +154,57 @@ class StreamHub:
             self._end(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        """Forget a client."""
+        """Forget a client; the feed pauses ``linger`` seconds after the last one left."""
         self._subscribers.discard(subscriber)
+        if not self._subscribers and self._feed is not None:
+            self._spawn(self._pause_later())
+
+    def attach(self, feed: LiveFeed) -> None:
+        """Take the bus's (bound) feed of events; it pauses until a client listens.
+
+        Each event is a delivery to every replica's feed: with nobody to show it to,
+        the broker routes it nowhere and the replica decodes nothing (issue 17).
+        """
+        self._feed, self._feed_live = feed, True
+        self._spawn(self._sync_feed())
+
+    async def ready(self) -> None:
+        """Return once the feed is bound for the clients now connected.
+
+        Awaited before ``: connected``: what happens once a client's stream is open
+        reaches it.
+        """
+        await self._sync_feed()
+
+    async def _pause_later(self) -> None:
+        await asyncio.sleep(self._linger)
+        await self._sync_feed()
+
+    async def _sync_feed(self) -> None:
+        """Bind the feed if a client listens, unbind it if none does."""
+        if self._feed is None:
+            return
+        async with self._feed_lock:
+            wanted = bool(self._subscribers) and not self.closed
+            if wanted == self._feed_live:
+                return
+            try:
+                await (self._feed.resume() if wanted else self._feed.pause())
+            except Exception as error:  # noqa: BLE001 - the broker may be away: next time
+                self._feed_live = None
+                log.warning("stream.feed_switch_failed", wanted=wanted, error=repr(error))
+            else:
+                self._feed_live = wanted
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a stream finalised outside the loop: the feed stays as it is
+            coroutine.close()
+            return
+        task = loop.create_task(coroutine)
+        self._tasks.add(task)  # kept until done: the loop holds tasks weakly
+        task.add_done_callback(self._tasks.discard)
 
     def person_of(self, subscriber: Subscriber) -> Person | None:
         """The subscriber as the directory says now; None once they may not read the stream."""
@@ -197,7 +264,7 @@ class StreamHub:
         subscriber.queue.put_nowait(None)
 
 
-async def frames(hub: StreamHub, subscriber: Subscriber) -> AsyncIterator[str]:
+async def frames(hub: StreamHub, subscriber: Subscriber) -> AsyncGenerator[str, None]:
     """The text/event-stream of one client, with keep-alive comments.
 
     Ends with ``event: reauthenticate`` when the token expires (at its expiry, even
@@ -205,6 +272,7 @@ async def frames(hub: StreamHub, subscriber: Subscriber) -> AsyncIterator[str]:
     when the client lags. Every event is checked against the person as they are now.
     """
     try:
+        await hub.ready()
         yield ": connected\n\n"
         while True:
             wait = min(KEEP_ALIVE_SECONDS, max(subscriber.seconds_left(), 0.0))

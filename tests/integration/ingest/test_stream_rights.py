@@ -332,6 +332,20 @@ async def test_the_stream_ends_when_its_token_expires(world: World) -> None:
     assert response.status_code == 401
 
 
+async def _read_all(stream: LiveStream, quiet: float = 0.3) -> int:
+    """How many frames the client read, once it read all the hub had queued for it.
+
+    ``settle`` ends when the hub took every event; the client reads its frames after.
+    """
+    deadline = time.monotonic() + WAIT
+    count = -1
+    while count != len(stream.events):
+        assert time.monotonic() < deadline, "the client never stopped reading"
+        count = len(stream.events)
+        await asyncio.sleep(quiet)
+    return count
+
+
 async def _ended(stream: LiveStream, *, by: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stream.ended.wait(), max(by - time.time(), 0.0))
@@ -374,7 +388,7 @@ async def test_who_leaves_the_directory_is_told_to_reauthenticate(world: World) 
         alert_id = await world.raise_alert(**JOINT)
         await world.settle()
         assert okafor.about(alert_id)
-        seen = len(okafor.events)
+        seen = await _read_all(okafor)
 
         await world.load(with_person(world.source.current, "col.okafor", lambda _: None))
         response = await world.client.post(

@@ -241,6 +241,23 @@ async def test_publish_requires_a_connection() -> None:
     assert not bus.is_connected
 
 
+async def test_a_paused_subscription_gets_nothing_until_it_resumes(bus: Bus) -> None:
+    got: list[Envelope] = []
+
+    async def live(envelope: Envelope) -> None:
+        got.append(envelope)
+
+    feed = await bus.subscribe(["alert.#"], live)
+    await feed.pause()
+    missed, seen = raised_envelope(title="missed"), raised_envelope(title="seen")
+    await bus.publish([to_outgoing(missed)])  # router.inbox takes it: routable all the same
+    await feed.resume()
+    await bus.publish([to_outgoing(seen)])
+    await wait_for(lambda: len(got) == 1, what="the event published once resumed")
+    await asyncio.sleep(0.3)
+    assert [e.id for e in got] == [seen.id]  # unbound meanwhile: nothing queued for it
+
+
 async def test_published_message_carries_the_envelope_id_and_type(
     bus: Bus, channel: aio_pika.abc.AbstractChannel
 ) -> None:

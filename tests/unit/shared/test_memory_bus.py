@@ -148,6 +148,21 @@ async def test_a_subscription_matches_topics_and_goes_with_its_connection() -> N
     assert len(queues - set(broker.queues)) == 1  # the exclusive queue is gone
 
 
+async def test_a_paused_subscription_gets_nothing_until_it_resumes() -> None:
+    broker = MemoryBroker()
+    bus = await connected(broker)
+    live = Recorder()
+    feed = await bus.subscribe(["alert.#"], live)
+    await feed.pause()
+    missed, seen = event(ALERT_TRIGGERED), event(ALERT_RAISED)
+    await bus.publish([to_outgoing(missed)])
+    await feed.resume()
+    await bus.publish([to_outgoing(seen)])
+    await broker.drain()
+    assert live.got == [seen]  # what came while paused was not kept
+    await bus.close()
+
+
 async def test_a_closed_connection_hands_back_what_it_was_handling() -> None:
     broker = MemoryBroker()
     first, second = await connected(broker), await connected(broker)
