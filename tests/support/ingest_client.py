@@ -87,3 +87,18 @@ async def ingest_client(
     ):
         client.pump = pump
         yield client
+
+
+def service_context(
+    db: Database, directory: Directory, keys: SourceKeyRing, jwt_secret: str
+) -> ApiContext:
+    """What ingest's service functions are called with, as its routes would call them
+    (for tests of a service function without HTTP: the SMS and triage services)."""
+    return ApiContext(
+        DirectorySource.fixed(directory),
+        db.sessions,
+        Authenticator(secret=jwt_secret),
+        StreamHub(db.sessions),
+        keys,
+        VerdictWaiters(db.sessions),
+    )

@@ -32,20 +32,16 @@ from services.ingest.deps import ApiContext
 from services.ingest.sms.community import raise_from_contact
 from services.ingest.sms.tables import TriageRecord
 from services.ingest.sms.triage import hold_for_triage, triage_items
-from services.ingest.stream.hub import StreamHub
 from services.ingest.tables import OUTBOX
-from services.ingest.verdicts import VerdictWaiters
-from shared.auth import Authenticator
 from shared.community_contacts import community_reference
 from shared.contracts import NOTIFICATION_DELIVERED, NOTIFICATION_REQUESTED
 from shared.directory import Directory, load_directory
-from shared.directory_store import DirectorySource
 from shared.envelope import Envelope
 from shared.source_protection import SourceKeyRing
 from tests.support.board_client import apply, set_state, visitor_of
 from tests.support.database import Database
 from tests.support.directories import DEMO_DIRECTORY
-from tests.support.ingest_client import IngestClient, ingest_client
+from tests.support.ingest_client import IngestClient, ingest_client, service_context
 from tests.support.tokens import JWT_SECRET
 
 pytestmark = pytest.mark.integration
@@ -86,14 +82,7 @@ async def client(db: Database) -> AsyncIterator[IngestClient]:
 @pytest.fixture
 def context(db: Database) -> ApiContext:
     """What the SMS services are called with (as ingest's SMS route would)."""
-    return ApiContext(
-        DirectorySource.fixed(DIRECTORY),
-        db.sessions,
-        Authenticator(secret=JWT_SECRET),
-        StreamHub(db.sessions),
-        KEYS,
-        VerdictWaiters(db.sessions),
-    )
+    return service_context(db, DIRECTORY, KEYS, JWT_SECRET)
 
 
 async def outbox(db: Database) -> list[Envelope]:

@@ -25,19 +25,16 @@ from services.ingest.sms.routes import INBOUND_PATH
 from services.ingest.sms.tables import TriageRecord
 from services.ingest.sms.triage import Promotion, TriageClosed, dismiss, promote, triage_items
 from services.ingest.sms.wording import HELD_FOR_TRIAGE, UNKNOWN_SENDER
-from services.ingest.stream.hub import StreamHub
-from services.ingest.verdicts import VerdictWaiters
 from services.router.tables import EventRecord
-from shared.auth import Authenticator, mint_token
+from shared.auth import mint_token
 from shared.community_contacts import community_reference
 from shared.contracts import ALERT_RAISED, SMS_RECEIVED, SMS_TRIAGED
 from shared.contracts.alerts import Category, Severity
 from shared.directory import Directory
-from shared.directory_store import DirectorySource
 from shared.source_protection import SourceKeyRing
 from tests.support.database import Database
 from tests.support.directories import EXAMPLE_DIRECTORY
-from tests.support.ingest_client import IngestClient, ingest_client
+from tests.support.ingest_client import IngestClient, ingest_client, service_context
 
 pytestmark = pytest.mark.integration
 
@@ -104,14 +101,7 @@ async def client(db: Database) -> AsyncIterator[IngestClient]:
 @pytest.fixture
 def context(db: Database) -> ApiContext:
     """What the triage services are called with (as the routes would)."""
-    return ApiContext(
-        DirectorySource.fixed(DIRECTORY),
-        db.sessions,
-        Authenticator(secret=JWT_SECRET),
-        StreamHub(db.sessions),
-        KEYS,
-        VerdictWaiters(db.sessions),
-    )
+    return service_context(db, DIRECTORY, KEYS, JWT_SECRET)
 
 
 def bearer(person_id: str) -> dict[str, str]:
