@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 # Sealing binds a ciphertext to a UUID; a contact's is derived from its id.
 _CONTACT_NAMESPACE = UUID("5c0b5a57-3f0e-4d0b-9a52-c0a11e9f0c01")
 CONTACT_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+# Most community alert networks of the missions coord serves speak French.
+DEFAULT_CONTACT_LANGUAGE = "fr"
 
 
 class CommunityContact(BaseModel):
@@ -49,7 +51,7 @@ class CommunityContact(BaseModel):
     id: str = Field(pattern=CONTACT_ID_PATTERN)
     location: str = Field(min_length=1, max_length=200, description="Village or place")
     sector: str
-    language: str = Field(default="fr", pattern="^(en|fr)$")
+    language: str = Field(default=DEFAULT_CONTACT_LANGUAGE, pattern="^(en|fr)$")
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = None
     sealed: SealedSource | None = None

@@ -20,8 +20,7 @@ from services.notifier.email import SmtpConfig, deliver_email
 from services.notifier.links import LinkConfig, acknowledge_url
 from services.notifier.retry import DeliveryResult, RetryPolicy
 from services.notifier.sms.channel import SmsGateway, deliver_sms
-from services.notifier.sms.community import CommunityPhones
-from services.notifier.sms.community import stored_address as community_address
+from services.notifier.sms.community import CommunityPhones, stored_address
 from services.notifier.webhook import deliver_webhook
 from shared.contracts.notifications import COMMUNITY_SMS, ContactPoint, NotificationRequestedV2
 
@@ -72,7 +71,7 @@ async def _sms(
     request: NotificationRequestedV2,
     address: str,
     *,
-    stored_address: str | None = None,
+    stored_as: str | None = None,
 ) -> DeliveryResult:
     if context.sms is None:
         return DeliveryResult(
@@ -85,7 +84,7 @@ async def _sms(
         request,
         address,
         acknowledge_url=acknowledge_url(context.links, request),
-        stored_as=stored_address,
+        stored_as=stored_as,
     )
 
 
@@ -97,7 +96,7 @@ async def _community_sms(
         return DeliveryResult(
             delivered=False, attempts=1, error=f"community contact {address} cannot be reached"
         )
-    return await _sms(context, request, phone, stored_address=community_address(address))
+    return await _sms(context, request, phone, stored_as=stored_address(address))
 
 
 # One entry per name of shared.contracts.notifications.SUPPORTED_CHANNELS (the router pages

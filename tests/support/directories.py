@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from shared.directory import Directory, load_directory
+from shared.source_protection import SourceKeyRing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,3 +61,25 @@ AWA_CONTACTS = [
     {"channel": "webhook", "address": "http://127.0.0.1:9101/awa"},
     {"channel": "email", "address": "awa.ndiaye@example.org"},
 ]
+
+
+def focal_point(
+    contact_id: str, name: str, phone: str, location: str, language: str = "fr"
+) -> dict[str, str]:
+    """A community contact of sector beni as an administrator writes it (plaintext)."""
+    return {
+        "id": contact_id,
+        "name": name,
+        "phone": phone,
+        "location": location,
+        "sector": "beni",
+        "language": language,
+    }
+
+
+def with_focal_points(
+    data: dict[str, Any], keys: SourceKeyRing, *contacts: dict[str, str]
+) -> Directory:
+    """The directory ``data`` with ``contacts``, sealed as every stored version is."""
+    directory = Directory.model_validate({**data, "community_contacts": list(contacts)})
+    return directory.with_sealed_contacts(keys)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.ingest.alerts.schemas import AlertView
-from shared.community_contacts import community_reference
+from shared.community_contacts import DEFAULT_CONTACT_LANGUAGE, community_reference
 from shared.contracts.escalation import COMMUNITY_MESSAGE_MAX
 from shared.directory import Directory
 
@@ -39,7 +39,6 @@ PHRASES: dict[str, dict[str, str]] = {
 }
 # Which phrases each form offers, most likely first.
 OFFERED = {"acknowledge": ("received", "patrol"), "resolve": ("closed", "patrol")}
-DEFAULT_LANGUAGE = "fr"  # a community contact's default (shared.community_contacts)
 
 
 class FeedbackRefused(ValueError):
@@ -73,7 +72,7 @@ class CommunityFacts:
 def reporter_language(directory: Directory, reporter: str) -> str:
     """The reporter's language; a contact gone from the directory gets the default."""
     contact = directory.community_contact(reporter)
-    return contact.language if contact is not None else DEFAULT_LANGUAGE
+    return contact.language if contact is not None else DEFAULT_CONTACT_LANGUAGE
 
 
 def community_facts(directory: Directory, view: AlertView) -> CommunityFacts | None:
@@ -109,4 +108,4 @@ def chosen_message(choice: str, text: str, language: str) -> str | None:
     phrase = PHRASES.get(choice)
     if phrase is None:
         raise FeedbackRefused("community_unknown_choice")
-    return phrase.get(language, phrase[DEFAULT_LANGUAGE])
+    return phrase.get(language, phrase[DEFAULT_CONTACT_LANGUAGE])

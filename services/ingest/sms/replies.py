@@ -30,6 +30,7 @@ from shared.envelope import Classification
 from shared.sms.replies import Reply, ReplyAction, parse_reply
 
 OPEN_SHOWN = 3  # codes listed to someone who did not say which alert
+GATEWAY_ACTOR = "sms-gateway"  # the actor of what an SMS from no person of the directory did
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ async def _log(
         session,
         SMS_RECEIVED,
         received,
-        actor=received.person_id or "sms-gateway",
+        actor=received.person_id or GATEWAY_ACTOR,
         correlation_id=received.alert_id or uuid4(),  # about no alert: its own story
         classification=classification,
         causation_id=received.command_id,

@@ -25,6 +25,7 @@ from services.ingest.sms.community import (
     CommunityReport,
     community_request,
 )
+from services.ingest.sms.replies import GATEWAY_ACTOR
 from services.ingest.sms.tables import TriageRecord
 from shared.contracts import SMS_RECEIVED, SMS_TRIAGED
 from shared.contracts.alerts import (
@@ -35,7 +36,7 @@ from shared.contracts.alerts import (
 )
 from shared.contracts.escalation import SmsReceivedV1, SmsTriagedV1
 from shared.directory import Person
-from shared.envelope import Classification, utc_now
+from shared.envelope import utc_now
 from shared.sms.phones import e164_or_none
 
 UNKNOWN_SENDER_NAME = "Unregistered SMS sender"
@@ -101,7 +102,7 @@ async def hold_for_triage(
             session,
             SMS_RECEIVED,
             received,
-            actor="sms-gateway",
+            actor=GATEWAY_ACTOR,
             correlation_id=triage_id,
             classification=COMMUNITY_CLASSIFICATION,
         )
@@ -226,5 +227,5 @@ async def _log_decision(session: AsyncSession, decided: SmsTriagedV1) -> None:
         decided,
         actor=decided.person_id,
         correlation_id=decided.alert_id or decided.triage_id,
-        classification=Classification.CONFIDENTIAL,
+        classification=COMMUNITY_CLASSIFICATION,
     )

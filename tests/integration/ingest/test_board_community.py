@@ -40,7 +40,7 @@ from shared.envelope import Envelope
 from shared.source_protection import SourceKeyRing
 from tests.support.board_client import apply, set_state, visitor_of
 from tests.support.database import Database
-from tests.support.directories import DEMO_DIRECTORY
+from tests.support.directories import DEMO_DIRECTORY, focal_point, with_focal_points
 from tests.support.ingest_client import IngestClient, ingest_client, service_context
 from tests.support.tokens import JWT_SECRET
 
@@ -55,19 +55,11 @@ STRANGER = "+243990000999"
 
 def community_directory() -> Directory:
     """The demo directory plus a French focal point in Mavivi (beni), sealed."""
-    data = load_directory(DEMO_DIRECTORY).content()
-    data["community_contacts"] = [
-        {
-            "id": "can.mavivi",
-            "name": FOCAL_NAME,
-            "phone": FOCAL_PHONE,
-            "location": "Mavivi",
-            "sector": "beni",
-            "language": "fr",
-        }
-    ]
-    directory = Directory.model_validate(data)
-    return directory.with_sealed_contacts(KEYS)
+    return with_focal_points(
+        load_directory(DEMO_DIRECTORY).content(),
+        KEYS,
+        focal_point("can.mavivi", FOCAL_NAME, FOCAL_PHONE, "Mavivi"),
+    )
 
 
 DIRECTORY = community_directory()

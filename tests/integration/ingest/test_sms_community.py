@@ -33,7 +33,7 @@ from shared.contracts.alerts import Category, Severity
 from shared.directory import Directory
 from shared.source_protection import SourceKeyRing
 from tests.support.database import Database
-from tests.support.directories import EXAMPLE_DIRECTORY
+from tests.support.directories import EXAMPLE_DIRECTORY, focal_point, with_focal_points
 from tests.support.ingest_client import IngestClient, ingest_client, service_context
 
 pytestmark = pytest.mark.integration
@@ -51,27 +51,12 @@ STRANGER = "+243990000999"
 
 def community_directory() -> Directory:
     """The reference directory with two focal points in beni, sealed as when stored."""
-    data = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
-    data["community_contacts"] = [
-        {
-            "id": "can.mavivi",
-            "name": FOCAL_NAME,
-            "phone": "+243 990 000 444",
-            "location": "Mavivi",
-            "sector": "beni",
-            "language": "fr",
-        },
-        {
-            "id": "can.oicha",
-            "name": "Paluku Kasereka",
-            "phone": EN_FOCAL_PHONE,
-            "location": "Oicha",
-            "sector": "beni",
-            "language": "en",
-        },
-    ]
-    directory = Directory.model_validate(data)
-    return directory.with_sealed_contacts(KEYS)
+    return with_focal_points(
+        yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8")),
+        KEYS,
+        focal_point("can.mavivi", FOCAL_NAME, "+243 990 000 444", "Mavivi"),
+        focal_point("can.oicha", "Paluku Kasereka", EN_FOCAL_PHONE, "Oicha", "en"),
+    )
 
 
 DIRECTORY = community_directory()

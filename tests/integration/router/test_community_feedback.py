@@ -29,7 +29,7 @@ from shared.envelope import Envelope
 from shared.source_protection import SourceKeyRing
 from tests.support.builders import alert_request
 from tests.support.database import Database
-from tests.support.directories import EXAMPLE_DIRECTORY
+from tests.support.directories import EXAMPLE_DIRECTORY, focal_point, with_focal_points
 from tests.support.ingest_client import IngestClient, ingest_client
 
 pytestmark = pytest.mark.integration
@@ -44,19 +44,11 @@ MESSAGE = "La mission a reçu votre alerte; une patrouille part vers Mavivi."
 
 def community_directory() -> Directory:
     """The reference directory with one focal point in beni, sealed as when stored."""
-    data = yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8"))
-    data["community_contacts"] = [
-        {
-            "id": "can.mavivi",
-            "name": "Kavira Masika",
-            "phone": FOCAL_PHONE,
-            "location": "Mavivi",
-            "sector": "beni",
-            "language": "fr",
-        }
-    ]
-    directory = Directory.model_validate(data)
-    return directory.with_sealed_contacts(KEYS)
+    return with_focal_points(
+        yaml.safe_load(EXAMPLE_DIRECTORY.read_text(encoding="utf-8")),
+        KEYS,
+        focal_point("can.mavivi", "Kavira Masika", FOCAL_PHONE, "Mavivi"),
+    )
 
 
 @pytest.fixture
