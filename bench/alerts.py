@@ -77,7 +77,7 @@ async def running_system(kind: str) -> AsyncIterator[System]:
                 database_url,
                 receiver,
                 # Logging every request costs CPU the benchmark would measure too.
-                extra_env={"COORD_LOG_LEVEL": "warning"},
+                extra_env={"COORD_LOG_LEVEL": "warning", "COORD_DB_POOL_SIZE": "20"},
                 local_tokens=True,
             )
             await system.start()

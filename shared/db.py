@@ -74,6 +74,8 @@ def create_engine(
     ``pool_size``: PostgreSQL connections kept open, sized for the handlers a service
     runs at once: the pool's overflow connections are closed when they come back, and
     opening one (TCP, TLS probe, SCRAM) costs more than the statements it carries.
+    A burst may open half as many again, so a deployment's connection budget
+    (PostgreSQL's ``max_connections``, 100 by default) is 1.5 x pool x processes.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
@@ -85,7 +87,7 @@ def create_engine(
     # invalidates with every older connection; handlers retry (the bus requeues after a
     # back-off) and an HTTP client gets a 500 and may retry with its Idempotency-Key.
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=10, pool_recycle=1800, **kwargs
+        url, pool_size=pool_size, max_overflow=max(2, pool_size // 2), pool_recycle=1800, **kwargs
     )
 
 

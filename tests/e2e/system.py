@@ -151,6 +151,9 @@ class System:
                 "COORD_HOST": "127.0.0.1",
                 # The tests and the benchmark raise hundreds of alerts as one person.
                 "COORD_RATE_LIMIT": "1000000/minute",
+                # Two test workers may each run a replicated system (five processes) on
+                # one PostgreSQL of 100 connections: 4 (+2) each keeps them well inside.
+                "COORD_DB_POOL_SIZE": "4",
                 "PYTHONUNBUFFERED": "1",
             }
         )
