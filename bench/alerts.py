@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from bench.infra import database, vhost
+from shared.settings import Settings
 from tests.e2e.harness import alert_body
 from tests.e2e.system import System
 from tests.support.receiver import WebhookReceiver
@@ -77,7 +78,12 @@ async def running_system(kind: str) -> AsyncIterator[System]:
                 database_url,
                 receiver,
                 # Logging every request costs CPU the benchmark would measure too.
-                extra_env={"COORD_LOG_LEVEL": "warning", "COORD_DB_POOL_SIZE": "20"},
+                extra_env={
+                    "COORD_LOG_LEVEL": "warning",
+                    # What a deployment runs with, not the tests' faster polling.
+                    "COORD_DB_POOL_SIZE": str(_DEFAULTS["db_pool_size"].default),
+                    "COORD_OUTBOX_POLL_INTERVAL": str(_DEFAULTS["outbox_poll_interval"].default),
+                },
                 local_tokens=True,
             )
             await system.start()
@@ -85,6 +91,9 @@ async def running_system(kind: str) -> AsyncIterator[System]:
                 yield system
             finally:
                 await system.aclose()
+
+
+_DEFAULTS = Settings.model_fields
 
 
 def _body(i: int) -> dict[str, Any]:

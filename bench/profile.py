@@ -13,42 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from bench.alerts import running_system, throughput
+from bench.counters import cpu_seconds
 from shared.logging import configure_logging
 from shared.settings import Settings
 
 # Frames below these are the event loop and the interpreter, not coord's choices.
 _NOISE = ("<module>", "run (asyncio", "run_forever", "_run_once", "_run (asyncio")
-
-
-def cpu_seconds() -> dict[str, float]:
-    """CPU seconds (user + system) used so far by every process on the machine, by name."""
-    ticks = float(os.sysconf("SC_CLK_TCK"))
-    used: dict[str, float] = collections.defaultdict(float)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text(encoding="utf-8")
-            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
-        except OSError:  # the process ended meanwhile
-            continue
-        fields = text.rpartition(")")[2].split()
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        if name.startswith("kworker"):  # their counters are not this load's on a VM
-            continue
-        if name.startswith(("coord", "python")) and len(cmdline) > 3:
-            name = " ".join(a.decode() for a in cmdline[1:4])
-        used[name] += (int(fields[11]) + int(fields[12])) / ticks
-    line = Path("/proc/stat").read_text(encoding="utf-8").splitlines()[0].split()
-    busy, idle = sum(int(v) for v in line[1:4] + line[6:9]), int(line[4]) + int(line[5])
-    used["(machine: all cores busy)"] = busy / ticks
-    used["(machine: all cores idle)"] = idle / ticks
-    return dict(used)
 
 
 def summarise(collapsed: Path, top: int) -> str:

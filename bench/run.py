@@ -8,13 +8,16 @@ Figures (issue 7), each next to its baseline from the same run, on this machine
   <= 500 ms), as a share of the raw confirmed-publish rate; what 32 clients posting
   back to back get accepted and delivered (and the backlog left when they stop);
   latency p50/p95/p99 at 100 alerts/s and at half the sustained rate
-  (bench/alerts.py); needs raw, which then runs too;
+  (bench/alerts.py); per alert, over one more step at half the sustained rate: SQL
+  statements and commits, broker publishes, deliveries and acks, CPU ms of each process
+  (bench/counters.py); needs raw, which then runs too;
 - timers, per database: escalation timer lateness with --timers pending timers, the
   router's timer loop in process: steady (due over --steady-window s, the first
   --steady-measure s measured) and burst (all due within --burst-window s)
   (bench/timers.py);
 - audit, per database: verify and replay records/s on a log of --events records,
   against a plain SELECT of the same rows (bench/audit.py).
+Issue 17's targets close the table, each "met" or "not met" (bench/targets.py).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import audit, timers
+from bench import audit, counters, targets, timers
 from bench.alerts import latency_at, running_system, sustained, throughput
 from bench.infra import vhost
 from bench.raw import raw_baseline
@@ -52,6 +55,13 @@ async def _system_figures(kind: str, seconds: float, concurrency: int) -> dict[s
         # as the latency of what follows.
         kept = await sustained(system, client, seconds)
         half = max(round(kept.rate / 2), 1)
+        # The counters per alert, around a step of their own: the idle waits for the
+        # broker's statistics to settle stay out of the latencies' steps. At half the
+        # rate kept: held with room, on a busy machine too.
+        start = await counters.before(system)
+        per_alert = await counters.after(
+            system, start, await latency_at(system, client, rate=half, seconds=seconds)
+        )
         at_half = await latency_at(system, client, rate=half, seconds=seconds)
         at_100 = await latency_at(system, client, rate=100, seconds=seconds)
         most = await throughput(system, client, concurrency, seconds)
@@ -60,6 +70,7 @@ async def _system_figures(kind: str, seconds: float, concurrency: int) -> dict[s
         "sustained": asdict(kept),
         "latency_at_100": asdict(at_100),
         "latency_at_half": asdict(at_half),
+        "per_alert": asdict(per_alert),
     }
 
 
@@ -121,7 +132,7 @@ def table(results: dict[str, Any]) -> Table:
             f"backlog {most['backlog_at_end']}",
             "",
         )
-        for key, target in (("latency_at_100", "p50 <= 15, p99 <= 50"), ("latency_at_half", "")):
+        for key, target in (("latency_at_100", "p50 <= 20, p99 <= 50"), ("latency_at_half", "")):
             lat = figures[key]
             out.add_row(
                 f"{kind}: latency ms at {lat['rate']:.0f}/s (p50/p95/p99)",
@@ -129,12 +140,17 @@ def table(results: dict[str, Any]) -> Table:
                 f"{lat['alerts']} alerts, {lat.get('failed', 0)} failed",
                 target,
             )
+        if "per_alert" in figures:  # results of a run before the counters had none
+            for row in counters.table_rows(kind, figures["per_alert"]):
+                out.add_row(*row)
     for kind, runs in results.get("timers", {}).items():
         for row in timers.table_rows(kind, runs):
             out.add_row(*row)
     for kind, figures in results.get("audit", {}).items():
         for row in audit.table_rows(kind, figures):
             out.add_row(*row)
+    for row in targets.table_rows(results):
+        out.add_row(*row)
     return out
 
 

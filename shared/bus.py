@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -43,6 +43,8 @@ DEAD_LETTER_EXCHANGE = "coord.dead"
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Envelope], Awaitable[None]]
+# Handles several messages in one transaction, in delivery order (``Bus.consume_batches``).
+BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ class Bus:
         self._publish_channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._batchers: list[asyncio.Task[None]] = []
 
     async def connect(self) -> None:
         """Connect (retrying until the broker answers) and declare the topology."""
@@ -165,6 +168,10 @@ class Bus:
 
     async def close(self, grace: float = 10.0) -> None:
         """Let handlers under way finish (up to ``grace`` seconds), then close the connection."""
+        for batcher in self._batchers:  # takes no new batch; the one under way is in flight
+            batcher.cancel()
+        await asyncio.gather(*self._batchers, return_exceptions=True)
+        self._batchers.clear()
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=grace)
         if self._connection is not None:
@@ -182,10 +189,36 @@ class Bus:
         end; the ack is then lost with the channel, and the broker redelivers the message
         to an idempotent consumer.
         """
-        task = asyncio.create_task(_process(queue, message, handler))
+        await asyncio.shield(self._in_flight_task(_process(queue, message, handler)))
+
+    async def _run_batch_to_completion(
+        self,
+        queue: str,
+        messages: Sequence[AbstractIncomingMessage],
+        handler: BatchHandler,
+        alone: Handler,
+    ) -> None:
+        """A batch in a task the channel cannot cancel (see ``_run_to_completion``).
+
+        On failure each message goes alone, concurrently, and the next batch waits
+        neither for them nor for a back-off.
+        """
+
+        async def batch() -> None:
+            if len(messages) == 1:
+                if await _attempt(queue, messages[0], alone):
+                    self._in_flight_task(_hand_back(queue, messages[0]))
+            elif not await _handled_together(queue, messages, handler):
+                for message in messages:
+                    self._in_flight_task(_process(queue, message, alone))
+
+        await asyncio.shield(self._in_flight_task(batch()))
+
+    def _in_flight_task(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
-        await asyncio.shield(task)
+        return task
 
     @property
     def is_connected(self) -> bool:
@@ -278,6 +311,41 @@ class Bus:
 
         await queue.consume(on_message)
 
+    async def consume_batches(self, spec: QueueSpec, handler: BatchHandler, size: int) -> None:
+        """Deliver ``spec``'s messages to ``handler`` up to ``size`` at a time, at least once.
+
+        A batch is what has arrived (up to ``size``) when the previous one is done, so
+        under load one transaction carries many messages and when idle a message goes
+        alone at once. Batches run one after the other, each message in delivery order.
+        A batch that fails is not retried as a batch: each of its messages is handled
+        alone, as ``consume`` would, so one poison message is backed off and
+        dead-lettered without holding back the others.
+        """
+        if self._connection is None:
+            raise RuntimeError("bus is not connected")
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        queue = await channel.declare_queue(
+            spec.name, durable=True, arguments=self._queue_arguments(spec)
+        )
+        arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            arrived.put_nowait(message)  # settled by the batcher
+
+        async def alone(envelope: Envelope) -> None:
+            await handler((envelope,))
+
+        async def batches() -> None:
+            while True:
+                batch = [await arrived.get()]
+                while len(batch) < size and not arrived.empty():
+                    batch.append(arrived.get_nowait())
+                await self._run_batch_to_completion(spec.name, batch, handler, alone)
+
+        self._batchers.append(asyncio.create_task(batches()))
+        await queue.consume(on_message)
+
     async def subscribe(self, bindings: Sequence[str], handler: Handler) -> BoundFeed:
         """Give ``handler`` a live copy of every matching event, for this process only.
 
@@ -341,52 +409,86 @@ class TryAgainLater(Exception):
     """A handler cannot act on the message yet; it is handed back for a later delivery."""
 
 
-class _Rejected(Exception):
-    """The message was logged and handed back to the broker for redelivery."""
-
-
 async def _process(queue: str, message: AbstractIncomingMessage, handler: Handler) -> None:
+    """Handle one message and ack it; a failed one is handed back after a back-off."""
+    if await _attempt(queue, message, handler):
+        await _hand_back(queue, message)
+
+
+async def _attempt(queue: str, message: AbstractIncomingMessage, handler: Handler) -> bool:
+    """Handle one message and ack it; True when it failed (still unsettled, to hand back)."""
+    started = time.perf_counter()
     try:
-        await _process_once(queue, message, handler)
-    except _Rejected:
-        pass
-    except (AMQPError, ChannelInvalidStateError) as error:
-        # The channel went away before the ack or reject: the broker redelivers the message.
-        log.warning("message.settle_failed", queue=queue, error=repr(error))
-
-
-async def _process_once(queue: str, message: AbstractIncomingMessage, handler: Handler) -> None:
-    async with message.process(requeue=True, ignore_processed=True):
-        started = time.perf_counter()
+        envelope = Envelope.model_validate_json(message.body)
+    except ValidationError as error:
+        MESSAGES_CONSUMED.labels(queue=queue, outcome="malformed").inc()
+        log.warning(
+            "message.malformed", queue=queue, message_id=message.message_id, error=str(error)
+        )
+        return True
+    with structlog.contextvars.bound_contextvars(
+        correlation_id=str(envelope.correlation_id),
+        message_id=str(envelope.id),
+        message_type=envelope.type,
+    ):
         try:
-            envelope = Envelope.model_validate_json(message.body)
-        except ValidationError as error:
-            MESSAGES_CONSUMED.labels(queue=queue, outcome="malformed").inc()
-            log.warning(
-                "message.malformed", queue=queue, message_id=message.message_id, error=str(error)
-            )
-            await _back_off(message)
-            raise _Rejected from error
-        with structlog.contextvars.bound_contextvars(
-            correlation_id=str(envelope.correlation_id),
-            message_id=str(envelope.id),
-            message_type=envelope.type,
-        ):
-            try:
-                await handler(envelope)
-            except TryAgainLater as error:
-                # Expected (a command ahead of its subject): no traceback, the same back-off.
-                MESSAGES_CONSUMED.labels(queue=queue, outcome="deferred").inc()
-                log.info("message.deferred", queue=queue, reason=str(error))
-                await _back_off(message)
-                raise _Rejected from error
-            except Exception as error:
-                MESSAGES_CONSUMED.labels(queue=queue, outcome="failed").inc()
-                log.exception("message.failed", queue=queue)
-                await _back_off(message)
-                raise _Rejected from error
+            await handler(envelope)
+        except TryAgainLater as error:
+            # Expected (a command ahead of its subject): no traceback, the same back-off.
+            MESSAGES_CONSUMED.labels(queue=queue, outcome="deferred").inc()
+            log.info("message.deferred", queue=queue, reason=str(error))
+            return True
+        except Exception:
+            MESSAGES_CONSUMED.labels(queue=queue, outcome="failed").inc()
+            log.exception("message.failed", queue=queue)
+            return True
+    if await _settle(queue, message.ack()):
         MESSAGES_CONSUMED.labels(queue=queue, outcome="ok").inc()
         HANDLER_SECONDS.labels(queue=queue).observe(time.perf_counter() - started)
+    return False
+
+
+async def _hand_back(queue: str, message: AbstractIncomingMessage) -> None:
+    """Requeue a failed message after a back-off: redelivered until the delivery limit."""
+    await _back_off(message)
+    await _settle(queue, message.reject(requeue=True))
+
+
+async def _settle(queue: str, settling: Awaitable[None]) -> bool:
+    """Ack or reject; False when the channel went away first (the broker redelivers)."""
+    try:
+        await settling
+    except (AMQPError, ChannelInvalidStateError) as error:
+        log.warning("message.settle_failed", queue=queue, error=repr(error))
+        return False
+    return True
+
+
+async def _handled_together(
+    queue: str, messages: Sequence[AbstractIncomingMessage], handler: BatchHandler
+) -> bool:
+    """Handle ``messages`` (two or more) in one call of ``handler`` and ack them.
+
+    False when they are left to handle alone: a malformed one among them, or a failure.
+    """
+    started = time.perf_counter()
+    envelopes: list[Envelope] = []
+    for message in messages:
+        try:
+            envelopes.append(Envelope.model_validate_json(message.body))
+        except ValidationError:
+            return False  # the lone path logs it and hands it back
+    try:
+        await handler(envelopes)
+    except Exception as error:  # noqa: BLE001 - any failure: each message on its own
+        log.info("batch.failed_handled_alone", queue=queue, size=len(messages), error=repr(error))
+        return False
+    for message in messages:
+        # Not acked: the broker redelivers it, and the handler is idempotent.
+        await _settle(queue, message.ack())
+    MESSAGES_CONSUMED.labels(queue=queue, outcome="ok").inc(len(messages))
+    HANDLER_SECONDS.labels(queue=queue).observe(time.perf_counter() - started)
+    return True
 
 
 async def _back_off(message: AbstractIncomingMessage) -> None:

@@ -15,6 +15,8 @@ The promises a bus keeps, whatever is behind it:
 - ``consume`` delivers each message of a queue to its handler at least once: a
   handler that raises (``TryAgainLater`` or any error) gets it again after a
   back-off, until the delivery limit dead-letters it;
+- ``consume_batches`` does the same with several messages per call (one transaction
+  for what arrived meanwhile); a batch that fails is handled message by message;
 - ``subscribe`` gives a handler a live copy of what matches, for this process only;
   its ``LiveFeed`` pauses (nothing is routed to it, nothing queued) and resumes, so a
   replica with no live client costs the broker and itself nothing per event.
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from shared.bus import Handler, OutgoingMessage, PublishOutcome, QueueSpec
+from shared.bus import BatchHandler, Handler, OutgoingMessage, PublishOutcome, QueueSpec
 
 
 class LiveFeed(Protocol):
@@ -61,6 +63,9 @@ class MessageBus(Protocol):
 
     async def consume(self, spec: QueueSpec, handler: Handler) -> None:
         """Deliver every message of ``spec``'s queue to ``handler``, at least once."""
+
+    async def consume_batches(self, spec: QueueSpec, handler: BatchHandler, size: int) -> None:
+        """Deliver ``spec``'s messages to ``handler`` up to ``size`` at a time, at least once."""
 
     async def subscribe(self, bindings: Sequence[str], handler: Handler) -> LiveFeed:
         """Give ``handler`` a live copy of every event matching ``bindings`` (topic patterns)."""

@@ -11,8 +11,9 @@ redact a payload and still prove the chain: the digest stands in for it.
 
 Appending is serialised: on PostgreSQL by a transaction-scoped advisory lock
 (the next sequence number is read after taking it), on SQLite by ``BEGIN
-IMMEDIATE``. A transaction appends after taking all its row locks, so the log's
-lock is always the last one taken and two writers cannot deadlock on it.
+IMMEDIATE``. A transaction's records are written just before it commits, after
+its other writes, so the log's lock is the last one taken (two writers cannot
+deadlock on it) and held for one statement and the commit.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from shared.envelope import Envelope, utc_now
 GENESIS = "0" * 64
 # Any constant works; it only has to be the same for every writer of the log.
 _ADVISORY_LOCK_KEY = 0x636F6F72_64_6C6F67 & 0x7FFF_FFFF_FFFF_FFFF
-# session.info key: the head this transaction has appended up to (it holds the log's lock).
-_HEAD_IN_TRANSACTION = "coord.event_log.head"
+# session.info key: the envelopes this transaction appends, written just before its commit.
+_PENDING_RECORDS = "coord.event_log.pending"
 _Rows = TypeVar("_Rows")
 
 
@@ -171,27 +172,43 @@ async def head(session: AsyncSession) -> Head:
 
 
 async def append(session: AsyncSession, envelopes: Iterable[Envelope]) -> None:
-    """Append envelopes at the end of the log, in order, in the caller's transaction.
+    """Append envelopes at the end of the log, in order, when the caller's transaction commits.
 
-    Call it after the transaction has taken its row locks: the log's lock comes last,
-    or two writers could deadlock.
+    The records are written just before the commit, in one statement with every other
+    record the transaction appended: the log's lock (PostgreSQL's advisory lock, taken
+    then) is held for that statement and the commit only, not for the rest of the
+    transaction, and it is always the last lock taken, so two writers cannot deadlock.
     """
-    batch = list(envelopes)
-    if not batch:
+    refuse_savepoint(session, "the event log")
+    session.sync_session.info.setdefault(_PENDING_RECORDS, []).extend(envelopes)
+
+
+def refuse_savepoint(session: AsyncSession, what: str) -> None:
+    """Raise inside a savepoint: what is written at commit would outlive its rollback."""
+    if session.in_nested_transaction():
+        raise RuntimeError(f"{what} is written when the transaction commits: not in a savepoint")
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    # Runs inside the async session's greenlet, so the sync calls below await the driver.
+    if session.in_nested_transaction():
+        return  # a savepoint released (SQLAlchemy says so too): the records wait for the commit
+    pending: list[Envelope] = session.info.pop(_PENDING_RECORDS, [])
+    if not pending:
         return
-    # A second append in the same transaction (the router logs the alert it consumed,
-    # then what routing decided) already holds the lock and knows the head it wrote.
-    last: Head | None = session.info.get(_HEAD_IN_TRANSACTION)
-    if last is None:
-        if session.get_bind().dialect.name == "postgresql":
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
-            )
-        last = await head(session)
-    seq, prev = last.seq, last.hash
+    # Every row lock of the transaction first: a flush the commit did after the log's
+    # lock could wait on a writer that waits on this lock.
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+    last = session.execute(
+        select(EventRecord.seq, EventRecord.hash).order_by(EventRecord.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
     now = utc_now()
     rows = []
-    for envelope in batch:
+    for envelope in pending:
         seq += 1
         row: dict[str, Any] = {
             "seq": seq,
@@ -210,14 +227,15 @@ async def append(session: AsyncSession, envelopes: Iterable[Envelope]) -> None:
         }
         row["hash"] = prev = record_hash(row, payload_digest(row["payload"]), row["prev_hash"])
         rows.append(row)
-    await session.execute(insert(EventRecord), rows)
-    session.info[_HEAD_IN_TRANSACTION] = Head(seq, prev)
+    session.execute(insert(EventRecord), rows)
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_head(session: Session, _transaction: SessionTransaction) -> None:
-    # Any end - commit, rollback, or a savepoint's - may leave the cached head wrong.
-    session.info.pop(_HEAD_IN_TRANSACTION, None)
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    # A rolled-back transaction's records are not written by the next one (none are
+    # appended in a savepoint: ``refuse_savepoint``).
+    if transaction.parent is None:
+        session.info.pop(_PENDING_RECORDS, None)
 
 
 @dataclass(frozen=True)

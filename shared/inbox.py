@@ -6,12 +6,13 @@ the message; a redelivered copy then finds the id and has no second effect.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import Column, String, Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import Base, UTCDateTime, insert_ignoring_duplicates
+from shared.db import Base, UTCDateTime
 from shared.envelope import Envelope, utc_now
 
 
@@ -26,19 +27,6 @@ def inbox_table(service: str) -> Table:
     )
 
 
-async def record_first_delivery(session: AsyncSession, inbox: Table, envelope: Envelope) -> bool:
-    """Record ``envelope`` as processed; False when it already was (a duplicate)."""
-    return await insert_ignoring_duplicates(
-        session,
-        inbox,
-        {
-            "message_id": str(envelope.id),
-            "message_type": envelope.type,
-            "processed_at": utc_now(),
-        },
-    )
-
-
 async def process_once(
     sessions: async_sessionmaker[AsyncSession],
     inbox: Table,
@@ -49,8 +37,48 @@ async def process_once(
 
     Returns False for a duplicate, which then has no effect at all.
     """
-    async with sessions() as session, session.begin():
-        if not await record_first_delivery(session, inbox, envelope):
-            return False
+
+    async def run(session: AsyncSession, _envelope: Envelope) -> None:
         await effect(session)
-    return True
+
+    return bool(await process_each_once(sessions, inbox, (envelope,), run))
+
+
+async def process_each_once(
+    sessions: async_sessionmaker[AsyncSession],
+    inbox: Table,
+    envelopes: Sequence[Envelope],
+    effect: Callable[[AsyncSession, Envelope], Awaitable[None]],
+) -> list[Envelope]:
+    """Run ``effect`` for each envelope not processed before, in order, in one transaction.
+
+    The envelopes are recorded in the same transaction; the ones that took effect are
+    returned (a duplicate has no effect at all). One failure rolls the whole back.
+    """
+    async with sessions() as session, session.begin():
+        fresh = await first_deliveries(session, inbox, envelopes)
+        for envelope in fresh:
+            await effect(session, envelope)
+    return fresh
+
+
+async def first_deliveries(
+    session: AsyncSession, inbox: Table, envelopes: Sequence[Envelope]
+) -> list[Envelope]:
+    """Record a batch as processed in one statement; the envelopes not processed before.
+
+    In delivery order; a message twice in the batch counts once. On PostgreSQL a
+    concurrent transaction inserting the same id makes this one wait for it, so a
+    message handled by two replicas at once takes effect in exactly one.
+    """
+    by_id: dict[str, Envelope] = {}
+    for envelope in envelopes:
+        by_id.setdefault(str(envelope.id), envelope)  # the first copy, in its place
+    unique = list(by_id.values())
+    now = utc_now()
+    rows = [{"message_id": str(e.id), "message_type": e.type, "processed_at": now} for e in unique]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.message_id)
+    fresh = set((await session.scalars(statement)).all())
+    return [e for e in unique if str(e.id) in fresh]

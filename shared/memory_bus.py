@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiormq
 import structlog
@@ -27,6 +28,7 @@ from aiormq.exceptions import DeliveryError
 from shared.bus import (
     EVENTS_EXCHANGE,
     TOPOLOGY,
+    BatchHandler,
     Handler,
     OutgoingMessage,
     PublishOutcome,
@@ -288,6 +290,66 @@ class MemoryBus:
         """Deliver every message of ``spec``'s queue (declared if new) to ``handler``."""
         self._start(self.broker.declare(spec), handler)
 
+    async def consume_batches(self, spec: QueueSpec, handler: BatchHandler, size: int) -> None:
+        """As ``shared.bus.Bus.consume_batches``: what has arrived, up to ``size``, in one call."""
+        if not self._connected:
+            raise RuntimeError("bus is not connected")
+        queue = self.broker.declare(spec)
+        queue.consumers += 1
+        self._consumers.append(asyncio.create_task(self._consume_batches(queue, handler, size)))
+
+    async def _consume_batches(self, queue: _Queue, handler: BatchHandler, size: int) -> None:
+        try:
+            while True:
+                batch = [await queue.get()]
+                while len(batch) < size and queue.ready:
+                    batch.append(queue.ready.popleft())
+                task = asyncio.create_task(self._deliver_batch(queue, batch, handler))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+                await asyncio.shield(task)  # batches one after the other
+        finally:
+            queue.consumers -= 1
+
+    async def _deliver_batch(
+        self, queue: _Queue, batch: list[_Delivery], handler: BatchHandler
+    ) -> None:
+        """Handle the batch in one call; on failure, each delivery alone, concurrently.
+
+        The next batch waits for the handler, never for a back-off (as on RabbitMQ).
+        """
+
+        async def alone(envelope: Envelope) -> None:
+            await handler((envelope,))
+
+        try:
+            if len(batch) == 1:
+                error = await _handle(alone, batch[0].message)
+                if error is None:
+                    self.broker.settle(queue)
+                else:
+                    self._in_flight_task(self._hand_back(queue, batch[0], error))
+                return
+            try:
+                await handler([Envelope.model_validate_json(d.message.body) for d in batch])
+            except Exception as error:  # noqa: BLE001 - any failure: each alone, as on RabbitMQ
+                log.info("batch.failed_handled_alone", queue=queue.name, error=repr(error))
+            else:
+                for _ in batch:
+                    self.broker.settle(queue)
+                return
+        except asyncio.CancelledError:
+            for delivery in reversed(batch):  # lost with the connection: redelivered
+                queue.put(delivery, first=True)
+            raise
+        for delivery in batch:
+            self._in_flight_task(self._deliver(queue, delivery, alone))
+
+    def _in_flight_task(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
     async def subscribe(self, bindings: Sequence[str], handler: Handler) -> MemoryFeed:
         """Give ``handler`` what matches ``bindings``, on a queue that goes with this connection."""
         name = f"amq.gen-{next(self._exclusive_names)}"
@@ -322,19 +384,25 @@ class MemoryBus:
     async def _deliver(self, queue: _Queue, delivery: _Delivery, handler: Handler) -> None:
         try:
             error = await _handle(handler, delivery.message)
-            if error is None:
-                self.broker.settle(queue)
-                return
-            delivery.returned += 1
-            if self.broker.give_up(queue, delivery, error):
-                return
-            # As the real bus: without a pause a transient fault burns through the limit.
-            doublings = min(delivery.returned - 1, _MAX_BACK_OFF_DOUBLINGS)
-            await asyncio.sleep(self.broker.back_off * 2**doublings)
         except asyncio.CancelledError:
             queue.put(delivery, first=True)  # the ack is lost with the connection: redelivered
             raise
-        queue.put(delivery)
+        if error is None:
+            self.broker.settle(queue)
+        else:
+            await self._hand_back(queue, delivery, error)
+
+    async def _hand_back(self, queue: _Queue, delivery: _Delivery, error: Exception) -> None:
+        """Requeue a failed delivery after a back-off, or dead-letter it at the limit."""
+        delivery.returned += 1
+        if self.broker.give_up(queue, delivery, error):
+            return
+        try:
+            # As the real bus: without a pause a transient fault burns through the limit.
+            doublings = min(delivery.returned - 1, _MAX_BACK_OFF_DOUBLINGS)
+            await asyncio.sleep(self.broker.back_off * 2**doublings)
+        finally:
+            queue.put(delivery)  # cancelled or not: handed back
 
 
 async def _handle(handler: Handler, message: OutgoingMessage) -> Exception | None:

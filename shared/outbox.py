@@ -35,7 +35,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from shared.bus import (
     OutgoingMessage,
@@ -49,6 +49,7 @@ from shared.contracts import OUTBOX_PARKED
 from shared.contracts.registry import is_published
 from shared.db import Base, UTCDateTime
 from shared.envelope import Envelope, utc_now
+from shared.event_log import refuse_savepoint
 from shared.metrics import OUTBOX_PARKED_ROWS, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 from shared.outbox_parking import OutboxRow, count_parked, park, parked_event
 
@@ -74,7 +75,8 @@ STILL_FAILING_LOG_SECONDS = 60.0
 # How often the relay recounts the parked rows for the gauge (an operator may retry some).
 PARKED_REFRESH_SECONDS = 5.0
 
-_PENDING_KEY = "coord.outbox.pending"
+_PENDING_KEY = "coord.outbox.pending"  # session.info: outboxes written by a commit
+_STAGED_KEY = "coord.outbox.staged"  # session.info: envelopes staged, written before commit
 
 
 class UnpublishableType(ValueError):
@@ -97,31 +99,53 @@ def outbox_table(service: str) -> Table:
 async def add_to_outbox(session: AsyncSession, outbox: Table, *envelopes: Envelope) -> None:
     """Stage envelopes for publication when ``session``'s transaction commits.
 
+    The rows are written just before the commit, every envelope the transaction staged
+    in one statement (a batch of messages handled in one transaction stages many).
     Raises ``UnpublishableType`` for a type ``shared.contracts.registry`` routes to no
     queue: a programming error, refused here rather than jamming the outbox in production.
     """
-    if not envelopes:
-        return
     for envelope in envelopes:
         if not is_published(envelope.type):
             raise UnpublishableType(
                 f"{envelope.type!r} is routed to no queue (shared/contracts/registry.py): "
                 "register it with the queue that handles it, or only append it to the event log"
             )
+    refuse_savepoint(session, "the outbox")
+    if envelopes:
+        staged: dict[Table, list[Envelope]] = session.sync_session.info.setdefault(_STAGED_KEY, {})
+        staged.setdefault(outbox, []).extend(envelopes)
+
+
+def _write_staged(session: Session) -> None:
+    # Runs inside the async session's greenlet, so the sync calls below await the driver.
+    if session.in_nested_transaction():
+        return  # a savepoint released: the rows wait for the commit
+    staged: dict[Table, list[Envelope]] = session.info.pop(_STAGED_KEY, {})
     now = utc_now()
-    rows: list[dict[str, Any]] = []
-    for envelope in envelopes:
-        message = to_outgoing(envelope)
-        rows.append(
-            {
-                "message_id": message.message_id,
-                "routing_key": message.routing_key,
-                "body": message.body,
-                "created_at": now,
-            }
-        )
-    await session.execute(insert(outbox), rows)
-    session.sync_session.info.setdefault(_PENDING_KEY, set()).add(outbox.name)
+    for outbox, envelopes in staged.items():
+        rows: list[dict[str, Any]] = []
+        for envelope in envelopes:
+            message = to_outgoing(envelope)
+            rows.append(
+                {
+                    "message_id": message.message_id,
+                    "routing_key": message.routing_key,
+                    "body": message.body,
+                    "created_at": now,
+                }
+            )
+        session.execute(insert(outbox), rows)
+        session.info.setdefault(_PENDING_KEY, set()).add(outbox.name)
+
+
+def _forget_staged(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # a rolled-back transaction stages nothing for the next
+        session.info.pop(_STAGED_KEY, None)
+
+
+# insert=True: before the event log's own writer, which takes the log's lock last.
+event.listen(Session, "before_commit", _write_staged, insert=True)
+event.listen(Session, "after_transaction_end", _forget_staged)
 
 
 @dataclass

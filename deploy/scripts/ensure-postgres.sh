@@ -145,6 +145,21 @@ fix_hba() {
     superuser_psql -At -c 'SELECT pg_reload_conf()' >/dev/null
 }
 
+# The benchmark counts statements per alert with pg_stat_statements, which must be
+# preloaded (one restart, once); the extension lives in the app database, readable by
+# the app role through pg_read_all_stats. Development and benchmark machines only.
+ensure_stat_statements() {
+    if [[ "$(superuser_psql -At -c 'SHOW shared_preload_libraries')" != *pg_stat_statements* ]]; then
+        log "preloading pg_stat_statements (ALTER SYSTEM, restart of ${PG_VERSION}/${PG_CLUSTER})"
+        superuser_psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+        pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart
+        wait_until "$WAIT_SECONDS" "pg_isready after restart" pg_ready || die "PostgreSQL did not come back"
+    fi
+    as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PORT" -d "$APP_DB" \
+        -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null
+    superuser_psql -c "GRANT pg_read_all_stats TO \"${APP_USER}\"" >/dev/null
+}
+
 ensure_tcp_login() {
     have psql || die "psql not found; install postgresql-client"
     if app_login_ok; then
@@ -195,6 +210,7 @@ main() {
         local)
             ensure_role_and_db
             ensure_tcp_login
+            ensure_stat_statements
             ;;
         docker | external)
             # The role and database come from the server's own setup (docker-compose.yml

@@ -90,7 +90,9 @@ class IngestService:
         )
         views = ViewKeeper(sessions, project, verdicts)
         self.infrastructure.spawn(views.forget_old_verdicts())
-        await self.infrastructure.bus.consume(INGEST_VIEWS_QUEUE, views)
+        await self.infrastructure.bus.consume_batches(
+            INGEST_VIEWS_QUEUE, views.batch, self.settings.prefetch
+        )
         stream.attach(await self.infrastructure.bus.subscribe(STREAM_BINDINGS, stream.on_event))
 
     def drain(self) -> None:

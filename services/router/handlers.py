@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,7 +38,7 @@ from shared.contracts import (
 from shared.directory import Directory
 from shared.directory_store import DIRECTORY_LOAD
 from shared.envelope import Envelope
-from shared.inbox import process_once
+from shared.inbox import process_each_once
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +71,7 @@ EFFECTS: dict[str, Effect] = {
 
 
 class RouterHandler:
-    """Consumes ``router.inbox``."""
+    """Consumes ``router.inbox``, in batches (``batch`` for ``MessageBus.consume_batches``)."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], directory: Callable[[], Directory]
@@ -81,13 +81,27 @@ class RouterHandler:
 
     async def __call__(self, envelope: Envelope) -> None:
         """Handle one message; a redelivered one has no second effect."""
-        effect = EFFECTS.get(envelope.type)
-        if effect is None:
-            raise ValueError(f"router cannot handle {envelope.type!r}")
+        await self.batch((envelope,))
+
+    async def batch(self, envelopes: Sequence[Envelope]) -> None:
+        """Handle a batch in one transaction, in order; a redelivered message has no second effect.
+
+        One transaction for what arrived together: one inbox statement, one append to the
+        log (one take of its lock) and one outbox statement for the whole batch.
+        """
+        effects = {envelope.type: _effect_of(envelope) for envelope in envelopes}
         directory = self._directory()
 
-        async def run(session: AsyncSession) -> None:
-            await effect(session, directory, envelope)
+        async def run(session: AsyncSession, envelope: Envelope) -> None:
+            await effects[envelope.type](session, directory, envelope)
 
-        if not await process_once(self._sessions, INBOX, envelope, run):
-            log.info("message.duplicate_ignored")
+        done = await process_each_once(self._sessions, INBOX, envelopes, run)
+        if len(done) < len(envelopes):
+            log.info("message.duplicate_ignored", duplicates=len(envelopes) - len(done))
+
+
+def _effect_of(envelope: Envelope) -> Effect:
+    effect = EFFECTS.get(envelope.type)
+    if effect is None:
+        raise ValueError(f"router cannot handle {envelope.type!r}")
+    return effect

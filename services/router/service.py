@@ -45,8 +45,8 @@ class RouterService:
             sessions, self.settings.directory, refresh_interval=self.settings.directory_refresh
         )
         self.infrastructure.spawn(directories.run())
-        await self.infrastructure.bus.consume(
-            ROUTER_QUEUE, RouterHandler(sessions, directories.get)
+        await self.infrastructure.bus.consume_batches(
+            ROUTER_QUEUE, RouterHandler(sessions, directories.get).batch, self.settings.prefetch
         )
         timers = TimerLoop(
             sessions, directories.get, poll_interval=self.settings.timer_poll_interval

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from services.ingest.alerts.tables import AlertPersonRecord, AlertViewRecord, TimelineRecord
 from shared.contracts import (
@@ -32,6 +34,9 @@ from shared.state_rows import take_state
 _PRIVATE_FIELDS = frozenset({"address", "contacts", "alert", "source", "snapshot"})
 
 
+# session.info key: the views this transaction has locked (and loaded).
+_LOCKED_VIEWS = "coord.ingest.locked_views"
+
 # On an alert's own timeline, what names the alert, and what repeats the view (a
 # notification's summary is the alert as raised).
 _THE_ALERT_ITSELF = ("alert_id", "subject_type", "subject_id", "summary")
@@ -42,9 +47,30 @@ def shown_detail(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k not in _PRIVATE_FIELDS}
 
 
+async def _locked_view(session: AsyncSession, alert_id: str) -> AlertViewRecord | None:
+    """The alert's view, locked for the transaction: read once however many events it gets.
+
+    A batch of events (``ViewKeeper.batch``) often carries several of one alert; the lock
+    (against another replica's consumer) lasts the transaction, so the view loaded the
+    first time is current for the rest of it.
+    """
+    locked: set[str] = session.sync_session.info.setdefault(_LOCKED_VIEWS, set())
+    if alert_id in locked:
+        return await session.get(AlertViewRecord, alert_id)  # from the session, no SQL
+    view = await session.get(AlertViewRecord, alert_id, with_for_update=True)
+    if view is not None:
+        locked.add(alert_id)
+    return view
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _unlocked(session: Session, _transaction: SessionTransaction) -> None:
+    session.info.pop(_LOCKED_VIEWS, None)  # the locks end with the transaction
+
+
 async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
     """Add the event to its alert's timeline and update the view; replays are no-ops."""
-    view = await session.get(AlertViewRecord, str(envelope.correlation_id), with_for_update=True)
+    view = await _locked_view(session, str(envelope.correlation_id))
     if view is None:
         return  # not an alert this ingest accepted (e.g. another thread type)
     if envelope.type == ALERT_STATE_CHANGED:

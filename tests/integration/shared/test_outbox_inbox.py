@@ -9,16 +9,19 @@ from typing import Any
 
 import aio_pika
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.tables import OUTBOX as INGEST_OUTBOX
 from services.router.tables import INBOX as ROUTER_INBOX
 from services.router.tables import OUTBOX as ROUTER_OUTBOX
+from services.router.tables import stage as router_stage
 from shared.bus import ROUTER_QUEUE, Bus, OutgoingMessage, PublishOutcome
 from shared.envelope import Envelope
-from shared.inbox import process_once
+from shared.event_log import EventRecord, verify
+from shared.event_log import append as append_to_log
+from shared.inbox import process_each_once, process_once
 from shared.outbox import OutboxRelay, add_to_outbox
 from tests.support.builders import raised_envelope
 from tests.support.database import Database
@@ -314,3 +317,250 @@ async def test_outbox_rows_keep_the_serialised_envelope(db: Database) -> None:
                     }
                 ],
             )
+
+
+# --------------------------------------------------------------------------- inbox, in batches
+
+
+def caused_by(envelope: Envelope) -> Envelope:
+    """A follow-up of ``envelope`` (as a handler stages): its causation names the message."""
+    return raised_envelope().model_copy(update={"causation_id": envelope.id})
+
+
+async def stage_in(outbox: Table, db: Database, *envelopes: Envelope) -> None:
+    async with db.sessions() as session, session.begin():
+        await add_to_outbox(session, outbox, *envelopes)
+
+
+def redelivered(envelope: Envelope) -> Envelope:
+    """Another copy of the same message, as the broker hands it back (parsed anew)."""
+    return Envelope.model_validate_json(envelope.model_dump_json())
+
+
+async def outbox_causes(db: Database) -> list[str]:
+    """What each row of the router's outbox was caused by, in outbox order."""
+    async with db.sessions() as session:
+        bodies = (
+            await session.scalars(select(ROUTER_OUTBOX.c.body).order_by(ROUTER_OUTBOX.c.position))
+        ).all()
+    return [str(Envelope.model_validate_json(bytes(body)).causation_id) for body in bodies]
+
+
+async def log_rows(db: Database) -> list[tuple[int, str]]:
+    """(seq, event_id) of every record of the event log, in seq order."""
+    async with db.sessions() as session:
+        rows = await session.execute(
+            select(EventRecord.seq, EventRecord.event_id).order_by(EventRecord.seq)
+        )
+    return [(row.seq, row.event_id) for row in rows]
+
+
+async def assert_chain_valid(db: Database, records: int) -> None:
+    async with db.sessions() as session:
+        check = await verify(session)
+    assert check.problem is None, check.problem
+    assert check.checked == records
+
+
+def ids(envelopes: Sequence[Envelope]) -> list[str]:
+    return [str(envelope.id) for envelope in envelopes]
+
+
+async def test_a_batch_takes_effect_once_per_new_message_in_order(db: Database) -> None:
+    done_before = raised_envelope(title="processed before")
+    assert await process_once(db.sessions, ROUTER_INBOX, done_before, effect_adding_one_row())
+    a, b, c = (raised_envelope(title=title) for title in "abc")
+    batch = [a, done_before, b, redelivered(a), c]
+    ran: list[Envelope] = []
+
+    async def effect(session: AsyncSession, envelope: Envelope) -> None:
+        ran.append(envelope)
+        await add_to_outbox(session, ROUTER_OUTBOX, caused_by(envelope))
+
+    fresh = await process_each_once(db.sessions, ROUTER_INBOX, batch, effect)
+
+    assert ids(fresh) == ids([a, b, c])  # each new message once, in delivery order
+    assert ids(ran) == ids([a, b, c])
+    assert await db.count(ROUTER_INBOX) == 4
+    assert await db.count(ROUTER_OUTBOX) == 4  # the earlier message's row, and one each
+    assert (await outbox_causes(db))[1:] == ids([a, b, c])
+    # the whole batch again (a redelivery): no effect at all
+    assert await process_each_once(db.sessions, ROUTER_INBOX, batch, effect) == []
+    assert ids(ran) == ids([a, b, c])
+    assert await db.count(ROUTER_OUTBOX) == 4
+
+
+async def test_a_failing_effect_rolls_back_the_whole_batch(db: Database) -> None:
+    five = [raised_envelope(title=f"alert {i}") for i in range(5)]
+    follow_ups = {envelope.id: caused_by(envelope) for envelope in five}
+    ran: list[Envelope] = []
+    failing = {five[2].id}
+
+    async def effect(session: AsyncSession, envelope: Envelope) -> None:
+        ran.append(envelope)
+        await router_stage(session, [follow_ups[envelope.id]])  # the log and the outbox
+        if envelope.id in failing:
+            raise Boom
+
+    with pytest.raises(Boom):
+        await process_each_once(db.sessions, ROUTER_INBOX, five, effect)
+    assert ids(ran) == ids(five[:3])  # the third failed, after two took effect
+    assert await db.count(ROUTER_INBOX) == 0
+    assert await db.count(ROUTER_OUTBOX) == 0
+    assert await db.count(EventRecord) == 0
+
+    failing.clear()  # the retry of the same batch goes through
+    ran.clear()
+    assert ids(await process_each_once(db.sessions, ROUTER_INBOX, five, effect)) == ids(five)
+    assert ids(ran) == ids(five)
+    assert await db.count(ROUTER_INBOX) == 5
+    assert await outbox_causes(db) == ids(five)
+    expected = [str(follow_ups[envelope.id].id) for envelope in five]
+    assert await log_rows(db) == list(enumerate(expected, start=1))
+    await assert_chain_valid(db, 5)
+
+
+async def test_a_batch_whose_commit_fails_leaves_nothing(db: Database) -> None:
+    """The log's records and the outbox rows are written as the batch commits: a write
+    refused then (here a follow-up already in the outbox) rolls back the whole batch."""
+    three = [raised_envelope(title=f"alert {i}") for i in range(3)]
+    clash = raised_envelope(title="already staged")
+    await stage_in(ROUTER_OUTBOX, db, clash)
+
+    async def effect(session: AsyncSession, envelope: Envelope) -> None:
+        await router_stage(session, [clash if envelope.id == three[1].id else caused_by(envelope)])
+
+    with pytest.raises(IntegrityError):
+        await process_each_once(db.sessions, ROUTER_INBOX, three, effect)
+    assert await db.count(ROUTER_INBOX) == 0
+    assert await db.count(ROUTER_OUTBOX) == 1  # the clashing row, from before
+    assert await db.count(EventRecord) == 0
+
+    async def fixed(session: AsyncSession, envelope: Envelope) -> None:
+        await router_stage(session, [caused_by(envelope)])
+
+    assert ids(await process_each_once(db.sessions, ROUTER_INBOX, three, fixed)) == ids(three)
+    assert await db.count(EventRecord) == 3
+    await assert_chain_valid(db, 3)
+
+
+async def test_the_records_of_a_batch_follow_each_other_in_the_log(db: Database) -> None:
+    async def effect(session: AsyncSession, envelope: Envelope) -> None:
+        # as the router does: the message consumed, then what it caused
+        await append_to_log(session, [envelope])
+        await router_stage(session, [caused_by(envelope)])
+
+    earlier = [raised_envelope(title="earlier")]
+    await process_each_once(db.sessions, ROUTER_INBOX, earlier, effect)
+    batch = [raised_envelope(title=f"alert {i}") for i in range(5)]
+    await process_each_once(db.sessions, ROUTER_INBOX, batch, effect)
+
+    rows = await log_rows(db)
+    assert [seq for seq, _ in rows] == list(range(1, 13))  # contiguous, after the earlier two
+    records = rows[2:]
+    assert [event_id for _, event_id in records][::2] == ids(batch)  # each message, in order
+    async with db.sessions() as session:
+        causes = (
+            await session.scalars(
+                select(EventRecord.causation_id)
+                .where(EventRecord.seq > 2)
+                .order_by(EventRecord.seq)
+            )
+        ).all()
+        recorded = set(
+            (
+                await session.scalars(select(EventRecord.recorded_at).where(EventRecord.seq > 2))
+            ).all()
+        )
+    assert causes[1::2] == ids(batch)  # ... each followed by what it caused
+    assert len(recorded) == 1  # written together, as the batch committed
+    await assert_chain_valid(db, 12)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_concurrent_batches_append_to_the_log_without_deadlock(db: Database) -> None:
+    """Ten batches at once, each writing rows the others do not touch (its inbox and outbox
+    rows) and appending to the log: all commit, the log in one unbroken chain."""
+
+    async def effect(session: AsyncSession, envelope: Envelope) -> None:
+        await router_stage(session, [caused_by(envelope)])
+        await asyncio.sleep(0.01)  # the transactions overlap
+
+    batches = [[raised_envelope(title=f"batch {b} alert {i}") for i in range(3)] for b in range(10)]
+    done = await asyncio.wait_for(
+        asyncio.gather(
+            *(process_each_once(db.sessions, ROUTER_INBOX, batch, effect) for batch in batches)
+        ),
+        20,
+    )
+
+    assert [ids(fresh) for fresh in done] == [ids(batch) for batch in batches]
+    rows = await log_rows(db)
+    assert [seq for seq, _ in rows] == list(range(1, 31))
+    async with db.sessions() as session:
+        found = await session.execute(select(EventRecord.seq, EventRecord.causation_id))
+        cause_of = {row.seq: row.causation_id for row in found}
+    for batch in batches:  # a batch's records are written together: next to each other
+        seqs = sorted(seq for seq, cause in cause_of.items() if cause in ids(batch))
+        assert seqs == list(range(seqs[0], seqs[0] + 3))
+        assert [cause_of[seq] for seq in seqs] == ids(batch)
+    assert await db.count(ROUTER_INBOX) == 30
+    assert await db.count(ROUTER_OUTBOX) == 30
+    await assert_chain_valid(db, 30)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_two_writers_of_one_row_both_append_to_the_log(db: Database) -> None:
+    """One transaction appends, then waits for a row the other holds while appending: the
+    log's lock is taken as each commits, after its row locks, so neither waits on it
+    while holding what the other needs (taken at the append, this deadlocked)."""
+    held = raised_envelope(title="a row both write")
+    await process_once(db.sessions, ROUTER_INBOX, held, effect_adding_one_row())
+    touch = (
+        update(ROUTER_INBOX)
+        .where(ROUTER_INBOX.c.message_id == str(held.id))
+        .values(processed_at=held.occurred_at)
+    )
+    first, second = raised_envelope(title="first"), raised_envelope(title="second")
+    first_appended, row_taken = asyncio.Event(), asyncio.Event()
+
+    async def appends_then_writes_the_row() -> None:
+        async with db.sessions() as session, session.begin():
+            await append_to_log(session, [first])
+            first_appended.set()
+            await row_taken.wait()
+            await session.execute(touch)  # waits until the other commits
+
+    async def writes_the_row_then_appends() -> None:
+        async with db.sessions() as session, session.begin():
+            await first_appended.wait()
+            await session.execute(touch)
+            row_taken.set()
+            await asyncio.sleep(0.1)  # the other is waiting for the row by now
+            await append_to_log(session, [second])
+
+    await asyncio.wait_for(
+        asyncio.gather(appends_then_writes_the_row(), writes_the_row_then_appends()), 10
+    )
+    assert await log_rows(db) == [(1, str(second.id)), (2, str(first.id))]
+    await assert_chain_valid(db, 2)
+
+
+async def test_the_log_and_outbox_refuse_a_savepoint_and_nothing_is_written(
+    db: Database,
+) -> None:
+    """Records and outbox rows are written at commit, so a savepoint's rollback could not
+    take them back: staging inside one is refused, and the failed effect writes nothing."""
+    message = raised_envelope()
+
+    async def effect(session: AsyncSession, envelope: Envelope) -> None:
+        await router_stage(session, [caused_by(message)])
+        async with session.begin_nested():
+            await router_stage(session, [caused_by(message)])
+
+    with pytest.raises(RuntimeError, match="not in a savepoint"):
+        await process_each_once(db.sessions, ROUTER_INBOX, [message], effect)
+    assert await log_rows(db) == []
+    async with db.sessions() as session:
+        assert (await session.scalars(select(ROUTER_OUTBOX.c.message_id))).all() == []
+        assert (await session.scalars(select(ROUTER_INBOX.c.message_id))).all() == []
