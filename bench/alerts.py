@@ -64,7 +64,8 @@ class ThroughputResult:
 
 @contextlib.asynccontextmanager
 async def running_system(kind: str) -> AsyncIterator[System]:
-    """The three services as processes on a fresh vhost and ``kind`` database, started."""
+    """The system on a fresh vhost and ``kind`` database, started: PostgreSQL's three
+    services as processes, SQLite's in one ``coord up`` process."""
     with tempfile.TemporaryDirectory(prefix=f"coord-bench-{kind}-") as tmp:
         workdir = Path(tmp)
         async with (
@@ -86,7 +87,8 @@ async def running_system(kind: str) -> AsyncIterator[System]:
                 },
                 local_tokens=True,
             )
-            await system.start()
+            # SQLite as `make run` runs it: the three services in one `coord up` process.
+            await system.start(combined=kind == "sqlite")
             try:
                 yield system
             finally:

@@ -15,14 +15,11 @@ before its consumer first ran is queued, not dropped.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import aio_pika
-import aiormq
 import structlog
 from aio_pika.abc import (
     AbstractChannel,
@@ -30,21 +27,29 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustConnection,
 )
-from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError
-from pydantic import ValidationError
 
-from shared.contracts.registry import INGEST_VIEWS, NOTIFIER_INBOX, ROUTER_INBOX, bindings
+from shared.consumer import (
+    BatchHandler,
+    Handler,
+    attempt,
+    hand_back,
+    handle_alone,
+    handled_together,
+)
+from shared.contracts.registry import (
+    INGEST_VIEWS,
+    NOTIFIER_INBOX,
+    ROUTER_INBOX,
+    ROUTES,
+    bindings,
+    in_decisions,
+)
 from shared.envelope import Envelope
-from shared.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED
 
 EVENTS_EXCHANGE = "coord.events"
 DEAD_LETTER_EXCHANGE = "coord.dead"
 
 log = structlog.get_logger(__name__)
-
-Handler = Callable[[Envelope], Awaitable[None]]
-# Handles several messages in one transaction, in delivery order (``Bus.consume_batches``).
-BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,16 @@ TOPOLOGY: tuple[QueueSpec, ...] = (ROUTER_QUEUE, NOTIFIER_QUEUE, INGEST_VIEWS_QU
 # Bindings of earlier releases, removed at start: a durable queue keeps its bindings
 # across restarts, and these wildcards would deliver types nobody registered for it.
 RETIRED_BINDINGS: dict[str, tuple[str, ...]] = {
-    # The wildcards of before the registry; alert.raised, whose view ingest writes itself.
-    INGEST_VIEWS: ("alert.#", "notification.#", "message.#", "recommendation.#", "alert.raised"),
+    # The wildcards of before the registry; alert.raised, whose view ingest writes itself;
+    # the router's events, which come in router.decisions now.
+    INGEST_VIEWS: (
+        "alert.#",
+        "notification.#",
+        "message.#",
+        "recommendation.#",
+        "alert.raised",
+        *sorted(t for t in ROUTES if in_decisions(t)),
+    ),
 }
 
 #: What ``publish_each`` answers per message: None when confirmed, else why it failed.
@@ -84,44 +97,6 @@ def _as_outcome(result: BaseException | None) -> PublishOutcome:
     if result is not None and not isinstance(result, Exception):
         raise result  # KeyboardInterrupt, SystemExit: not an outcome
     return result
-
-
-class RefusalKind(StrEnum):
-    """How the broker refused a message (as opposed to a connection failing)."""
-
-    UNROUTABLE = "unroutable"  # basic.return: no queue is bound to the routing key
-    NACKED = "nacked"  # basic.nack: the broker could not take it (e.g. a queue refused it)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """The broker's answer to one message it did not take."""
-
-    kind: RefusalKind
-    detail: str
-
-
-def refusal_of(error: BaseException) -> Refusal | None:
-    """The broker's refusal ``error`` reports; None for a transient failure (connection, timeout).
-
-    aiormq reports both as ``DeliveryError`` and tells them apart by the frame: a
-    mandatory message nobody is bound to comes back as ``basic.return`` (raised as
-    ``PublishError``, reply code 312 NO_ROUTE, since the channel has ``on_return_raises``),
-    a refused one as ``basic.nack`` (or ``basic.reject``) with no message.
-    """
-    if not isinstance(error, DeliveryError):
-        return None
-    frame = error.frame
-    basic = aiormq.spec.Basic  # pamqp's frames, as aiormq raises them
-    if isinstance(frame, basic.Return):
-        return Refusal(
-            RefusalKind.UNROUTABLE,
-            f"unroutable: {frame.reply_text} (reply code {frame.reply_code}), "
-            f"no queue bound to routing key {frame.routing_key!r}",
-        )
-    if isinstance(frame, basic.Nack | basic.Reject):
-        return Refusal(RefusalKind.NACKED, f"nacked by the broker ({type(frame).__name__})")
-    return None
 
 
 @dataclass(frozen=True)
@@ -189,7 +164,7 @@ class Bus:
         end; the ack is then lost with the channel, and the broker redelivers the message
         to an idempotent consumer.
         """
-        await asyncio.shield(self._in_flight_task(_process(queue, message, handler)))
+        await asyncio.shield(self._in_flight_task(handle_alone(queue, message, handler)))
 
     async def _run_batch_to_completion(
         self,
@@ -206,11 +181,11 @@ class Bus:
 
         async def batch() -> None:
             if len(messages) == 1:
-                if await _attempt(queue, messages[0], alone):
-                    self._in_flight_task(_hand_back(queue, messages[0]))
-            elif not await _handled_together(queue, messages, handler):
+                if await attempt(queue, messages[0], alone):
+                    self._in_flight_task(hand_back(queue, messages[0]))
+            elif not await handled_together(queue, messages, handler):
                 for message in messages:
-                    self._in_flight_task(_process(queue, message, alone))
+                    self._in_flight_task(handle_alone(queue, message, alone))
 
         await asyncio.shield(self._in_flight_task(batch()))
 
@@ -270,7 +245,7 @@ class Bus:
 
         The publishes are sent back to back and their confirms awaited together,
         so a batch costs about one round trip, not one per message; one message
-        refused (see ``refusal_of``) or timed out does not hide the others' fate.
+        refused (see ``shared.refusals``) or timed out does not hide the others' fate.
         ``within`` bounds each message (its outcome is then a ``TimeoutError``).
         """
         if self._exchange is None:
@@ -364,7 +339,7 @@ class Bus:
         await feed.resume()
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            await _process(queue.name, message, handler)
+            await handle_alone(queue.name, message, handler)
 
         await queue.consume(on_message)
         return feed
@@ -403,97 +378,3 @@ async def publish_once(
         await asyncio.wait_for(bus.publish([to_outgoing(e) for e in envelopes]), timeout)
     finally:
         await bus.close()
-
-
-class TryAgainLater(Exception):
-    """A handler cannot act on the message yet; it is handed back for a later delivery."""
-
-
-async def _process(queue: str, message: AbstractIncomingMessage, handler: Handler) -> None:
-    """Handle one message and ack it; a failed one is handed back after a back-off."""
-    if await _attempt(queue, message, handler):
-        await _hand_back(queue, message)
-
-
-async def _attempt(queue: str, message: AbstractIncomingMessage, handler: Handler) -> bool:
-    """Handle one message and ack it; True when it failed (still unsettled, to hand back)."""
-    started = time.perf_counter()
-    try:
-        envelope = Envelope.model_validate_json(message.body)
-    except ValidationError as error:
-        MESSAGES_CONSUMED.labels(queue=queue, outcome="malformed").inc()
-        log.warning(
-            "message.malformed", queue=queue, message_id=message.message_id, error=str(error)
-        )
-        return True
-    with structlog.contextvars.bound_contextvars(
-        correlation_id=str(envelope.correlation_id),
-        message_id=str(envelope.id),
-        message_type=envelope.type,
-    ):
-        try:
-            await handler(envelope)
-        except TryAgainLater as error:
-            # Expected (a command ahead of its subject): no traceback, the same back-off.
-            MESSAGES_CONSUMED.labels(queue=queue, outcome="deferred").inc()
-            log.info("message.deferred", queue=queue, reason=str(error))
-            return True
-        except Exception:
-            MESSAGES_CONSUMED.labels(queue=queue, outcome="failed").inc()
-            log.exception("message.failed", queue=queue)
-            return True
-    if await _settle(queue, message.ack()):
-        MESSAGES_CONSUMED.labels(queue=queue, outcome="ok").inc()
-        HANDLER_SECONDS.labels(queue=queue).observe(time.perf_counter() - started)
-    return False
-
-
-async def _hand_back(queue: str, message: AbstractIncomingMessage) -> None:
-    """Requeue a failed message after a back-off: redelivered until the delivery limit."""
-    await _back_off(message)
-    await _settle(queue, message.reject(requeue=True))
-
-
-async def _settle(queue: str, settling: Awaitable[None]) -> bool:
-    """Ack or reject; False when the channel went away first (the broker redelivers)."""
-    try:
-        await settling
-    except (AMQPError, ChannelInvalidStateError) as error:
-        log.warning("message.settle_failed", queue=queue, error=repr(error))
-        return False
-    return True
-
-
-async def _handled_together(
-    queue: str, messages: Sequence[AbstractIncomingMessage], handler: BatchHandler
-) -> bool:
-    """Handle ``messages`` (two or more) in one call of ``handler`` and ack them.
-
-    False when they are left to handle alone: a malformed one among them, or a failure.
-    """
-    started = time.perf_counter()
-    envelopes: list[Envelope] = []
-    for message in messages:
-        try:
-            envelopes.append(Envelope.model_validate_json(message.body))
-        except ValidationError:
-            return False  # the lone path logs it and hands it back
-    try:
-        await handler(envelopes)
-    except Exception as error:  # noqa: BLE001 - any failure: each message on its own
-        log.info("batch.failed_handled_alone", queue=queue, size=len(messages), error=repr(error))
-        return False
-    for message in messages:
-        # Not acked: the broker redelivers it, and the handler is idempotent.
-        await _settle(queue, message.ack())
-    MESSAGES_CONSUMED.labels(queue=queue, outcome="ok").inc(len(messages))
-    HANDLER_SECONDS.labels(queue=queue).observe(time.perf_counter() - started)
-    return True
-
-
-async def _back_off(message: AbstractIncomingMessage) -> None:
-    # Without a pause a transient fault (say the database restarting) would burn
-    # through the delivery limit in milliseconds and dead-letter a good message.
-    count = (message.headers or {}).get("x-delivery-count", 0)
-    deliveries = count if isinstance(count, int) else 0
-    await asyncio.sleep(min(0.1 * 2**deliveries, 5.0))

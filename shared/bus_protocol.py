@@ -11,7 +11,7 @@ The promises a bus keeps, whatever is behind it:
 - ``publish_each`` routes a message by its routing key (the event type) to every
   queue bound to it (AMQP topic matching) and answers per message: None when it
   was taken, else the error; a message no queue takes is refused as unroutable
-  (``shared.bus.refusal_of`` says so), never dropped silently;
+  (``shared.refusals.refusal_of`` says so), never dropped silently;
 - ``consume`` delivers each message of a queue to its handler at least once: a
   handler that raises (``TryAgainLater`` or any error) gets it again after a
   back-off, until the delivery limit dead-letters it;
@@ -27,7 +27,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from shared.bus import BatchHandler, Handler, OutgoingMessage, PublishOutcome, QueueSpec
+from shared.bus import OutgoingMessage, PublishOutcome, QueueSpec
+from shared.consumer import BatchHandler, Handler
 
 
 class LiveFeed(Protocol):

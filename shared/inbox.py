@@ -76,7 +76,11 @@ async def first_deliveries(
         by_id.setdefault(str(envelope.id), envelope)  # the first copy, in its place
     unique = list(by_id.values())
     now = utc_now()
-    rows = [{"message_id": str(e.id), "message_type": e.type, "processed_at": now} for e in unique]
+    # In one order (by id): two replicas handed overlapping batches wait, not deadlock.
+    rows = [
+        {"message_id": str(e.id), "message_type": e.type, "processed_at": now}
+        for e in sorted(unique, key=lambda e: str(e.id))
+    ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.message_id)

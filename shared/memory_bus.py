@@ -25,61 +25,15 @@ import aiormq
 import structlog
 from aiormq.exceptions import DeliveryError
 
-from shared.bus import (
-    EVENTS_EXCHANGE,
-    TOPOLOGY,
-    BatchHandler,
-    Handler,
-    OutgoingMessage,
-    PublishOutcome,
-    QueueSpec,
-    TryAgainLater,
-)
+from shared.bus import EVENTS_EXCHANGE, TOPOLOGY, OutgoingMessage, PublishOutcome, QueueSpec
+from shared.consumer import BatchHandler, Handler, TryAgainLater
 from shared.envelope import Envelope
+from shared.topics import topic_matches
 
 log = structlog.get_logger(__name__)
 
 NO_ROUTE = 312  # AMQP's reply code for a mandatory message no queue is bound to
 _MAX_BACK_OFF_DOUBLINGS = 6
-
-
-def topic_matches(pattern: str, routing_key: str) -> bool:
-    """True when the AMQP topic binding ``pattern`` matches ``routing_key``.
-
-    Both are dot-separated words; in ``pattern`` ``*`` stands for exactly one word and
-    ``#`` for zero or more. An empty string has no words (as in RabbitMQ: ``#`` matches
-    the empty key, ``*`` does not).
-    """
-    words = _words(pattern)
-    # The pattern positions reachable after the key's words read so far (an NFA): linear
-    # in the key, where backtracking over several ``#`` could take exponential time.
-    reached = _past_hashes(words, {0})
-    for word in _words(routing_key):
-        after: set[int] = set()
-        for i in reached:
-            if i < len(words) and words[i] == "#":
-                after.add(i)  # ``#`` takes this word and may take more
-            elif i < len(words) and words[i] in ("*", word):
-                after.add(i + 1)
-        reached = _past_hashes(words, after)
-        if not reached:
-            return False
-    return len(words) in reached
-
-
-def _words(text: str) -> list[str]:
-    return text.split(".") if text else []
-
-
-def _past_hashes(words: list[str], positions: set[int]) -> set[int]:
-    """``positions`` and each position after a run of ``#`` from one (``#`` may take none)."""
-    reached = set(positions)
-    for start in positions:
-        i = start
-        while i < len(words) and words[i] == "#":
-            i += 1
-            reached.add(i)
-    return reached
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from shared.bus_protocol import MessageBus
 from shared.db import create_engine, ping, session_factory
 from shared.health import DEGRADED, check, check_value
 from shared.http_server import HeaderLimits, server_config
-from shared.outbox import OutboxRelay
+from shared.outbox_relay import OutboxRelay
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)

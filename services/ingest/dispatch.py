@@ -1,6 +1,7 @@
 """Which projection keeps ingest's read side for each type ``ingest.views`` carries.
 
-The types come from ``shared.contracts.registry`` (the queue's bindings), the
+The types come from ``shared.contracts.registry`` (what the queue delivers, the
+router's events inside ``router.decisions``, which ``ViewKeeper`` unpacks), the
 projection from the subject the type is about (its first part): an alert's
 timeline shows every event of it, its notifications' outcomes included. A type
 of a new subject bound to the queue without a projection fails at import.
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest.alerts.projections import apply_event
 from services.ingest.messages.projections import apply_message_event
 from services.ingest.recommendations.projections import apply_recommendation_event
-from shared.contracts.registry import INGEST_VIEWS, bindings
+from shared.contracts.registry import INGEST_VIEWS, delivered_to
 from shared.envelope import Envelope
 
 log = structlog.get_logger(__name__)
@@ -32,7 +33,7 @@ _BY_SUBJECT: dict[str, Projection] = {
 
 #: type -> the projection that applies it to ingest's views.
 PROJECTIONS: dict[str, Projection] = {
-    type_: _BY_SUBJECT[type_.partition(".")[0]] for type_ in bindings(INGEST_VIEWS)
+    type_: _BY_SUBJECT[type_.partition(".")[0]] for type_ in delivered_to(INGEST_VIEWS)
 }
 
 

@@ -9,6 +9,7 @@ as a note on the timeline, are there too. Different subjects go concurrently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from services.ingest.verdicts import (
     forget_older_than,
     record_verdict,
 )
+from shared.decisions import unpack
 from shared.envelope import Envelope, utc_now
 
 log = structlog.get_logger(__name__)
@@ -44,40 +46,52 @@ class ViewKeeper:
         self._subjects: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def __call__(self, envelope: Envelope) -> None:
-        """Apply one event (a redelivered one changes nothing), then wake its waiter."""
-        key = str(envelope.correlation_id)
-        lock, users = self._subjects.get(key, (asyncio.Lock(), 0))
-        self._subjects[key] = (lock, users + 1)
+        """Apply one delivery's events (a redelivered one changes nothing), then wake waiters.
+
+        A delivery is one event, or the router's ``router.decisions`` of one transaction,
+        which may be about several subjects: it holds the lock of each.
+        """
+        events = unpack(envelope)
+        # Taken in one order (sorted), so two deliveries about the same subjects cannot
+        # each hold one lock and wait for the other's.
+        keys = sorted({str(event.correlation_id) for event in events})
+        for key in keys:
+            lock, users = self._subjects.get(key, (asyncio.Lock(), 0))
+            self._subjects[key] = (lock, users + 1)
         try:
-            # asyncio.Lock is fair: handlers started in delivery order take it in that order.
-            async with lock, self._sessions() as session, session.begin():
-                await self._project(session, envelope)
-                await record_verdict(session, envelope)
+            async with contextlib.AsyncExitStack() as held:
+                # asyncio.Lock is fair: handlers started in delivery order take it in order.
+                for key in keys:
+                    await held.enter_async_context(self._subjects[key][0])
+                await self._apply(events)
         finally:
-            lock, users = self._subjects[key]
-            if users == 1:
-                del self._subjects[key]
-            else:
-                self._subjects[key] = (lock, users - 1)
-        self._verdicts.wake(envelope.causation_id)
+            for key in keys:
+                lock, users = self._subjects[key]
+                if users == 1:
+                    del self._subjects[key]
+                else:
+                    self._subjects[key] = (lock, users - 1)
 
     async def batch(self, envelopes: Sequence[Envelope]) -> None:
-        """Apply a batch in delivery order, in one transaction, then wake their waiters.
+        """Apply a batch's events in delivery order, in one transaction, then wake waiters.
 
         For ``MessageBus.consume_batches``: batches come one after the other, so the events
-        of a subject keep their order. An event alone goes through ``__call__``, whose
-        per-subject lock orders the events of a failed batch, which the bus retries one by
-        one and concurrently.
+        of a subject keep their order. A delivery alone goes through ``__call__``, whose
+        per-subject lock orders the deliveries of a failed batch, which the bus retries one
+        by one and concurrently.
         """
         if len(envelopes) == 1:
             await self(envelopes[0])
             return
+        await self._apply([event for envelope in envelopes for event in unpack(envelope)])
+
+    async def _apply(self, events: Sequence[Envelope]) -> None:
         async with self._sessions() as session, session.begin():
-            for envelope in envelopes:
-                await self._project(session, envelope)
-                await record_verdict(session, envelope)
-        for envelope in envelopes:
-            self._verdicts.wake(envelope.causation_id)
+            for event in events:
+                await self._project(session, event)
+                await record_verdict(session, event)
+        for event in events:
+            self._verdicts.wake(event.causation_id)
 
     async def forget_old_verdicts(self, every: timedelta = timedelta(minutes=5)) -> None:
         """Delete verdicts nobody waits for any more, every ``every``, until cancelled."""

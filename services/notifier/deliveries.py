@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -171,19 +171,38 @@ async def complete(
     contact again and reports. A delivered notification is reported by whoever delivered
     it first, claim or not: it did reach the person.
     """
-    record = await session.get(DeliveryRecord, str(request.notification_id), with_for_update=True)
-    if record is None:
-        raise LookupError(f"no claim for notification {request.notification_id}")
-    if record.state != "in_progress":
-        return Report.ALREADY_FINAL  # a worker that took over our claim finished first
+    notification_id = str(request.notification_id)
     delivered = tried[-1].result.delivered
-    if record.claimed_until != claimed_until and not delivered:
-        return Report.TAKEN_OVER
-    record.state = "delivered" if delivered else "failed"
-    record.channel = tried[-1].contact.channel[:CHANNEL_COLUMN_LENGTH]
-    record.attempts += sum(a.result.attempts for a in tried)
-    record.error = None if delivered else failure_summary(tried)
-    record.updated_at = utc_now()
+    ours = DeliveryRecord.claimed_until == claimed_until
+    # One conditional UPDATE decides and records (no read first): the row is ours to
+    # finish while in progress and still under our claim, or whoever's claim it is if we
+    # delivered.
+    recorded = await session.execute(
+        update(DeliveryRecord)
+        .where(
+            DeliveryRecord.notification_id == notification_id,
+            DeliveryRecord.state == "in_progress",
+            true() if delivered else ours,
+        )
+        .values(
+            state="delivered" if delivered else "failed",
+            channel=tried[-1].contact.channel[:CHANNEL_COLUMN_LENGTH],
+            attempts=DeliveryRecord.attempts + sum(a.result.attempts for a in tried),
+            error=None if delivered else failure_summary(tried),
+            updated_at=utc_now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if recorded.rowcount != 1:  # type: ignore[attr-defined]
+        # Why not: the only case that reads the row, and a rare one.
+        state = await session.scalar(
+            select(DeliveryRecord.state).where(DeliveryRecord.notification_id == notification_id)
+        )
+        if state is None:
+            raise LookupError(f"no claim for notification {notification_id}")
+        # Final: a worker that took over our claim finished first. Else it is in
+        # progress under another claim: that worker tries every contact again and reports.
+        return Report.ALREADY_FINAL if state != "in_progress" else Report.TAKEN_OVER
     await add_to_outbox(session, OUTBOX, *outcome_events(requested, request, tried))
     return Report.RECORDED
 

@@ -10,7 +10,7 @@ not it exists.
 
 from __future__ import annotations
 
-from shared.bus import TryAgainLater
+from shared.consumer import TryAgainLater
 from shared.contracts.commands import Refusal
 from shared.directory import Directory, Person
 from shared.envelope import Classification

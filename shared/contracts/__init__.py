@@ -17,6 +17,7 @@ from shared.contracts.alerts import (
     TargetUnreachableV1,
 )
 from shared.contracts.audit import AuditAccessedV1
+from shared.contracts.decisions import RouterDecisionsV1
 from shared.contracts.escalation import (
     AcknowledgeAlertV1,
     AcknowledgementRecordedV1,
@@ -120,6 +121,7 @@ AUDIT_ACCESSED = "audit.accessed"
 OUTBOX_PARKED = "outbox.parked"
 OUTBOX_RETRIED = "outbox.retried"
 OUTBOX_DROPPED = "outbox.dropped"
+ROUTER_DECISIONS = "router.decisions"
 
 EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_RAISED, 1): AlertRaisedV1,
@@ -176,6 +178,7 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (OUTBOX_PARKED, 1): OutboxParkedV1,
     (OUTBOX_RETRIED, 1): OutboxRowHandledV1,
     (OUTBOX_DROPPED, 1): OutboxRowHandledV1,
+    (ROUTER_DECISIONS, 1): RouterDecisionsV1,
 }
 
 

@@ -64,6 +64,7 @@ from shared.contracts import (
     RECOMMENDATION_STATE_CHANGED,
     RECOMMENDATION_SUBMITTED,
     RECOMMENDATION_UNDELIVERABLE,
+    ROUTER_DECISIONS,
     SMS_RECEIVED,
     SMS_TRIAGED,
 )
@@ -163,12 +164,45 @@ ROUTES: Mapping[str, Route] = {
     OUTBOX_PARKED: _route(OUTBOX_OWNERS, _R),
     OUTBOX_RETRIED: _route(CLI, _R),
     OUTBOX_DROPPED: _route(CLI, _R),
+    # transport: the router's events for the views, one message per transaction
+    ROUTER_DECISIONS: _route(ROUTER, _V),
 }
 
 
+def in_decisions(type_: str) -> bool:
+    """True for a router event that reaches ingest's views inside ``router.decisions``.
+
+    Every event only the router produces that the views take: the views' queue is bound
+    to ``router.decisions`` instead of to each of them (``shared.decisions.pack``).
+    """
+    route = ROUTES.get(type_)
+    return (
+        type_ != ROUTER_DECISIONS
+        and route is not None
+        and route.producers == {ROUTER}
+        and INGEST_VIEWS in route.queues
+    )
+
+
+def delivered_to(queue: str) -> tuple[str, ...]:
+    """The event types ``queue``'s consumer is given, by their own or in decisions (sorted)."""
+    return tuple(
+        sorted(t for t, route in ROUTES.items() if queue in route.queues and t != ROUTER_DECISIONS)
+    )
+
+
 def bindings(queue: str) -> tuple[str, ...]:
-    """The routing keys bound to ``queue`` (exact types, sorted)."""
-    return tuple(sorted(t for t, route in ROUTES.items() if queue in route.queues))
+    """The routing keys bound to ``queue`` (exact types, sorted).
+
+    A router event the views take in ``router.decisions`` is not bound to them by its own.
+    """
+    return tuple(
+        sorted(
+            t
+            for t, route in ROUTES.items()
+            if queue in route.queues and not (queue == INGEST_VIEWS and in_decisions(t))
+        )
+    )
 
 
 def is_published(type_: str) -> bool:

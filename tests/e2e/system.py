@@ -224,14 +224,24 @@ class System:
         services: Iterable[str] = SERVICES,
         migrate: bool = True,
         replicas: int | Mapping[str, int] = 1,
+        *,
+        combined: bool = False,
     ) -> System:
         """Migrate (unless ``migrate=False``), start ``services`` and wait until they are ready.
 
         ``replicas``: how many processes of each service (an int for all of them, or per
-        service name); the extra ones are named ``<service>-2``, ``<service>-3``, ..."""
+        service name); the extra ones are named ``<service>-2``, ``<service>-3``, ...
+        ``combined``: the three services in one ``coord up`` process instead (what
+        ``make run`` starts), known as ``ingest``; the other two names are not processes."""
         services = list(services)
         if migrate:
             await self.migrate()
+        if combined:
+            self.services["ingest"].kind = "up"
+            await self._start_service("ingest")
+            for name in ("router", "notifier"):  # served by the same process
+                await self._poll_ready(self.services[name].url, self.services["ingest"])
+            return self
         started: list[str] = []
         for name in services:
             started.append(name)
@@ -297,8 +307,9 @@ class System:
                 f"----- start #{service.starts + 1} of {name} on port {service.port}\n".encode()
             )
             log.flush()
+            command = ["up"] if service.kind == "up" else ["run", service.kind]
             service.process = subprocess.Popen(
-                [self.coord, "run", service.kind, "--port", str(service.port)],
+                [self.coord, *command, "--port", str(service.port)],
                 env=self.env,
                 cwd=str(REPO_ROOT),
                 stdin=subprocess.DEVNULL,
@@ -311,6 +322,16 @@ class System:
     async def wait_ready(self, name: str, timeout: float = READY_TIMEOUT) -> None:  # noqa: ASYNC109
         """Wait until ``GET /readyz`` answers 200; RuntimeError with the log tail otherwise."""
         service = self.services[name]
+        await self._poll_ready(service.url, service, timeout)
+
+    async def _poll_ready(
+        self,
+        url: str,
+        service: Service,
+        timeout: float = READY_TIMEOUT,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until ``url``'s ``/readyz`` answers 200 while ``service``'s process runs."""
+        name = service.name
         deadline = time.monotonic() + timeout
         last = "no answer"
         async with httpx.AsyncClient(timeout=2.0) as client:
@@ -321,7 +342,7 @@ class System:
                         f"{name} exited with code {code} before being ready\n{self.log_tail(name)}"
                     )
                 try:
-                    response = await client.get(f"{service.url}/readyz")
+                    response = await client.get(f"{url}/readyz")
                     if response.status_code == 200:
                         return
                     last = f"{response.status_code} {response.text[:200]}"

@@ -9,6 +9,7 @@ another. Fixtures stay in the conftest files; they build on these modules.
 - ``notifications``  ``notification.requested`` payloads (version 1 and 2)
 - ``database``       ``Database``: a migrated database of one test; ``Templates``
 - ``broker``         ``tapped``: a queue of the test's own on ``coord.events``
+- ``outbox``         what an outbox carries, as events (``router.decisions`` unpacked)
 - ``pump``           the broker's work done in-process (outboxes to handlers)
 - ``ingest_client``  an HTTP client on ingest's app in-process
 - ``tokens``         the ingest API tests' JWT secret and bearer header

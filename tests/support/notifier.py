@@ -25,7 +25,7 @@ from shared.contracts.notifications import (
     SubjectType,
 )
 from shared.envelope import Classification, Envelope
-from shared.outbox import OutboxRelay
+from shared.outbox_relay import OutboxRelay
 from tests.support.builders import SOURCE, raised_envelope
 from tests.support.database import Database
 

@@ -24,6 +24,7 @@ from services.router.tables import OUTBOX as ROUTER_OUTBOX
 from shared.bus import INGEST_VIEWS_QUEUE, ROUTER_QUEUE
 from shared.directory import Directory
 from shared.envelope import Envelope
+from tests.support.outbox import carried
 
 
 @dataclass
@@ -33,7 +34,10 @@ class Pump:
     sessions: async_sessionmaker[AsyncSession]
     directory: Callable[[], Directory]
     views: ViewKeeper
-    moved: list[Envelope] = field(default_factory=list)  # every envelope delivered, in order
+    # Every event moved, in order, each once: a ``router.decisions`` unpacked, and a
+    # ``notification.requested`` staged alone (for the notifier) counted in the decisions.
+    moved: list[Envelope] = field(default_factory=list)
+    taken: list[Envelope] = field(default_factory=list)  # the outbox rows, as they were
     # One drain at a time: ``settle`` drains beside ``run``, and a row is delivered once.
     _turn: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
@@ -41,16 +45,18 @@ class Pump:
         """Deliver what is staged now; the number of rows taken."""
         async with self._turn:
             router = RouterHandler(self.sessions, self.directory)
-            taken = 0
+            count = 0
             for outbox in (INGEST_OUTBOX, ROUTER_OUTBOX):
-                for envelope in await self._take(outbox):
-                    self.moved.append(envelope)
+                rows = await self._take(outbox)
+                self.taken += rows
+                for envelope, counted in carried(rows):
+                    self.moved += counted  # the events, each once, as tests look for them
                     if envelope.type in ROUTER_QUEUE.bindings:
                         await router(envelope)
                     if envelope.type in INGEST_VIEWS_QUEUE.bindings:
                         await self.views(envelope)
-                    taken += 1
-            return taken
+                    count += 1
+            return count
 
     async def settle(self) -> None:
         """Return once all that was staged is delivered, and all that it staged in turn.
@@ -76,7 +82,7 @@ class Pump:
                 await asyncio.sleep(interval)
 
     def staged(self, type_: str) -> list[Envelope]:
-        """The envelopes of ``type_`` delivered so far."""
+        """The events of ``type_`` moved so far."""
         return [e for e in self.moved if e.type == type_]
 
 

@@ -32,15 +32,17 @@ from services.ingest.alerts.queries import audience_of
 from services.ingest.alerts.tables import AlertViewRecord
 from shared.addressing import cleared_for
 from shared.bus_protocol import LiveFeed
-from shared.contracts import NOTIFICATION_REQUESTED
+from shared.contracts import NOTIFICATION_REQUESTED, ROUTER_DECISIONS
 from shared.contracts.registry import ROUTES
+from shared.decisions import unpack
 from shared.directory import Directory, Person
 from shared.envelope import Envelope
 from shared.permissions import Action, AlertAudience, allowed, may_see_alert
 
 log = structlog.get_logger(__name__)
 
-STREAM_BINDINGS = ("alert.#", NOTIFICATION_REQUESTED)
+# Ingest's alert commands by their own; the router's events inside router.decisions.
+STREAM_BINDINGS = ("alert.#", ROUTER_DECISIONS)
 #: Every event type the stream carries (the ``event:`` names a client listens for).
 STREAMED_TYPES = tuple(t for t in ROUTES if t.startswith("alert.") or t == NOTIFICATION_REQUESTED)
 KEEP_ALIVE_SECONDS = 15.0
@@ -218,7 +220,12 @@ class StreamHub:
         return person
 
     async def on_event(self, envelope: Envelope) -> None:
-        """Bus handler: turn an event into a stream event for those who may see it."""
+        """Bus handler: turn each event delivered into a stream event for those who may see it."""
+        for event in unpack(envelope):
+            if event.type in STREAMED_TYPES:
+                await self._on_event(event)
+
+    async def _on_event(self, envelope: Envelope) -> None:
         if not self._subscribers:
             return
         async with self._sessions() as session:

@@ -31,7 +31,7 @@ from services.router.alerts.routing import AlertFacts, select_policies, snapshot
 from services.router.alerts.store import snapshot_to_json
 from services.router.alerts.tables import AlertRecord, OpenDedupKey
 from services.router.alerts.transitions import EventFactory, apply_transition
-from shared.bus import TryAgainLater
+from shared.consumer import TryAgainLater
 from shared.contracts import (
     ALERT_RAISED,
     ALERT_TRIGGERED,

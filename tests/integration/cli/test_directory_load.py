@@ -47,6 +47,7 @@ from shared.source_protection import SourceKeyRing
 from tests.support.cli import run_coord
 from tests.support.database import Database
 from tests.support.directories import DEMO_DIRECTORY, EXAMPLE_DIRECTORY
+from tests.support.outbox import published
 
 pytestmark = pytest.mark.integration
 
@@ -86,9 +87,7 @@ async def event_log(db: Database) -> list[EventRecord]:
 
 
 async def outbox(db: Database) -> list[Envelope]:
-    async with db.sessions() as session:
-        rows = (await session.execute(select(OUTBOX).order_by(OUTBOX.c.position))).all()
-    return [Envelope.model_validate_json(bytes(r.body)) for r in rows]
+    return await published(db.sessions, OUTBOX)
 
 
 # --------------------------------------------------------------------------- the router's side

@@ -35,6 +35,7 @@ from shared.contracts import (
     NOTIFICATION_REQUESTED,
 )
 from shared.contracts.messages import AddresseeState, MessageSentV1, MessageStateV1
+from shared.decisions import pack
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
 from tests.support.database import Database
@@ -924,7 +925,9 @@ async def test_the_service_publishes_sent_and_applies_the_routers_state(
 
             assert service.infrastructure is not None
             envelope = state_changed(message, 1, delivered("col.okafor"))
-            await service.infrastructure.bus.publish([to_outgoing(envelope)])
+            # as the router publishes it: inside its transaction's router.decisions
+            [decisions] = pack([envelope])
+            await service.infrastructure.bus.publish([to_outgoing(decisions)])
             deadline = time.monotonic() + 15
             while await inbox_ids(client, "col.okafor") != [message["id"]]:
                 assert time.monotonic() < deadline, "the state never reached the inbox"

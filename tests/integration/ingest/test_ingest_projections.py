@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 
 from services.ingest.alerts.projections import apply_event
 from services.ingest.alerts.tables import AlertViewRecord, TimelineRecord
@@ -35,6 +35,7 @@ from tests.support.builders import SOURCE, alert_request, state_changed
 from tests.support.database import Database
 from tests.support.directories import directory_with_unreachable_target
 from tests.support.ingest_client import ingest_client
+from tests.support.outbox import events, messages
 
 pytestmark = pytest.mark.integration
 
@@ -63,15 +64,10 @@ async def apply(db: Database, *envelopes: Envelope) -> None:
 
 
 async def route(db: Database, router: RouterHandler, message: Envelope) -> list[Envelope]:
-    """Hand ``message`` to the router; the events it staged for the bus."""
-    async with db.sessions() as session:
-        before = len((await session.execute(select(ROUTER_OUTBOX))).all())
+    """Hand ``message`` to the router; the events it staged for the bus (each once)."""
+    before = len(await messages(db.sessions, ROUTER_OUTBOX))
     await router(message)
-    async with db.sessions() as session:
-        rows = (
-            await session.execute(select(ROUTER_OUTBOX).order_by(ROUTER_OUTBOX.c.position))
-        ).all()
-    return [Envelope.model_validate_json(bytes(r.body)) for r in rows[before:]]
+    return events((await messages(db.sessions, ROUTER_OUTBOX))[before:])
 
 
 async def raise_alert(db: Database, client: httpx.AsyncClient, **overrides: object) -> Envelope:

@@ -39,6 +39,7 @@ from shared.contracts.recommendations import (
     RecommendationSubmittedV1,
     RespondRecommendationV1,
 )
+from shared.decisions import pack
 from shared.envelope import Envelope, utc_now
 from shared.settings import Settings
 from tests.support.builders import alert_request, recommendation_state_changed
@@ -706,7 +707,8 @@ async def test_the_views_consumer_applies_recommendation_events_from_the_bus(
             bus = Bus(amqp_url, prefetch=1, delivery_limit=settings.delivery_limit)
             await bus.connect()
             try:
-                await bus.publish([to_outgoing(state(recommendation_id))])
+                # as the router publishes it: inside its transaction's router.decisions
+                await bus.publish([to_outgoing(m) for m in pack([state(recommendation_id)])])
             finally:
                 await bus.close()
 

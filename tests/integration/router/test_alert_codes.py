@@ -6,7 +6,6 @@ from __future__ import annotations
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import select
 
 from services.router.alerts import codes
 from services.router.alerts.codes import alert_of_code, allocate_code
@@ -19,6 +18,7 @@ from shared.envelope import Envelope
 from tests.support.builders import raised_envelope
 from tests.support.database import Database
 from tests.support.directories import directory_with_unreachable_target
+from tests.support.outbox import published
 
 pytestmark = pytest.mark.integration
 
@@ -59,10 +59,7 @@ async def test_each_open_alert_has_its_own_code_and_its_pages_carry_it(
     alert_codes = [await code_of(db, e.payload["alert_id"]) for e in raised]
     assert all(c is not None and len(c) == 4 and c.isdigit() and c[0] != "0" for c in alert_codes)
     assert len(set(alert_codes)) == 5
-    async with db.sessions() as session:
-        rows = (await session.execute(select(OUTBOX.c.body))).scalars().all()
-    pages = [Envelope.model_validate_json(bytes(b)) for b in rows]
-    pages = [p for p in pages if p.type == NOTIFICATION_REQUESTED]
+    pages = [p for p in await published(db.sessions, OUTBOX) if p.type == NOTIFICATION_REQUESTED]
     assert pages
     for page in pages:
         index = [str(e.payload["alert_id"]) for e in raised].index(str(page.correlation_id))

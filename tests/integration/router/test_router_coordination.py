@@ -39,6 +39,7 @@ from shared.directory import Directory
 from shared.envelope import Envelope, utc_now
 from tests.support.database import Database
 from tests.support.directories import directory_for
+from tests.support.outbox import published as outbox_events
 
 pytestmark = pytest.mark.integration
 
@@ -92,9 +93,8 @@ async def logged_types(db: Database) -> list[str]:
 
 
 async def published(db: Database) -> list[Envelope]:
-    async with db.sessions() as session:
-        rows = (await session.execute(select(OUTBOX).order_by(OUTBOX.c.position))).all()
-    return [Envelope.model_validate_json(bytes(r.body)) for r in rows]
+    """The events the router staged, each once, in the order it decided them."""
+    return await outbox_events(db.sessions, OUTBOX)
 
 
 def notified(messages: list[Envelope], kind: str) -> list[str]:

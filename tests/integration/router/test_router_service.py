@@ -24,6 +24,7 @@ from shared.contracts import (
     ALERT_TRIGGERED,
     NOTIFICATION_DELIVERED,
     NOTIFICATION_REQUESTED,
+    ROUTER_DECISIONS,
     payload_model,
 )
 from shared.contracts.escalation import ResolveAlertV1
@@ -32,6 +33,7 @@ from shared.envelope import Envelope
 from tests.support.builders import SOURCE, contains_key, raised_envelope
 from tests.support.database import Database
 from tests.support.directories import AWA_CONTACTS, directory_with_unreachable_target
+from tests.support.outbox import messages, published
 
 pytestmark = pytest.mark.integration
 
@@ -43,9 +45,8 @@ def handler(db: Database) -> RouterHandler:
 
 
 async def outbox_messages(db: Database) -> list[Envelope]:
-    async with db.sessions() as session:
-        rows = (await session.execute(select(OUTBOX).order_by(OUTBOX.c.position))).all()
-    return [Envelope.model_validate_json(bytes(r.body)) for r in rows]
+    """The events the router staged, each once, in the order it decided them."""
+    return await published(db.sessions, OUTBOX)
 
 
 async def event_log(db: Database) -> list[EventRecord]:
@@ -104,6 +105,13 @@ async def test_redelivered_alert_raised_has_one_effect(
     assert all(m.causation_id == raised.id for m in published)
     for message in published:
         payload_model(message.type, message.schema_version).model_validate(message.payload)
+    # one transaction: the pages alone for the notifier, then one message for the views
+    assert [m.type for m in await messages(db.sessions, OUTBOX)] == [
+        NOTIFICATION_REQUESTED,
+        NOTIFICATION_REQUESTED,
+        NOTIFICATION_REQUESTED,
+        ROUTER_DECISIONS,
+    ]
 
     log = await event_log(db)
     assert [e.type for e in log].count("alert.raised") == 1
@@ -142,10 +150,12 @@ async def test_source_never_leaves_what_the_router_writes(
     assert len(produced) == len(published)
     assert [e.type for e in log if e.event_id in consumed] == [ALERT_RAISED] * len(raised)
     async with db.sessions() as session:
-        rows = (await session.scalars(select(AlertRecord))).all()
-    assert len(rows) == len(raised)
-    stored = [{"summary": r.summary, "snapshot": r.snapshot} for r in rows]
-    for written in [*(m.model_dump(mode="json") for m in published), *produced, *stored]:
+        alerts = (await session.scalars(select(AlertRecord))).all()
+    assert len(alerts) == len(raised)
+    stored = [{"summary": r.summary, "snapshot": r.snapshot} for r in alerts]
+    rows = [m.model_dump(mode="json") for m in await messages(db.sessions, OUTBOX)]
+    events = [m.model_dump(mode="json") for m in published]
+    for written in [*rows, *events, *produced, *stored]:
         assert not contains_key(written, "source")
         text = json.dumps(written)
         assert SOURCE["name"] not in text
@@ -188,6 +198,8 @@ async def test_unreachable_target_is_recorded_and_published(
 async def test_delivery_outcome_is_logged_once(db: Database, handler: RouterHandler) -> None:
     raised = raised_envelope()
     await handler(raised)
+    rows_before = await db.count(OUTBOX)
+    assert len(await outbox_messages(db)) == 3  # triggered, one page, state
     delivered = raised.caused(
         NOTIFICATION_DELIVERED,
         NotificationDeliveredV1(
@@ -202,8 +214,9 @@ async def test_delivery_outcome_is_logged_once(db: Database, handler: RouterHand
     await handler(delivered)
     await handler(delivered)
     assert await db.count(EventRecord, EventRecord.type == NOTIFICATION_DELIVERED) == 1
-    outbox_before = await db.count(OUTBOX)
-    assert outbox_before == 3  # the outcome itself produces nothing new
+    # the outcome itself produces nothing new
+    assert await db.count(OUTBOX) == rows_before
+    assert len(await outbox_messages(db)) == 3
 
 
 async def test_unknown_message_type_is_refused_without_effect(

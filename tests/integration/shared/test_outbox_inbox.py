@@ -22,7 +22,8 @@ from shared.envelope import Envelope
 from shared.event_log import EventRecord, verify
 from shared.event_log import append as append_to_log
 from shared.inbox import process_each_once, process_once
-from shared.outbox import OutboxRelay, add_to_outbox
+from shared.outbox import add_to_outbox
+from shared.outbox_relay import OutboxRelay
 from tests.support.builders import raised_envelope
 from tests.support.database import Database
 

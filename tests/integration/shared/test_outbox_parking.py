@@ -27,8 +27,9 @@ from shared.bus import ROUTER_QUEUE, Bus, OutgoingMessage, PublishOutcome
 from shared.contracts import ALERT_RAISED, OUTBOX_DROPPED, OUTBOX_PARKED, OUTBOX_RETRIED
 from shared.envelope import Envelope, utc_now
 from shared.health import health_routes
-from shared.outbox import OutboxRelay, UnpublishableType, add_to_outbox
+from shared.outbox import UnpublishableType, add_to_outbox
 from shared.outbox_parking import parked_table
+from shared.outbox_relay import OutboxRelay
 from shared.runtime import Infrastructure
 from shared.settings import DEV_JWT_SECRET
 from tests.support.builders import raised_envelope

@@ -21,6 +21,7 @@ from shared.contracts.registry import (
     ROUTER_INBOX,
     ROUTES,
     bindings,
+    delivered_to,
     is_published,
 )
 from shared.directory_store import DIRECTORY_LOAD, DIRECTORY_LOADED, DIRECTORY_REJECTED
@@ -37,7 +38,7 @@ DISPATCH: dict[str, set[str]] = {
 
 @pytest.mark.parametrize("queue", QUEUES)
 def test_each_service_handles_exactly_the_types_routed_to_its_queue(queue: str) -> None:
-    routed = set(bindings(queue))
+    routed = set(delivered_to(queue))
     assert DISPATCH[queue] - routed == set(), "handled, but never delivered to the queue"
     assert routed - DISPATCH[queue] == set(), "delivered to the queue, but nobody handles it"
 

@@ -14,20 +14,20 @@ from shared.bus import (
     Bus,
     OutgoingMessage,
     QueueSpec,
-    RefusalKind,
-    TryAgainLater,
-    refusal_of,
     to_outgoing,
 )
 from shared.bus_protocol import MessageBus
+from shared.consumer import TryAgainLater
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,
     ALERT_RAISED,
     ALERT_TRIGGERED,
     NOTIFICATION_REQUESTED,
 )
+from shared.decisions import pack, unpack
 from shared.envelope import Envelope
 from shared.memory_bus import MemoryBroker, MemoryBus
+from shared.refusals import RefusalKind, refusal_of
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -72,13 +72,18 @@ async def test_a_type_reaches_the_queues_the_registry_binds_it_to() -> None:
     await bus.consume(NOTIFIER_QUEUE, notifier)
     raised, triggered = event(ALERT_RAISED), event(ALERT_TRIGGERED)
     acknowledge = event(ALERT_ACKNOWLEDGE)
-    await bus.publish([to_outgoing(raised), to_outgoing(acknowledge), to_outgoing(triggered)])
+    [decisions] = pack([triggered])  # the router's events reach the views in one message
+    await bus.publish([to_outgoing(raised), to_outgoing(acknowledge), to_outgoing(decisions)])
     await broker.drain()
     # alert.triggered is the router's own: not sent back to it
     assert router.got == [raised, acknowledge]
     # in publishing order; not alert.raised, whose view ingest wrote with the alert
-    assert views.got == [acknowledge, triggered]
+    assert views.got == [acknowledge, decisions]
+    assert unpack(decisions) == [triggered]
     assert notifier.got == []
+    # and never by its own: the views' queue is not bound to it
+    [alone] = await bus.publish_each([to_outgoing(triggered)])
+    assert alone is not None
     await bus.close()
 
 
@@ -154,7 +159,7 @@ async def test_a_paused_subscription_gets_nothing_until_it_resumes() -> None:
     live = Recorder()
     feed = await bus.subscribe(["alert.#"], live)
     await feed.pause()
-    missed, seen = event(ALERT_TRIGGERED), event(ALERT_RAISED)
+    missed, seen = event(ALERT_ACKNOWLEDGE), event(ALERT_RAISED)
     await bus.publish([to_outgoing(missed)])
     await feed.resume()
     await bus.publish([to_outgoing(seen)])
