@@ -271,15 +271,19 @@ class Bus:
         outcomes = await asyncio.gather(*(one(m) for m in messages), return_exceptions=True)
         return [_as_outcome(outcome) for outcome in outcomes]
 
-    async def consume(self, spec: QueueSpec, handler: Handler) -> None:
-        """Deliver every message of ``spec``'s queue to ``handler``, prefetch at a time."""
+    async def _work_queue(self, spec: QueueSpec) -> aio_pika.abc.AbstractQueue:
+        """``spec``'s queue on a consumer channel of its own, ``prefetch`` unacked at a time."""
         if self._connection is None:
             raise RuntimeError("bus is not connected")
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
-        queue = await channel.declare_queue(
+        return await channel.declare_queue(
             spec.name, durable=True, arguments=self._queue_arguments(spec)
         )
+
+    async def consume(self, spec: QueueSpec, handler: Handler) -> None:
+        """Deliver every message of ``spec``'s queue to ``handler``, prefetch at a time."""
+        queue = await self._work_queue(spec)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             await self._run_to_completion(spec.name, message, handler)
@@ -296,13 +300,7 @@ class Bus:
         alone, as ``consume`` would, so one poison message is backed off and
         dead-lettered without holding back the others.
         """
-        if self._connection is None:
-            raise RuntimeError("bus is not connected")
-        channel = await self._connection.channel()
-        await channel.set_qos(prefetch_count=self._prefetch)
-        queue = await channel.declare_queue(
-            spec.name, durable=True, arguments=self._queue_arguments(spec)
-        )
+        queue = await self._work_queue(spec)
         arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
 
         async def on_message(message: AbstractIncomingMessage) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -57,6 +58,16 @@ def raised_envelope(
         occurred_at=raised_at,
         payload=payload,
     )
+
+
+def raised_envelopes(n: int, prefix: str = "alert") -> list[Envelope]:
+    """``n`` distinct ``alert.raised`` envelopes, titled ``<prefix> <i>``."""
+    return [raised_envelope(title=f"{prefix} {i}") for i in range(n)]
+
+
+def ids(envelopes: Iterable[Envelope]) -> list[str]:
+    """The envelopes' ids, as strings, in order."""
+    return [str(envelope.id) for envelope in envelopes]
 
 
 def contains_key(value: Any, key: str) -> bool:

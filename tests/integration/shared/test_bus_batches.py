@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import aio_pika
 import pytest
@@ -20,7 +20,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from shared.bus import ROUTER_QUEUE, Bus, OutgoingMessage, to_outgoing
 from shared.contracts import ALERT_RAISED
 from shared.envelope import Envelope
-from tests.support.builders import raised_envelope
+from tests.support.builders import ids, raised_envelope, raised_envelopes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
 
@@ -91,14 +91,6 @@ class BatchRecorder:
         self.done.extend(batch)
 
 
-def alerts(n: int, prefix: str = "alert") -> list[Envelope]:
-    return [raised_envelope(title=f"{prefix} {i}") for i in range(n)]
-
-
-def ids(envelopes: Iterable[Envelope]) -> list[str]:
-    return [str(envelope.id) for envelope in envelopes]
-
-
 async def wait_for(
     predicate: Callable[[], bool | Awaitable[bool]],
     timeout: float = 15.0,  # noqa: ASYNC109 - a liveness bound
@@ -149,7 +141,7 @@ async def busy_with_a_batch(bus: Bus, handler: BatchRecorder, size: int = SIZE) 
     """Start consuming a queue that holds a few openers; the handler (``hold_size=2``) holds
     the first batch of them, so the consumer is busy with a batch: what comes meanwhile
     waits for the next one (whether or not a lone message keeps the consumer busy)."""
-    openers = alerts(5, "opener")
+    openers = raised_envelopes(5, "opener")
     await bus.publish([to_outgoing(e) for e in openers])  # queued: they come in a burst
     await bus.consume_batches(ROUTER_QUEUE, handler, size)
     await asyncio.wait_for(handler.held.wait(), 10)
@@ -171,7 +163,7 @@ async def test_messages_published_while_the_consumer_is_busy_arrive_together_in_
     first = raised_envelope(title="first")
     await bus.publish([to_outgoing(first)])
     await asyncio.wait_for(handler.held.wait(), 10)
-    meanwhile = alerts(20, "meanwhile")
+    meanwhile = raised_envelopes(20, "meanwhile")
     for envelope in meanwhile:  # one publish each: they arrive one after the other
         await bus.publish([to_outgoing(envelope)])
     await delivered_to_the_consumer(channel)
@@ -197,7 +189,7 @@ async def test_a_batch_holds_at_most_size_messages_in_order(
 ) -> None:
     handler = BatchRecorder(hold=release, hold_size=2)
     openers = await busy_with_a_batch(bus, handler, size=8)
-    waiting = alerts(20)
+    waiting = raised_envelopes(20)
     await bus.publish([to_outgoing(e) for e in waiting])
     await delivered_to_the_consumer(channel)
     release.set()
@@ -215,7 +207,7 @@ async def test_a_batch_holds_at_most_size_messages_in_order(
 async def test_a_poison_message_is_dead_lettered_alone_and_the_rest_of_its_batch_acked(
     bus: Bus, channel: AbstractChannel, release: asyncio.Event
 ) -> None:
-    batch = alerts(6)
+    batch = raised_envelopes(6)
     poison = batch[2]
     handler = BatchRecorder(poison=frozenset({str(poison.id)}), hold=release, hold_size=2)
     openers = await busy_with_a_batch(bus, handler)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -17,7 +17,7 @@ from shared.bus import ROUTER_QUEUE, OutgoingMessage, to_outgoing
 from shared.contracts import ALERT_RAISED
 from shared.envelope import Envelope
 from shared.memory_bus import MemoryBroker, MemoryBus
-from tests.support.builders import raised_envelope
+from tests.support.builders import ids, raised_envelope, raised_envelopes
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -52,14 +52,6 @@ class BatchRecorder:
         self.done.extend(batch)
 
 
-def alerts(n: int, prefix: str = "alert") -> list[Envelope]:
-    return [raised_envelope(title=f"{prefix} {i}") for i in range(n)]
-
-
-def ids(envelopes: Iterable[Envelope]) -> list[str]:
-    return [str(envelope.id) for envelope in envelopes]
-
-
 async def connected(broker: MemoryBroker) -> MemoryBus:
     bus = MemoryBus(broker, prefetch=SIZE)
     await bus.connect()
@@ -76,7 +68,7 @@ async def test_messages_published_while_the_consumer_is_busy_arrive_together_in_
     first = raised_envelope(title="first")
     await bus.publish([to_outgoing(first)])
     await asyncio.wait_for(handler.first_started.wait(), 5)
-    meanwhile = alerts(20, "meanwhile")
+    meanwhile = raised_envelopes(20, "meanwhile")
     for envelope in meanwhile:  # one publish each: they arrive one after the other
         await bus.publish([to_outgoing(envelope)])
         await asyncio.sleep(0)
@@ -102,7 +94,7 @@ async def test_messages_published_while_the_consumer_is_busy_arrive_together_in_
 async def test_a_batch_holds_at_most_size_messages_in_order() -> None:
     broker = MemoryBroker()
     bus = await connected(broker)
-    waiting = alerts(20)
+    waiting = raised_envelopes(20)
     await bus.publish([to_outgoing(e) for e in waiting])  # queued before anyone consumes
     handler = BatchRecorder()
     await bus.consume_batches(ROUTER_QUEUE, handler, 8)
@@ -116,7 +108,7 @@ async def test_a_batch_holds_at_most_size_messages_in_order() -> None:
 async def test_a_poison_message_is_dead_lettered_alone_and_the_rest_of_its_batch_handled() -> None:
     broker = MemoryBroker(delivery_limit=DELIVERY_LIMIT, back_off=0.001)
     bus = await connected(broker)
-    batch = alerts(6)
+    batch = raised_envelopes(6)
     poison = batch[2]
     await bus.publish([to_outgoing(e) for e in batch])  # waiting: one batch when consumed
     handler = BatchRecorder(poison=frozenset({str(poison.id)}))
