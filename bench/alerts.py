@@ -13,7 +13,7 @@ import contextlib
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,10 +62,15 @@ class ThroughputResult:
     backlog_at_end: int
 
 
+# One alert posted (the i-th of a run): its response, or None when the request failed on
+# the way.
+Post = Callable[[int], Awaitable[httpx.Response | None]]
+
+
 @contextlib.asynccontextmanager
-async def running_system(kind: str) -> AsyncIterator[System]:
+async def running_system(kind: str, replicas: int = 1) -> AsyncIterator[System]:
     """The system on a fresh vhost and ``kind`` database, started: PostgreSQL's three
-    services as processes, SQLite's in one ``coord up`` process."""
+    services as processes (``replicas`` of each), SQLite's in one ``coord up`` process."""
     with tempfile.TemporaryDirectory(prefix=f"coord-bench-{kind}-") as tmp:
         workdir = Path(tmp)
         async with (
@@ -88,7 +93,7 @@ async def running_system(kind: str) -> AsyncIterator[System]:
                 local_tokens=True,
             )
             # SQLite as `make run` runs it: the three services in one `coord up` process.
-            await system.start(combined=kind == "sqlite")
+            await system.start(replicas=replicas, combined=kind == "sqlite")
             try:
                 yield system
             finally:
@@ -98,7 +103,8 @@ async def running_system(kind: str) -> AsyncIterator[System]:
 _DEFAULTS = Settings.model_fields
 
 
-def _body(i: int) -> dict[str, Any]:
+def body(i: int) -> dict[str, Any]:
+    """The i-th alert of a run: a minor looting in Beni, which pages awa.hfo."""
     return alert_body(category="looting", severity="minor", title=f"bench {i}")
 
 
@@ -125,9 +131,7 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def latency_at(
-    system: System, client: httpx.AsyncClient, rate: float, seconds: float
-) -> LatencyResult:
+async def latency_at(system: System, post: Post, rate: float, seconds: float) -> LatencyResult:
     """Post at ``rate`` alerts/s (open loop) for ``seconds``; latency of each delivery."""
     accepted: dict[str, float] = {}
     total = int(rate * seconds)
@@ -135,16 +139,16 @@ async def latency_at(
 
     failed = 0
 
-    async def post(i: int) -> None:
+    async def offer(i: int) -> None:
         nonlocal failed
         await asyncio.sleep(max(start + i / rate - time.monotonic(), 0))
-        response = await _posted(client, i)
+        response = await post(i)
         if response is not None and response.status_code == 201:
             accepted[response.json()["id"]] = time.monotonic()
         else:
             failed += 1
 
-    await asyncio.gather(*(post(i) for i in range(total)))
+    await asyncio.gather(*(offer(i) for i in range(total)))
     delivered = await _drain(system, set(accepted))
     latencies = [(delivered[a] - t) * 1000 for a, t in accepted.items() if a in delivered]
     return LatencyResult(
@@ -157,17 +161,28 @@ async def latency_at(
     )
 
 
-async def _posted(client: httpx.AsyncClient, i: int) -> httpx.Response | None:
+def plain_posts(client: httpx.AsyncClient) -> Post:
+    """Each alert posted as it is, by ``client``."""
+
+    async def post(i: int) -> httpx.Response | None:
+        return await posted(client, body(i))
+
+    return post
+
+
+async def posted(
+    client: httpx.AsyncClient, json: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response | None:
     """POST one alert; None when the request failed on the way (counted, never raised:
     an overloaded system refusing connections is a result, not a crash)."""
     try:
-        return await client.post("/v1/alerts", json=_body(i))
+        return await client.post("/v1/alerts", json=json, headers=headers)
     except httpx.HTTPError:
         return None
 
 
 async def throughput(
-    system: System, client: httpx.AsyncClient, concurrency: int, seconds: float
+    system: System, post: Post, concurrency: int, seconds: float
 ) -> ThroughputResult:
     """Closed loop: ``concurrency`` clients post back to back; deliveries counted in the window."""
     accepted: set[str] = set()
@@ -177,7 +192,7 @@ async def throughput(
 
     async def poster() -> None:
         while time.monotonic() < stop:
-            response = await _posted(client, next(counter))
+            response = await post(next(counter))
             if response is not None and response.status_code == 201:
                 accepted.add(response.json()["id"])
 
@@ -203,13 +218,13 @@ HELD_P99_MS = 500.0
 
 
 async def sustained(
-    system: System, client: httpx.AsyncClient, seconds: float, step: float = 10.0
+    system: System, post: Post, seconds: float, step: float = 10.0
 ) -> SustainedResult:
     """Offer ``step``, 2 x ``step``, ... alerts/s (open loop) until a rate is not held."""
     tried: list[LatencyResult] = []
     rate = step
     while True:
-        result = await latency_at(system, client, rate=rate, seconds=seconds)
+        result = await latency_at(system, post, rate=rate, seconds=seconds)
         tried.append(result)
         if result.p99_ms > HELD_P99_MS or result.alerts < int(rate * seconds):
             break

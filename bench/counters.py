@@ -205,9 +205,10 @@ def _cpu_used(first: _Cpu, last: _Cpu) -> dict[str, float]:
     used = dict.fromkeys(CPU_GROUPS, 0.0)
     # A process missing from the first snapshot started in between (a new connection of
     # a pool): all it used is the step's. One missing from the last ended: left out.
+    # "up" (coord up) is present only when the system runs as one process.
     for (group, pid), seconds in last.seconds.items():
-        used[group] += seconds - first.seconds.get((group, pid), 0.0)
-    used["services"] = sum(used[group] for group in (*SERVICE_GROUPS, COMBINED))
+        used[group] = used.get(group, 0.0) + seconds - first.seconds.get((group, pid), 0.0)
+    used["services"] = sum(used.get(group, 0.0) for group in (*SERVICE_GROUPS, COMBINED))
     return used
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.alerts import running_system, throughput
+from bench.alerts import plain_posts, running_system, throughput
 from bench.counters import cpu_seconds
 from shared.logging import configure_logging
 from shared.settings import Settings
@@ -81,7 +81,7 @@ async def profile(
                 stderr=subprocess.DEVNULL,
             )
         before = cpu_seconds()
-        result = await throughput(system, client, concurrency, seconds)
+        result = await throughput(system, plain_posts(client), concurrency, seconds)
         after = cpu_seconds()
         for sampler in samplers.values():
             await asyncio.to_thread(sampler.wait)

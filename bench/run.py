@@ -15,6 +15,9 @@ Figures (issue 7), each next to its baseline from the same run, on this machine
   router's timer loop in process: steady (due over --steady-window s, the first
   --steady-measure s measured) and burst (all due within --burst-window s)
   (bench/timers.py);
+- scenarios, per database: the sustained rate with an SSE client connected, with an
+  Idempotency-Key and a sealed source on every alert, and (PostgreSQL) with 2 replicas
+  of each service, next to the happy path's (bench/scenarios.py);
 - audit, per database: verify and replay records/s on a log of --events records,
   against a plain SELECT of the same rows (bench/audit.py).
 Issue 17's targets close the table, each "met" or "not met" (bench/targets.py).
@@ -36,35 +39,35 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import audit, counters, targets, timers
-from bench.alerts import latency_at, running_system, sustained, throughput
+from bench import audit, counters, scenarios, targets, timers
+from bench.alerts import latency_at, plain_posts, running_system, sustained, throughput
 from bench.infra import vhost
 from bench.raw import raw_baseline
 from bench.templates import record_template
 from shared.logging import configure_logging
 from shared.settings import Settings
 
-PARTS = ("raw", "system", "timers", "audit")
+PARTS = ("raw", "system", "scenarios", "timers", "audit")
 
 
 async def _system_figures(kind: str, seconds: float, concurrency: int) -> dict[str, Any]:
     async with running_system(kind) as system:
-        client = await system.client("jo.operator")
-        await latency_at(system, client, rate=20, seconds=2)  # warm up
+        post = plain_posts(await system.client("jo.operator"))
+        await latency_at(system, post, rate=20, seconds=2)  # warm up
         # Overloads last: the backlog they leave in the views' queue would be measured
         # as the latency of what follows.
-        kept = await sustained(system, client, seconds)
+        kept = await sustained(system, post, seconds)
         half = max(round(kept.rate / 2), 1)
         # The counters per alert, around a step of their own: the idle waits for the
         # broker's statistics to settle stay out of the latencies' steps. At half the
         # rate kept: held with room, on a busy machine too.
         start = await counters.before(system)
         per_alert = await counters.after(
-            system, start, await latency_at(system, client, rate=half, seconds=seconds)
+            system, start, await latency_at(system, post, rate=half, seconds=seconds)
         )
-        at_half = await latency_at(system, client, rate=half, seconds=seconds)
-        at_100 = await latency_at(system, client, rate=100, seconds=seconds)
-        most = await throughput(system, client, concurrency, seconds)
+        at_half = await latency_at(system, post, rate=half, seconds=seconds)
+        at_100 = await latency_at(system, post, rate=100, seconds=seconds)
+        most = await throughput(system, post, concurrency, seconds)
     return {
         "throughput": asdict(most),
         "sustained": asdict(kept),
@@ -91,6 +94,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "systems": {},
+        "scenarios": {},
         "timers": {},
         "audit": {},
     }
@@ -99,6 +103,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results["raw"] = asdict(await raw_baseline(amqp_url, messages=args.messages))
     for kind in databases if "system" in parts else []:
         results["systems"][kind] = await _system_figures(kind, args.seconds, args.concurrency)
+    for kind in databases if "scenarios" in parts else []:
+        results["scenarios"][kind] = await scenarios.scenario_figures(kind, args.seconds)
     for kind in databases if "timers" in parts else []:
         results["timers"][kind] = await _timer_figures(kind, args)
     if "audit" in parts:
@@ -109,47 +115,62 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _system_rows(
+    kind: str, figures: dict[str, Any], raw: dict[str, Any]
+) -> list[tuple[str, str, str, str]]:
+    most, kept = figures["throughput"], figures["sustained"]
+    rows: list[tuple[str, str, str, str]] = [
+        (
+            f"{kind}: alerts/s sustained, accepted -> webhook delivered (p99 <= 500 ms)",
+            f"{kept['rate']:.0f}",
+            f"{raw['published_per_s']:.0f} raw/s",
+            f"{kept['rate'] / raw['published_per_s']:.3f} x raw (target >= 0.15)",
+        ),
+        (
+            f"{kind}: {most['concurrency']} clients flat out: accepted/s, delivered/s",
+            f"{most['accepted'] / most['seconds']:.0f}, {most['delivered_per_s']:.0f}",
+            f"backlog {most['backlog_at_end']}",
+            "",
+        ),
+    ]
+    for key, target in (("latency_at_100", "p50 <= 20, p99 <= 50"), ("latency_at_half", "")):
+        lat = figures[key]
+        rows.append(
+            (
+                f"{kind}: latency ms at {lat['rate']:.0f}/s (p50/p95/p99)",
+                f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} / {lat['p99_ms']:.1f}",
+                f"{lat['alerts']} alerts, {lat.get('failed', 0)} failed",
+                target,
+            )
+        )
+    if "per_alert" in figures:  # results of a run before the counters had none
+        rows += counters.table_rows(kind, figures["per_alert"])
+    return rows
+
+
 def table(results: dict[str, Any]) -> Table:
     """The results as one table."""
     out = Table(title=f"coord benchmark, {results['machine']['cpus']} cores, {results['when']}")
     for column in ("figure", "value", "baseline (same run)", "ratio / target"):
         out.add_column(column)
     raw: dict[str, Any] = results.get("raw", {})
+    rows: list[tuple[str, str, str, str]] = []
     if raw:
-        out.add_row("raw aio-pika: confirmed publishes/s", f"{raw['published_per_s']:.0f}", "", "")
-        out.add_row("raw aio-pika: consumed + acked/s", f"{raw['consumed_per_s']:.0f}", "", "")
+        rows.append(
+            ("raw aio-pika: confirmed publishes/s", f"{raw['published_per_s']:.0f}", "", "")
+        )
+        rows.append(("raw aio-pika: consumed + acked/s", f"{raw['consumed_per_s']:.0f}", "", ""))
     for kind, figures in results["systems"].items():  # run with raw, their baseline
-        most, kept = figures["throughput"], figures["sustained"]
-        out.add_row(
-            f"{kind}: alerts/s sustained, accepted -> webhook delivered (p99 <= 500 ms)",
-            f"{kept['rate']:.0f}",
-            f"{raw['published_per_s']:.0f} raw/s",
-            f"{kept['rate'] / raw['published_per_s']:.3f} x raw (target >= 0.15)",
-        )
-        out.add_row(
-            f"{kind}: {most['concurrency']} clients flat out: accepted/s, delivered/s",
-            f"{most['accepted'] / most['seconds']:.0f}, {most['delivered_per_s']:.0f}",
-            f"backlog {most['backlog_at_end']}",
-            "",
-        )
-        for key, target in (("latency_at_100", "p50 <= 20, p99 <= 50"), ("latency_at_half", "")):
-            lat = figures[key]
-            out.add_row(
-                f"{kind}: latency ms at {lat['rate']:.0f}/s (p50/p95/p99)",
-                f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} / {lat['p99_ms']:.1f}",
-                f"{lat['alerts']} alerts, {lat.get('failed', 0)} failed",
-                target,
-            )
-        if "per_alert" in figures:  # results of a run before the counters had none
-            for row in counters.table_rows(kind, figures["per_alert"]):
-                out.add_row(*row)
+        rows += _system_rows(kind, figures, raw)
+    for kind, figures in results.get("scenarios", {}).items():
+        happy = results["systems"].get(kind, {}).get("sustained", {}).get("rate")
+        rows += scenarios.table_rows(kind, figures, happy)
     for kind, runs in results.get("timers", {}).items():
-        for row in timers.table_rows(kind, runs):
-            out.add_row(*row)
+        rows += timers.table_rows(kind, runs)
     for kind, figures in results.get("audit", {}).items():
-        for row in audit.table_rows(kind, figures):
-            out.add_row(*row)
-    for row in targets.table_rows(results):
+        rows += audit.table_rows(kind, figures)
+    rows += targets.table_rows(results)
+    for row in rows:
         out.add_row(*row)
     return out
 

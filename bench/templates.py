@@ -102,9 +102,13 @@ def _outcomes(rng: random.Random, requested: LogRecord) -> list[Envelope]:
         actor=requested.actor,
         correlation_id=UUID(requested.correlation_id),
         classification=Classification(requested.classification),
+        schema_version=requested.schema_version,
         payload=payload,
     )
-    common = {k: payload[k] for k in ("notification_id", "alert_id", "person_id")}
+    # The outcome speaks the request's version (services/notifier/outcomes.py): v2 names
+    # its subject, v1 its alert.
+    subject = ("subject_type", "subject_id") if requested.schema_version >= 2 else ("alert_id",)
+    common = {k: payload[k] for k in ("notification_id", *subject, "person_id")}
     channels = [c["channel"] for c in payload["contacts"]]
     out = []
     if len(channels) > 1 and rng.random() < 0.15:
@@ -125,6 +129,7 @@ def _outcomes(rng: random.Random, requested: LogRecord) -> list[Envelope]:
 def _caused(cause: Envelope, type_: str, payload: dict[str, Any]) -> Envelope:
     return Envelope(
         type=type_,
+        schema_version=cause.schema_version,
         producer="notifier",
         actor="notifier",
         correlation_id=cause.correlation_id,

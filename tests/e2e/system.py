@@ -488,17 +488,20 @@ class System:
                 ).strip()
         return self._tokens[person_id]
 
-    async def client(self, person_id: str = "jo.operator", **kwargs: Any) -> httpx.AsyncClient:
-        """An httpx client of the ingest API authenticated as ``person_id`` (closed at the
-        end of the test). It notes the id of every alert, message or recommendation it
-        creates (see :meth:`begin_test`)."""
+    async def client(
+        self, person_id: str = "jo.operator", service: str = "ingest", **kwargs: Any
+    ) -> httpx.AsyncClient:
+        """An httpx client of the ingest API (of process ``service``: ``"ingest-2"`` for a
+        second replica) authenticated as ``person_id`` (closed at the end of the test). It
+        notes the id of every alert, message or recommendation it creates (see
+        :meth:`begin_test`)."""
         token = await self.token(person_id)
         kwargs.setdefault("timeout", httpx.Timeout(30.0))
         kwargs.setdefault("limits", httpx.Limits(max_connections=50, max_keepalive_connections=50))
         hooks = dict(kwargs.pop("event_hooks", None) or {})
         hooks["response"] = [*hooks.get("response", []), self._note_created]
         client = httpx.AsyncClient(
-            base_url=self.ingest_url,
+            base_url=self.services[service].url,
             headers={"Authorization": f"Bearer {token}"},
             event_hooks=hooks,
             **kwargs,
