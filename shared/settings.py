@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     # ("https://tiles.mission.example/{z}/{x}/{y}.png"). None: sector outlines and points only.
     map_tiles_url: str | None = None
 
+    # CAP 1.2 (docs/cap.md): the mission's sender id (no spaces, commas, < or &, e.g.
+    # "joc@monusco.un.org"), the name partners see, and the language its alerts are written in.
+    cap_sender: str = Field(default="coord@mission.example", pattern=r"^[^\s,<&]+$")
+    cap_sender_name: str = Field(default="Peacekeeping mission JOC", min_length=1)
+    cap_language: str = Field(default="en", pattern=r"^[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*$")
+
     host: str = "127.0.0.1"
     ingest_port: int = 8000
     router_port: int = 8001

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+from services.ingest.cap.profile import CapProfile
 from services.ingest.stream.hub import StreamHub
 from services.ingest.verdicts import VerdictWaiters
 from shared.auth import Authenticator, IdentityProviderUnavailable, InvalidToken, VerifiedToken
@@ -31,6 +32,7 @@ class ApiContext:
     source_keys: SourceKeyRing  # seals alert sources; opens them for cleared auditors
     verdicts: VerdictWaiters  # the router's verdicts on commands, waited for by the routes
     command_wait: float = 3.0  # seconds a command waits for its verdict (COORD_COMMAND_WAIT)
+    cap: CapProfile = field(default_factory=CapProfile)  # the mission in CAP (COORD_CAP_*)
 
     @property
     def directory(self) -> Directory:

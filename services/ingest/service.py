@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.ingest.board.install import install_board
+from services.ingest.cap.profile import CapProfile
 from services.ingest.deps import ApiContext
 from services.ingest.dispatch import project
 from services.ingest.docs import install_docs
@@ -87,6 +88,7 @@ class IngestService:
             source_keys,
             verdicts,
             command_wait=self.settings.command_wait,
+            cap=CapProfile.from_settings(self.settings),
         )
         views = ViewKeeper(sessions, project, verdicts)
         self.infrastructure.spawn(views.forget_old_verdicts())

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from services.ingest.cap.profile import CapProfile
 from services.ingest.deps import ApiContext
 from services.ingest.dispatch import project
 from services.ingest.service import IngestService
@@ -77,6 +78,7 @@ async def ingest_client(
         SourceKeyRing.from_settings(config),
         verdicts,
         command_wait=config.command_wait,
+        cap=CapProfile.from_settings(config),
     )
     views = ViewKeeper(db.sessions, project, verdicts)
     pump = Pump(db.sessions, lambda: source.current, views)

@@ -6,13 +6,14 @@ from collections.abc import Awaitable
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from services.ingest import command_staging as commands
 from services.ingest import idempotency
 from services.ingest.alerts import queries
 from services.ingest.alerts import service as alerts
+from services.ingest.alerts.cap_export import alert_message
 from services.ingest.alerts.schemas import (
     AcknowledgeBody,
     AlertPage,
@@ -22,7 +23,10 @@ from services.ingest.alerts.schemas import (
 )
 from services.ingest.answers import answer, command_responses
 from services.ingest.caller import AuthenticatedRoute
+from services.ingest.cap.negotiation import prefers_cap
+from services.ingest.cap.schema import MEDIA_TYPE as CAP_MEDIA_TYPE
 from services.ingest.deps import (
+    ApiContext,
     Context,
     MayAcknowledge,
     MayPostMessage,
@@ -78,17 +82,54 @@ async def raise_alert(
     return view
 
 
+# Before "/alerts/{alert_id}", whose UUID would refuse "<id>.cap" with a 422.
+@router.get(
+    "/alerts/{alert_id}.cap",
+    response_class=Response,
+    responses={
+        404: {"description": "No such alert, or none the caller may see"},
+        200: {"content": {CAP_MEDIA_TYPE: {}}, "description": "A CAP 1.2 message"},
+    },
+)
+async def get_alert_as_cap(alert_id: UUID, person: MayRead, context: Context) -> Response:
+    """The alert as a CAP 1.2 message (docs/cap.md); need-to-know as for its JSON."""
+    return _cap_response(await _visible_view(context, alert_id, person), context)
+
+
 @router.get(
     "/alerts/{alert_id}",
     response_model=AlertView,
     responses={
         404: {"description": "No such alert, or none the caller may see"},
-        200: {"content": {"application/json": {"example": AlertView.example()}}},
+        200: {
+            "content": {
+                "application/json": {"example": AlertView.example()},
+                CAP_MEDIA_TYPE: {},
+            },
+            "description": "The alert; as CAP 1.2 with Accept: application/cap+xml",
+        },
     },
 )
-async def get_alert(alert_id: UUID, person: MayRead, context: Context) -> AlertView:
-    """An alert with its status, who was notified, and its timeline (need-to-know: else 404)."""
-    return await _visible_view(context, alert_id, person)
+async def get_alert(
+    alert_id: UUID,
+    person: MayRead,
+    context: Context,
+    accept: Annotated[str, Header()] = "",
+) -> AlertView | Response:
+    """An alert with its status, who was notified, and its timeline (need-to-know: else 404).
+
+    With ``Accept: application/cap+xml``, the same alert as a CAP 1.2 message.
+    """
+    view = await _visible_view(context, alert_id, person)
+    return _cap_response(view, context) if prefers_cap(accept) else view
+
+
+def _cap_response(view: AlertView, context: ApiContext) -> Response:
+    return Response(
+        alert_message(view, context.cap),
+        media_type=CAP_MEDIA_TYPE,
+        headers={"Vary": "Accept"},
+    )
 
 
 async def _visible_view(context: Context, alert_id: UUID, person: Person) -> AlertView:
