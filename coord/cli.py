@@ -10,6 +10,7 @@ import structlog
 import typer
 
 from coord.audit_commands import audit_app
+from coord.cap_commands import cap_app
 from coord.deployable import EXIT_CONFIG, deployable_settings
 from coord.directory_commands import directory_app, policy_app
 from coord.outbox_commands import outbox_app
@@ -34,6 +35,7 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(policy_app, name="policy")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
+app.add_typer(cap_app, name="cap")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(source_key_app, name="source-key")
 
