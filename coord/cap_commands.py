@@ -1,8 +1,9 @@
-"""``coord cap export``: an alert as a CAP 1.2 message, for operators (docs/cap.md).
+"""``coord cap export`` and ``coord cap import``: CAP 1.2 for operators (docs/cap.md).
 
-The same message as ``GET /v1/alerts/{id}.cap``, read from the database under the same
-need-to-know: ``COORD_TOKEN`` names the reader. Heavy imports wait until the command
-runs, so ``coord --help`` stays fast.
+The same as ``GET /v1/alerts/{id}.cap`` and ``POST /v1/cap``, on the database directly,
+as the person ``COORD_TOKEN`` names: need-to-know for exports, the right to raise
+alerts for imports. Heavy imports wait until the command runs, so ``coord --help``
+stays fast.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from uuid import UUID
 import typer
 
 if TYPE_CHECKING:
-    from shared.directory import Person
+    from shared.directory import Directory, Person
     from shared.settings import Settings
 
 cap_app = typer.Typer(help="CAP 1.2: alerts as partners read them.", no_args_is_help=True)
@@ -55,3 +56,53 @@ async def _message(settings: Settings, alert_id: UUID, reader: Person) -> bytes 
     async with one_session(settings.database_url, read_only=True) as session:
         view = await get_alert(session, alert_id, reader)
     return None if view is None else alert_message(view, CapProfile.from_settings(settings))
+
+
+@cap_app.command("import")
+def import_command(
+    files: Annotated[
+        list[Path], typer.Argument(help="CAP 1.2 messages, one per file.", exists=True)
+    ],
+) -> None:
+    """Import partners' CAP 1.2 messages as alerts; one line per file (exit 1 if any refused)."""
+    from coord.identity import caller, directory_in_force
+    from shared.permissions import Action
+    from shared.settings import Settings
+
+    settings = Settings()
+    person = caller(settings, Action.RAISE_ALERT)
+    directory = directory_in_force(settings)
+    refused = 0
+    for path in files:
+        try:
+            line = asyncio.run(_import(settings, directory, person, path.read_bytes()))
+        except ValueError as error:  # CapRefused, InvalidRequest: the sender's problem
+            refused += 1
+            typer.echo(f"{path}: refused: {error}", err=True)
+            continue
+        typer.echo(f"{path}: {line}")
+    if refused:
+        raise typer.Exit(1)
+
+
+async def _import(settings: Settings, directory: Directory, person: Person, data: bytes) -> str:
+    from services.ingest.alerts.partner_import import import_message
+    from services.ingest.cap.parsing import parse
+    from shared.db import create_engine, session_factory
+    from shared.source_protection import SourceKeyRing
+
+    message = parse(data)
+    engine = create_engine(settings.database_url)
+    try:
+        imported = await import_message(
+            session_factory(engine),
+            directory,
+            person.id,
+            message,
+            language=settings.cap_language,
+            keys=SourceKeyRing.from_settings(settings),
+        )
+    finally:
+        await engine.dispose()
+    ids = " ".join(map(str, imported.alert_ids))
+    return f"{'imported' if imported.created else 'imported before'}: {ids}"

@@ -37,7 +37,7 @@ def caller(settings: Settings, action: Action) -> Person:
         typer.echo(f"this command needs to know who you are: {_HOW}", err=True)
         raise typer.Exit(2)
     person_id = _subject(settings, settings.token.get_secret_value().strip())
-    directory = _directory_in_force(settings)
+    directory = directory_in_force(settings)
     person = directory.person(person_id)
     if person is None:
         typer.echo(f"COORD_TOKEN: {person_id!r} is not a person of the directory", err=True)
@@ -63,7 +63,7 @@ def _subject(settings: Settings, token: str) -> str:
         raise typer.Exit(1) from None
 
 
-def _directory_in_force(settings: Settings) -> Directory:
+def directory_in_force(settings: Settings) -> Directory:
     """The live directory (the last ``coord directory load``), else the configured file."""
 
     async def live() -> Directory | None:

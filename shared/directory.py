@@ -36,7 +36,7 @@ from pydantic import (
 
 from shared.community_contacts import CommunityContact, seal_contacts
 from shared.envelope import Classification
-from shared.geography import SectorArea
+from shared.geography import PartnerAreaNames, SectorArea
 from shared.sms.phones import e164_or_none
 
 if TYPE_CHECKING:
@@ -194,6 +194,9 @@ class Directory(_Strict):
     # Each sector's outline (GeoJSON), for the board's map. Optional: a sector without
     # one is drawn by its alerts only.
     sector_areas: dict[str, SectorArea] = {}
+    # What partners' CAP messages call each sector, for imports (points and polygons
+    # are placed by sector_areas).
+    cap_areas: dict[str, PartnerAreaNames] = {}
     # The focal points of community alert networks (shared.community_contacts): sealed
     # in every stored version, plaintext only in the administrator's file.
     community_contacts: list[CommunityContact] = []
@@ -300,6 +303,11 @@ def reference_errors(
     errors += [
         (("sector_areas", sector), f"outline of unknown sector {sector!r}")
         for sector in directory.sector_areas
+        if sector not in directory.sectors
+    ]
+    errors += [
+        (("cap_areas", sector), f"CAP area names of unknown sector {sector!r}")
+        for sector in directory.cap_areas
         if sector not in directory.sectors
     ]
     errors += _community_contact_errors(directory)

@@ -6,6 +6,7 @@ draw the mission's map with no tile server at all: outlines and alert positions 
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -53,3 +54,34 @@ class SectorArea(BaseModel):
     def rings(self) -> list[Ring]:
         """Every ring of every polygon."""
         return [ring for polygon in self.polygons() for ring in polygon]
+
+    def contains(self, position: Position) -> bool:
+        """Whether ``position`` (longitude, latitude) lies inside the outline (not in a hole)."""
+        return any(
+            _inside(position, polygon[0]) and not any(_inside(position, h) for h in polygon[1:])
+            for polygon in self.polygons()
+        )
+
+
+def _inside(position: Position, ring: Ring) -> bool:
+    # Ray casting: a ray from the point crosses the ring's edges an odd number of times
+    # when the point is inside. Planar, which is what a sector a few dozen km across allows.
+    x, y = position
+    inside = False
+    for (x1, y1), (x2, y2) in itertools.pairwise(ring):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+class PartnerAreaNames(BaseModel):
+    """What partners call a sector in their CAP messages (docs/cap.md, import).
+
+    ``names``: area descriptions (``areaDesc``), compared without case; ``geocodes``:
+    ``valueName=value`` pairs (``ADM2=CD-NK-BENI``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    names: list[str] = []
+    geocodes: list[str] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from services.ingest.alerts.cap_routes import router as cap_router
 from services.ingest.alerts.routes import router as alert_router
 from services.ingest.audit.routes import router as audit_router
 from services.ingest.messages.routes import router as message_router
@@ -25,6 +26,7 @@ def include_routes(app: FastAPI, *, rate_limit: str = DEFAULT_RATE_LIMIT) -> Non
     v1 = APIRouter()
     for part in (
         alert_router,
+        cap_router,
         message_router,
         recommendation_router,
         report_router,

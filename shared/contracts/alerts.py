@@ -79,12 +79,17 @@ class Certainty(StrEnum):
 
 
 class Component(StrEnum):
-    """Mission components; ``community`` only as an alert's origin."""
+    """Mission components; ``community`` and ``partner`` only as an alert's origin."""
 
     CIVILIAN = "civilian"
     MILITARY = "military"
     POLICE = "police"
     COMMUNITY = "community"
+    PARTNER = "partner"  # imported from a partner's CAP message (docs/cap.md)
+
+
+#: Components no person belongs to: where an alert may come from, never an addressee.
+ORIGINS_ONLY = frozenset({Component.COMMUNITY, Component.PARTNER})
 
 
 class Location(BaseModel):

@@ -71,3 +71,22 @@ class TimelineRecord(Base):
     type: Mapped[str] = mapped_column(String(100))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CapImportRecord(Base):
+    """An alert a partner's CAP message became (``services.ingest.alerts.cap_import``).
+
+    Keyed by the message's ``sender`` and ``identifier`` (CAP's identity of a message)
+    and the alert's place among those it became: the same message again finds its
+    alerts here instead of raising new ones.
+    """
+
+    __tablename__ = "ingest_cap_imports"
+
+    sender: Mapped[str] = mapped_column(String(200), primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(36))
+    msg_type: Mapped[str] = mapped_column(String(10))
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())

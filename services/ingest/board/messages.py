@@ -27,7 +27,7 @@ from services.ingest.messages import service as messages
 from services.ingest.messages.schemas import SendMessageBody
 from services.ingest.messages.service import InvalidMessage
 from shared.addressing import cleared_classifications, deliveries
-from shared.contracts.alerts import Component
+from shared.contracts.alerts import ORIGINS_ONLY, Component
 from shared.envelope import Classification, utc_now
 from shared.permissions import Action
 
@@ -84,7 +84,7 @@ def _compose(
         errors=errors,
         preview=preview,
         idempotency_key=key,
-        components=[c.value for c in Component if c is not Component.COMMUNITY],
+        components=[c.value for c in Component if c not in ORIGINS_ONLY],
         roles=sorted({role for p in directory.people for role in p.roles}),
         people=[p for p in directory.people if p.id != visitor.person.id],
         sectors=directory.sectors,

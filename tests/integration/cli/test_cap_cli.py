@@ -17,7 +17,7 @@ from shared.settings import DEV_JWT_SECRET
 from tests.e2e.system import coord_bin
 from tests.support.builders import SOURCE, alert_request
 from tests.support.database import Database
-from tests.support.directories import EXAMPLE_DIRECTORY, REPO_ROOT
+from tests.support.directories import DEMO_DIRECTORY, EXAMPLE_DIRECTORY, REPO_ROOT
 from tests.support.ingest_client import ingest_client
 from tests.support.tokens import JWT_SECRET, bearer
 
@@ -25,14 +25,14 @@ pytestmark = pytest.mark.integration
 
 
 async def coord_cap(
-    db: Database, *args: str, person: str | None
+    db: Database, *args: str, person: str | None, directory: Path = EXAMPLE_DIRECTORY
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("COORD_")}
     env = {
         **clean,
         "COORD_ENV": "development",
         "COORD_DATABASE_URL": db.url,
-        "COORD_DIRECTORY": str(EXAMPLE_DIRECTORY),
+        "COORD_DIRECTORY": str(directory),
         "COORD_CAP_SENDER": "joc@monusco.example",
     }
     if person is not None:
@@ -77,3 +77,27 @@ async def test_export_prints_the_api_s_message_and_keeps_need_to_know(
     assert f"no alert {alert_id}" in hidden.stderr
     assert anonymous.returncode == 2
     assert "COORD_TOKEN" in anonymous.stderr
+
+
+async def test_import_raises_partner_alerts_once_and_names_what_it_refuses(db: Database) -> None:
+    partners = REPO_ROOT / "tests" / "data" / "cap" / "partners"
+    hostile = REPO_ROOT / "tests" / "data" / "cap" / "hostile"
+    abduction, billion = partners / "child-abduction.xml", hostile / "billion-laughs.xml"
+
+    first = await coord_cap(
+        db, "import", str(abduction), person="jo.operator", directory=DEMO_DIRECTORY
+    )
+    again, mixed = await asyncio.gather(
+        coord_cap(db, "import", str(abduction), person="jo.operator", directory=DEMO_DIRECTORY),
+        coord_cap(db, "import", str(billion), person="jo.operator", directory=DEMO_DIRECTORY),
+    )
+
+    assert first.returncode == 0, first.stderr
+    [alert_id] = first.stdout.strip().rsplit(": ", 1)[1].split()
+    assert first.stdout.startswith(f"{abduction}: imported: ")
+    assert again.stdout.strip() == f"{abduction}: imported before: {alert_id}"
+    assert mixed.returncode == 1
+    assert "a DTD (<!DOCTYPE ...>) is not accepted" in mixed.stderr
+    async with ingest_client(db, JWT_SECRET) as client:
+        view = await client.get(f"/v1/alerts/{alert_id}", headers=bearer())
+    assert (view.json()["origin"], view.json()["category"]) == ("partner", "abduction")

@@ -209,3 +209,31 @@ def test_the_outlines_survive_the_directory_content_round_trip() -> None:
         directory_data(beni={"type": "MultiPolygon", "coordinates": [[SQUARE, HOLE], [OTHER]]})
     )
     assert Directory.model_validate(directory.content()) == directory
+
+
+# --------------------------------------------------------------------------- containment
+
+
+@pytest.mark.parametrize(
+    ("outline", "position", "inside"),
+    [
+        ({"type": "Polygon", "coordinates": [SQUARE]}, (29.45, 0.45), True),
+        ({"type": "Polygon", "coordinates": [SQUARE]}, (29.7, 0.45), False),
+        ({"type": "Polygon", "coordinates": [SQUARE]}, (29.45, 0.65), False),
+        ({"type": "Polygon", "coordinates": [SQUARE, HOLE]}, (29.45, 0.42), False),  # in the hole
+        ({"type": "Polygon", "coordinates": [SQUARE, HOLE]}, (29.35, 0.35), True),
+        ({"type": "MultiPolygon", "coordinates": [[SQUARE], [OTHER]]}, (28.4, 1.1), True),
+        ({"type": "MultiPolygon", "coordinates": [[SQUARE], [OTHER]]}, (28.1, 1.4), False),
+    ],
+)
+def test_whether_a_point_lies_inside_an_outline(
+    outline: dict[str, Any], position: tuple[float, float], inside: bool
+) -> None:
+    assert area(outline).contains(position) is inside
+
+
+def test_cap_area_names_of_an_unknown_sector_are_refused() -> None:
+    data = directory_data() | {"cap_areas": {"atlantis": {"names": ["Atlantis"]}}}
+    assert reference_errors(validate_schema(data)) == [
+        (("cap_areas", "atlantis"), "CAP area names of unknown sector 'atlantis'")
+    ]
