@@ -9,14 +9,19 @@ import pytest
 
 from bench.targets import (
     BROKER_OPERATIONS,
+    BURST_P99,
+    BURST_RATE,
     P50_AT_100,
     P99_AT_100,
     SERVICE_CPU,
     STATEMENTS,
+    STEADY_P99,
     SUSTAINED,
+    VERIFY_RATIO,
     Target,
     figures,
     table_rows,
+    timer_and_audit_figures,
     verdict,
 )
 
@@ -118,10 +123,58 @@ def test_one_table_row_per_target_and_database() -> None:
     results = {"systems": {"sqlite": _system(), "postgresql": _system()}}
     rows = table_rows(results)
     assert len(rows) == 3 + 6
-    assert rows[0] == ("issue 17, sqlite: sustained >= 150 alerts/s", "30.0", "", "not met")
+    assert rows[0] == ("issue 17, sqlite: sustained >= 150 alerts/s", "30.00", "", "not met")
     assert rows[-1] == (
         "issue 17, postgresql: service CPU <= 5 ms per alert, net of idle polling",
-        "4.0",
+        "4.00",
         "",
         "met",
     )
+
+
+def _burst(rate: float, p99: float, missed: int = 0) -> dict[str, Any]:
+    return {"escalations_per_s": rate, "committed": {"p99_ms": p99, "missed": missed}}
+
+
+@pytest.mark.parametrize(
+    ("timers", "audit", "expected"),
+    [
+        (
+            {"burst": _burst(499.4, 396.0), "steady": {"committed": {"p99_ms": 34.0}}},
+            {"verify": {"x_select": 0.30}},
+            [
+                (BURST_RATE, 499.4, "not met"),
+                (BURST_P99, 396.0, "met"),
+                (STEADY_P99, 34.0, "met"),
+                (VERIFY_RATIO, 0.30, "not met"),
+            ],
+        ),
+        # a timer never fired is infinitely late, whatever the p99 of those that did
+        (
+            {"burst": _burst(510.0, 20.0, missed=3)},
+            {},
+            [(BURST_RATE, 510.0, "met"), (BURST_P99, math.inf, "not met")],
+        ),
+        ({}, {"verify": {"x_select": 0.71}}, [(VERIFY_RATIO, 0.71, "met")]),
+        ({}, {}, []),
+    ],
+)
+def test_timer_and_audit_targets(
+    timers: dict[str, Any], audit: dict[str, Any], expected: list[tuple[Target, float, str]]
+) -> None:
+    found = timer_and_audit_figures(timers, audit)
+    assert found == [(t, v) for t, v, _ in expected]
+    assert [verdict(v, t) for t, v in found] == [e for *_, e in expected]
+
+
+def test_timers_and_audit_rows_follow_a_database_s_system_rows() -> None:
+    results = {
+        "systems": {"postgresql": _system()},
+        "timers": {
+            "postgresql": {"burst": _burst(500.0, 10.0)},
+            "sqlite": {"burst": _burst(400.0, 10.0)},
+        },
+        "audit": {},
+    }
+    kinds_in_order = [row[0].split(":")[0] for row in table_rows(results)]
+    assert kinds_in_order == ["issue 17, postgresql"] * 8 + ["issue 17, sqlite"] * 2
