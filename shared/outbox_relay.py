@@ -112,8 +112,12 @@ class OutboxRelay:
         event.remove(Session, "after_commit", self._after_commit)
 
     def _after_commit(self, session: Session) -> None:
-        pending = session.info.pop(PENDING_KEY, set())
+        # Each relay takes only its own outbox's name: under `coord up` the three
+        # services' relays all hear every commit, and one that took the whole set left
+        # the others to their poll (0.5 s on every alert of `make run`).
+        pending: set[str] = session.info.get(PENDING_KEY, set())
         if self._outbox.name in pending:
+            pending.discard(self._outbox.name)
             self._wake.set()
 
     async def run(self) -> None:
