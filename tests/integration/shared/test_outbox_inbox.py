@@ -213,40 +213,23 @@ async def test_running_relay_survives_a_failed_publish_and_is_woken_by_commits(
         await asyncio.gather(task, return_exceptions=True)
 
 
+# others: `coord up`, where the three services' relays in one process hear every
+# commit. The others are told first (listeners run in the order added) and must leave
+# ingest's wake-up to ingest's relay.
+@pytest.mark.parametrize("others", [0, 2])
 async def test_commit_wakes_an_idle_relay(
     db: Database,
     bus: Bus,
     router_inbox_queue: aio_pika.abc.AbstractQueue,
     relays: list[OutboxRelay],
+    others: int,
 ) -> None:
+    relays.extend(
+        OutboxRelay("router", ROUTER_OUTBOX, db.sessions, bus, batch_size=100, poll_interval=600)
+        for _ in range(others)
+    )
     relay = make_relay(db, bus, poll=600.0)  # polling alone would not publish in this test
     relays.append(relay)
-    task = asyncio.create_task(relay.run())
-    try:
-        await asyncio.sleep(0.2)  # the relay found nothing and sleeps
-        envelope = raised_envelope()
-        await stage(db, envelope)
-        assert await take_all(router_inbox_queue, 1) == [str(envelope.id)]
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def test_a_commit_wakes_its_own_relay_among_others_in_the_process(
-    db: Database,
-    bus: Bus,
-    router_inbox_queue: aio_pika.abc.AbstractQueue,
-    relays: list[OutboxRelay],
-) -> None:
-    # `coord up`: the three services' relays in one process hear every commit. The
-    # others are told first (listeners run in the order added) and must leave ingest's
-    # wake-up to ingest's relay.
-    others = [
-        OutboxRelay("router", ROUTER_OUTBOX, db.sessions, bus, batch_size=100, poll_interval=600)
-        for _ in range(2)
-    ]
-    relay = make_relay(db, bus, poll=600.0)  # polling alone would not publish in this test
-    relays.extend([*others, relay])
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(0.2)  # the relay found nothing and sleeps
