@@ -38,11 +38,13 @@ Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -131,6 +133,20 @@ def _message_body() -> dict[str, Any]:
     }
 
 
+def _cap_message() -> bytes:
+    """A partner's CAP 1.2 warning, new each time, placed in beni by coord's own geocode."""
+    return f"""<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>matrix-{uuid4()}</identifier><sender>ops@partner.example</sender>
+  <sent>2026-11-23T10:00:00+00:00</sent><status>Actual</status><msgType>Alert</msgType>
+  <scope>Public</scope>
+  <info><category>Security</category><event>Attack</event><urgency>Immediate</urgency>
+    <severity>Severe</severity><certainty>Observed</certainty><headline>Attack</headline>
+    <area><areaDesc>Mavivi</areaDesc>
+      <geocode><valueName>coord:sector</valueName><value>beni</value></geocode></area>
+  </info>
+</alert>""".encode()
+
+
 def _recommendation_body() -> dict[str, Any]:
     return {
         "addressee": {"person": "col.okafor"},
@@ -173,7 +189,7 @@ class Endpoint:
 
 
 def _parameters(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return re.findall(r"\{(\w+)\}", path)  # "/v1/alerts/{alert_id}.cap" too
 
 
 A = Action
@@ -181,6 +197,8 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "alert.raise": Endpoint("POST", "/v1/alerts", A.RAISE_ALERT, alert_request),
     "alert.list": Endpoint("GET", "/v1/alerts", A.READ),
     "alert.get": Endpoint("GET", "/v1/alerts/{alert_id}", A.READ),
+    "alert.cap": Endpoint("GET", "/v1/alerts/{alert_id}.cap", A.READ),
+    "cap.import": Endpoint("POST", "/v1/cap", A.RAISE_ALERT, _cap_message),
     "alert.acknowledge": Endpoint(
         "POST", "/v1/alerts/{alert_id}/acknowledge", A.ACKNOWLEDGE, command=ALERT_ACKNOWLEDGE
     ),
@@ -249,6 +267,8 @@ endpoint                    jo    amani awa   lucas grace okafor diallo audit
 alert.raise                 ok    ok    ok    ok    ok    ok     ok     role
 alert.list                  ok    ok    ok    ok    ok    ok     ok     ok
 alert.get                   ok    ok    ok    ok    404   404    404    ok
+alert.cap                   ok    ok    ok    ok    404   404    404    ok
+cap.import                  ok    ok    ok    ok    ok    ok     ok     role
 alert.acknowledge           deny  deny  ok    ok    404   404    404    role
 alert.resolve               ok    role  ok    ok    404   404    404    role
 alert.note                  ok    deny  ok    ok    404   404    404    role
@@ -492,6 +512,11 @@ async def call(
     client: httpx.AsyncClient, endpoint: Endpoint, world: Mapping[str, str], person_id: str
 ) -> httpx.Response:
     body = endpoint.body() if endpoint.body is not None else None
+    if isinstance(body, bytes):  # CAP's XML
+        headers = bearer(person_id) | {"Content-Type": "application/cap+xml"}
+        return await client.request(
+            endpoint.method, endpoint.url(world), content=body, headers=headers
+        )
     return await client.request(
         endpoint.method, endpoint.url(world), json=body, headers=bearer(person_id)
     )

@@ -135,7 +135,9 @@ def test_raise_alert_rejections(
         pytest.param(
             Certainty, ["observed", "likely", "possible", "unlikely", "unknown"], id="certainty"
         ),
-        pytest.param(Component, ["civilian", "military", "police", "community"], id="origin"),
+        pytest.param(
+            Component, ["civilian", "military", "police", "community", "partner"], id="origin"
+        ),
         pytest.param(
             Classification,
             ["unclassified", "confidential", "strictly_confidential"],
