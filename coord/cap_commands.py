@@ -72,37 +72,41 @@ def import_command(
     settings = Settings()
     person = caller(settings, Action.RAISE_ALERT)
     directory = directory_in_force(settings)
-    refused = 0
-    for path in files:
-        try:
-            line = asyncio.run(_import(settings, directory, person, path.read_bytes()))
-        except ValueError as error:  # CapRefused, InvalidRequest: the sender's problem
-            refused += 1
-            typer.echo(f"{path}: refused: {error}", err=True)
-            continue
-        typer.echo(f"{path}: {line}")
-    if refused:
+    lines = asyncio.run(_import_all(settings, directory, person, files))
+    for path, (refused, line) in zip(files, lines, strict=True):
+        typer.echo(f"{path}: {line}", err=refused)
+    if any(refused for refused, _ in lines):
         raise typer.Exit(1)
 
 
-async def _import(settings: Settings, directory: Directory, person: Person, data: bytes) -> str:
+async def _import_all(
+    settings: Settings, directory: Directory, person: Person, files: list[Path]
+) -> list[tuple[bool, str]]:
+    """Each file imported in turn, on one engine: (refused, what to say) per file."""
     from services.ingest.alerts.partner_import import import_message
     from services.ingest.cap.parsing import parse
     from shared.db import create_engine, session_factory
     from shared.source_protection import SourceKeyRing
 
-    message = parse(data)
     engine = create_engine(settings.database_url)
+    sessions, keys = session_factory(engine), SourceKeyRing.from_settings(settings)
+    lines = []
     try:
-        imported = await import_message(
-            session_factory(engine),
-            directory,
-            person.id,
-            message,
-            language=settings.cap_language,
-            keys=SourceKeyRing.from_settings(settings),
-        )
+        for path in files:
+            try:
+                imported = await import_message(
+                    sessions,
+                    directory,
+                    person.id,
+                    parse(path.read_bytes()),
+                    language=settings.cap_language,
+                    keys=keys,
+                )
+            except ValueError as error:  # CapRefused, InvalidRequest: the sender's problem
+                lines.append((True, f"refused: {error}"))
+                continue
+            ids = " ".join(map(str, imported.alert_ids))
+            lines.append((False, f"{'imported' if imported.created else 'imported before'}: {ids}"))
     finally:
         await engine.dispose()
-    ids = " ".join(map(str, imported.alert_ids))
-    return f"{'imported' if imported.created else 'imported before'}: {ids}"
+    return lines

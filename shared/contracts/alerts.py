@@ -92,12 +92,20 @@ class Component(StrEnum):
 ORIGINS_ONLY = frozenset({Component.COMMUNITY, Component.PARTNER})
 
 
+#: Lengths the contract allows; what shortens text it did not write (a partner's CAP
+#: message, services/ingest/alerts/cap_import.py) cuts to these.
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+PLACE_NAME_MAX = 200
+DEDUP_KEY_MAX = 200
+
+
 class Location(BaseModel):
     """Where it happens: a place name, optionally a WGS 84 point."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=PLACE_NAME_MAX)
     lat: Number | None = Field(default=None, ge=-90, le=90)
     lon: Number | None = Field(default=None, ge=-180, le=180)
 
@@ -142,8 +150,8 @@ class AlertContent(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     category: Category
     severity: Severity
     urgency: Urgency
@@ -152,7 +160,7 @@ class AlertContent(BaseModel):
     location: Location
     origin: Component
     classification: Classification = Classification.UNCLASSIFIED
-    dedup_key: str | None = Field(default=None, min_length=1, max_length=200)
+    dedup_key: str | None = Field(default=None, min_length=1, max_length=DEDUP_KEY_MAX)
 
 
 class RaiseAlertV1(AlertContent):

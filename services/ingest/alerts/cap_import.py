@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from services.ingest.alerts.cap_export import CATEGORY_CODE, CLASSIFICATION_CODE, SECTOR_CODE
 from services.ingest.cap.message import Area, CapMessage, Info
 from shared.contracts.alerts import (
+    DEDUP_KEY_MAX,
+    DESCRIPTION_MAX,
+    PLACE_NAME_MAX,
+    TITLE_MAX,
     Category,
     Certainty,
     Component,
@@ -27,8 +31,6 @@ from shared.contracts.alerts import (
 from shared.directory import Directory
 from shared.envelope import Classification
 from shared.geography import Position
-
-TITLE_MAX, DESCRIPTION_MAX = 200, 5000
 
 # Words of a partner's event (English and French, lower case, accents as written) and
 # codes (SAME's child abduction emergency), most specific first: the first match wins.
@@ -111,7 +113,9 @@ def _placed(info: Info, directory: Directory) -> tuple[str, Location]:
         if sector is not None:
             center = _center(area)
             lon, lat = center if center is not None else (None, None)
-            return sector, Location(name=area.description[:200] or sector, lat=lat, lon=lon)
+            return sector, Location(
+                name=area.description[:PLACE_NAME_MAX] or sector, lat=lat, lon=lon
+            )
     described = ", ".join(repr(a.description) for a in info.areas) or "no area at all"
     raise Unplaced(
         f"no sector of the directory matches {described}: add its name or geocode to "
@@ -142,11 +146,11 @@ def incident_key(message: CapMessage) -> str:
     CAP's ``incidents`` when given, else the first message it references, else itself.
     """
     if message.incidents:
-        return f"cap:{message.sender}:{message.incidents}"[:200]
+        return f"cap:{message.sender}:{message.incidents}"[:DEDUP_KEY_MAX]
     first = message.references[0] if message.references else None
     if first is not None:
-        return f"cap:{first.sender}:{first.identifier}"[:200]
-    return f"cap:{message.sender}:{message.identifier}"[:200]
+        return f"cap:{first.sender}:{first.identifier}"[:DEDUP_KEY_MAX]
+    return f"cap:{message.sender}:{message.identifier}"[:DEDUP_KEY_MAX]
 
 
 def alerts_from(message: CapMessage, directory: Directory, language: str) -> list[ImportedAlert]:

@@ -18,7 +18,8 @@ from lxml import etree
 from services.ingest.cap.message import Area, CapMessage, Info, Reference
 from services.ingest.cap.schema import NAMESPACE, schema_errors
 
-#: The largest message read (the API's body limit for CAP is the same).
+#: The largest message read: what `coord cap import` takes from a file (over HTTP the
+#: body limit, COORD_MAX_BODY_BYTES, 64 KB by default, refuses first).
 MAX_MESSAGE_BYTES = 1024 * 1024
 CAP_11 = "urn:oasis:names:tc:emergency:cap:1.1"
 _SHOWN_ERRORS = 5
