@@ -110,3 +110,22 @@ async def _import_all(
     finally:
         await engine.dispose()
     return lines
+
+
+@cap_app.command("partner-token")
+def partner_token_command(
+    partner_id: Annotated[str, typer.Argument(help="The partner's id in the directory.")],
+) -> None:
+    """Make a partner's feed token: the token (for the partner) and its directory entry.
+
+    The token is shown once and kept nowhere: the directory keeps only its SHA-256.
+    """
+    from shared.partners import new_token, token_digest
+
+    token = new_token()
+    typer.echo(f"token for {partner_id} (give it to the partner; it is shown only once):")
+    typer.echo(f"  {token}")
+    typer.echo("the directory's entry (under partners:):")
+    typer.echo(f"  - id: {partner_id}")
+    typer.echo(f"    name: {partner_id}")
+    typer.echo(f"    token_sha256: {token_digest(token)}")

@@ -37,6 +37,7 @@ from pydantic import (
 from shared.community_contacts import CommunityContact, seal_contacts
 from shared.envelope import Classification
 from shared.geography import PartnerAreaNames, SectorArea
+from shared.partners import Partner, partner_errors
 from shared.sms.phones import e164_or_none
 
 if TYPE_CHECKING:
@@ -197,6 +198,8 @@ class Directory(_Strict):
     # What partners' CAP messages call each sector, for imports (points and polygons
     # are placed by sector_areas).
     cap_areas: dict[str, PartnerAreaNames] = {}
+    # Who reads the alerts released to partners (shared.partners): by token digest.
+    partners: list[Partner] = []
     # The focal points of community alert networks (shared.community_contacts): sealed
     # in every stored version, plaintext only in the administrator's file.
     community_contacts: list[CommunityContact] = []
@@ -310,6 +313,7 @@ def reference_errors(
         for sector in directory.cap_areas
         if sector not in directory.sectors
     ]
+    errors += partner_errors(directory.partners, directory.sectors)
     errors += _community_contact_errors(directory)
     policy_ids.update(known_policies)
     for index, route in enumerate(directory.routes):

@@ -46,6 +46,7 @@ class Action(StrEnum):
     ADMINISTER_DIRECTORY = "administer_directory"
     ADMINISTER_OUTBOX = "administer_outbox"  # coord outbox: parked rows, retried or dropped
     TRIAGE_SMS = "triage_sms"  # SMS from unknown numbers: read, promote to an alert, dismiss
+    RELEASE = "release"  # an unclassified alert to partners' CAP feed (docs/cap.md)
 
 
 _A = Action
@@ -59,6 +60,7 @@ _SENIOR_CIVILIAN = frozenset(
         _A.RESPOND,
         _A.READ,
         _A.REPORT,
+        _A.RELEASE,
     }
 )
 _FOCAL_POINT = frozenset(
@@ -67,9 +69,18 @@ _FOCAL_POINT = frozenset(
 
 #: role -> the actions it grants; a person holds the union over their roles.
 PERMISSIONS: Mapping[str, frozenset[Action]] = {
-    # The joint operations centre raises alerts, runs the board and may recommend.
+    # The joint operations centre raises alerts, runs the board, may recommend, and
+    # releases alerts to partners (what a partner may know is the JOC's daily call).
     JOC_ROLE: frozenset(
-        {_A.RAISE_ALERT, _A.POST_MESSAGE, _A.ACKNOWLEDGE, _A.RESOLVE, _A.RECOMMEND, _A.READ}
+        {
+            _A.RAISE_ALERT,
+            _A.POST_MESSAGE,
+            _A.ACKNOWLEDGE,
+            _A.RESOLVE,
+            _A.RECOMMEND,
+            _A.READ,
+            _A.RELEASE,
+        }
     ),
     # A CLA relays community alerts; it does not decide on them. It triages what unknown
     # numbers send (their senders are sources: nobody else reads them).

@@ -18,8 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.alerts.tables import AlertViewRecord
 from services.ingest.tables import OUTBOX
-from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_ADD_NOTE, ALERT_RESOLVE
-from shared.contracts.escalation import AcknowledgeAlertV1, AddNoteV1, ResolveAlertV1
+from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_ADD_NOTE, ALERT_RELEASE, ALERT_RESOLVE
+from shared.contracts.escalation import (
+    AcknowledgeAlertV1,
+    AddNoteV1,
+    ReleaseAlertV1,
+    ResolveAlertV1,
+)
 from shared.directory import Person
 from shared.envelope import Classification, Envelope
 from shared.outbox import add_to_outbox
@@ -157,3 +162,11 @@ async def add_note(
     """Request a note on an alert; the command's id."""
     command = AddNoteV1(alert_id=alert_id, person_id=person.id, text=text)
     return await _alert_command(sessions, alert_id, person, ALERT_ADD_NOTE, command)
+
+
+async def release(
+    sessions: async_sessionmaker[AsyncSession], alert_id: UUID, person: Person
+) -> UUID:
+    """Request the alert's release to partners' CAP feed; the command's id."""
+    command = ReleaseAlertV1(alert_id=alert_id, person_id=person.id)
+    return await _alert_command(sessions, alert_id, person, ALERT_RELEASE, command)

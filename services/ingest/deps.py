@@ -53,7 +53,8 @@ async def context_of(request: Request) -> ApiContext:
 Context = Annotated[ApiContext, Depends(context_of)]
 
 
-def _unauthorized(reason: str) -> HTTPException:
+def unauthorized(reason: str) -> HTTPException:
+    """A 401 naming ``reason``, asking for a bearer token."""
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"}
     )
@@ -70,10 +71,10 @@ class BearerToken(HTTPBearer):
         """The scheme and the token; 401 naming the problem when there is none."""
         authorization = request.headers.get("Authorization")
         if not authorization:
-            raise _unauthorized("missing Authorization header with a bearer token")
+            raise unauthorized("missing Authorization header with a bearer token")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("Authorization header must be 'Bearer <token>'")
+            raise unauthorized("Authorization header must be 'Bearer <token>'")
         return HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
 
 
@@ -100,7 +101,7 @@ async def verified_token(
     try:
         token = await context.authenticator.verify(credentials.credentials)
     except InvalidToken as error:
-        raise _unauthorized(str(error)) from None
+        raise unauthorized(str(error)) from None
     except IdentityProviderUnavailable:
         # Not the caller's fault: their token may be fine; they should retry.
         raise HTTPException(
@@ -120,7 +121,7 @@ async def current_person(context: Context, token: Token) -> Person:
     person_id = token.subject
     person = context.directory.person(person_id)
     if person is None:
-        raise _unauthorized(f"token subject {person_id!r} is not a person of the directory")
+        raise unauthorized(f"token subject {person_id!r} is not a person of the directory")
     return person
 
 
@@ -148,3 +149,4 @@ MayRespond = Annotated[Person, Depends(require(Action.RESPOND))]
 MayRead = Annotated[Person, Depends(require(Action.READ))]
 MayReport = Annotated[Person, Depends(require(Action.REPORT))]
 MayAudit = Annotated[Person, Depends(require(Action.AUDIT))]
+MayRelease = Annotated[Person, Depends(require(Action.RELEASE))]

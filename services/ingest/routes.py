@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from services.ingest.alerts.cap_routes import partner_router
 from services.ingest.alerts.cap_routes import router as cap_router
 from services.ingest.alerts.routes import router as alert_router
 from services.ingest.audit.routes import router as audit_router
@@ -32,8 +33,9 @@ def include_routes(app: FastAPI, *, rate_limit: str = DEFAULT_RATE_LIMIT) -> Non
         report_router,
         audit_router,
         stream_router,
+        partner_router,  # partners' token, not a person's: checked by its own dependency
     ):
         v1.include_router(part)
     # Every route's caller is authenticated and rate-limited by its route class
-    # (services.ingest.caller), before the body is read.
+    # (services.ingest.caller), before the body is read; partners' routes read no body.
     app.include_router(v1, responses=COMMON_PROBLEM_RESPONSES)

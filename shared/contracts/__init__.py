@@ -27,12 +27,14 @@ from shared.contracts.escalation import (
     AlertDeduplicatedV1,
     AlertEscalatedV1,
     AlertMergedV1,
+    AlertReleasedV1,
     AlertResolvedV1,
     AlertRetriggeredV1,
     AlertStateV1,
     CommandRejectedV1,
     EscalationExhaustedV1,
     NoteAddedV1,
+    ReleaseAlertV1,
     ResolveAlertV1,
     SmsReceivedV1,
     SmsTriagedV1,
@@ -79,6 +81,7 @@ ALERT_UNROUTED = "alert.unrouted"
 ALERT_ACKNOWLEDGE = "alert.acknowledge"
 ALERT_RESOLVE = "alert.resolve"
 ALERT_ADD_NOTE = "alert.add_note"
+ALERT_RELEASE = "alert.release"
 ALERT_ESCALATED = "alert.escalated"
 ALERT_ACK_RECORDED = "alert.acknowledgement_recorded"
 ALERT_ACKNOWLEDGED = "alert.acknowledged"
@@ -86,6 +89,7 @@ ALERT_RETRIGGERED = "alert.retriggered"
 ALERT_EXHAUSTED = "alert.escalation_exhausted"
 ALERT_RESOLVED = "alert.resolved"
 ALERT_NOTE_ADDED = "alert.note_added"
+ALERT_RELEASED = "alert.released"
 ALERT_MERGED = "alert.merged"
 ALERT_DEDUPLICATED = "alert.deduplicated"
 ALERT_UPGRADED = "alert.upgraded"
@@ -132,6 +136,7 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_ACKNOWLEDGE, 1): AcknowledgeAlertV1,
     (ALERT_RESOLVE, 1): ResolveAlertV1,
     (ALERT_ADD_NOTE, 1): AddNoteV1,
+    (ALERT_RELEASE, 1): ReleaseAlertV1,
     (ALERT_ESCALATED, 1): AlertEscalatedV1,
     (ALERT_ACK_RECORDED, 1): AcknowledgementRecordedV1,
     (ALERT_ACKNOWLEDGED, 1): AlertAcknowledgedV1,
@@ -139,6 +144,7 @@ EVENT_TYPES: dict[tuple[str, int], type[BaseModel]] = {
     (ALERT_EXHAUSTED, 1): EscalationExhaustedV1,
     (ALERT_RESOLVED, 1): AlertResolvedV1,
     (ALERT_NOTE_ADDED, 1): NoteAddedV1,
+    (ALERT_RELEASED, 1): AlertReleasedV1,
     (ALERT_MERGED, 1): AlertMergedV1,
     (ALERT_DEDUPLICATED, 1): AlertDeduplicatedV1,
     (ALERT_UPGRADED, 1): AlertUpgradedV1,

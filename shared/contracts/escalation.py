@@ -1,7 +1,7 @@
 """Alert lifecycle contracts, version 1: commands to the router and its events.
 
 Commands (imperative, from ingest): ``alert.acknowledge``, ``alert.resolve``,
-``alert.add_note``. The router is the authority: it re-checks each command
+``alert.add_note``, ``alert.release``. The router is the authority: it re-checks each
 against the alert's policy snapshot and answers with an event, or with
 ``alert.command_rejected``.
 """
@@ -121,6 +121,13 @@ class AddNoteV1(_Contract):
     text: str = Field(min_length=1, max_length=5000)
 
 
+class ReleaseAlertV1(_Contract):
+    """Command ``alert.release``: onto partners' CAP feed (docs/cap.md, "The partner feed")."""
+
+    alert_id: UUID
+    person_id: str
+
+
 class AlertEscalatedV1(_Contract):
     """Event ``alert.escalated``: nobody acknowledged in time; the next level is paged too."""
 
@@ -179,6 +186,13 @@ class NoteAddedV1(_Contract):
     alert_id: UUID
     person_id: str
     text: str
+
+
+class AlertReleasedV1(_Contract):
+    """Event ``alert.released``: partners' CAP feed carries the alert from now on."""
+
+    alert_id: UUID
+    person_id: str
 
 
 class AlertMergedV1(_Contract):
@@ -240,3 +254,5 @@ class AlertStateV1(_Contract):
     # The alert's short code while it is open (what an SMS reply names it by); None on
     # alerts from before codes. A resolved alert keeps it here, for its story.
     code: str | None = None
+    # When it was released to partners (``alert.released``); None: it never was.
+    released_at: Moment | None = None

@@ -29,6 +29,8 @@ from shared.contracts import (
     ALERT_MERGED,
     ALERT_NOTE_ADDED,
     ALERT_RAISED,
+    ALERT_RELEASE,
+    ALERT_RELEASED,
     ALERT_RESOLVE,
     ALERT_RESOLVED,
     ALERT_RETRIGGERED,
@@ -112,6 +114,7 @@ ROUTES: Mapping[str, Route] = {
     ALERT_ACKNOWLEDGE: _route(INGEST, _R, _V),
     ALERT_RESOLVE: _route(INGEST, _R, _V),
     ALERT_ADD_NOTE: _route(INGEST, _R, _V),
+    ALERT_RELEASE: _route(INGEST, _R, _V),
     ALERT_LINK_USED: _route(INGEST, _R, _V),  # on the log, and on the alert's timeline
     SMS_RECEIVED: _route(INGEST, _R),  # on the log; its command speaks on the timeline
     SMS_TRIAGED: _route(INGEST, _R),  # a CLA's decision on an unknown number's SMS
@@ -125,6 +128,7 @@ ROUTES: Mapping[str, Route] = {
     ALERT_EXHAUSTED: _route(ROUTER, _V),
     ALERT_RESOLVED: _route(ROUTER, _V),
     ALERT_NOTE_ADDED: _route(ROUTER, _V),
+    ALERT_RELEASED: _route(ROUTER, _V),
     ALERT_MERGED: _route(ROUTER, _V),
     ALERT_DEDUPLICATED: _route(ROUTER, _V),
     ALERT_UPGRADED: _route(ROUTER, _V),

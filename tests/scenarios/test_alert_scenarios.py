@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.partners import DEMO_TOKEN
 from tests.support.builders import alert_request
 from tests.support.receiver import TEST_WEBHOOK_SECRET
 from tests.support.scenario import Mission
@@ -126,3 +127,34 @@ async def test_an_alert_nobody_acknowledges_climbs_to_level_2(mission: Mission) 
     assert view["status"] == "triggered"
     assert view["targets"] == [AWA, LUCAS]
     assert "alert.escalated" in types(view)
+
+
+async def test_a_released_alert_reaches_the_partner_feed(mission: Mission) -> None:
+    # The demo directory's partner (ocha-beni) reads beni's released alerts with the demo
+    # token, accepted here because the scenario runs with COORD_ENV=development.
+    jo = mission.client("jo.operator")
+    alert_id = await raised(jo, classification="unclassified", title="Armed men near Oicha")
+    partner = mission.client("nobody")
+    partner.headers["Authorization"] = f"Bearer {DEMO_TOKEN}"
+
+    async def routed() -> None:
+        assert (await view_of(jo, alert_id))["status"] == "triggered"
+
+    await mission.eventually(routed)
+    assert f"urn:uuid:{alert_id}" not in (await partner.get("/v1/cap/feed")).text
+
+    response = await jo.post(f"/v1/alerts/{alert_id}/release")
+    assert response.status_code in (200, 202), response.text
+
+    async def in_the_feed() -> str:
+        feed = await partner.get("/v1/cap/feed")
+        assert feed.status_code == 200, feed.text
+        assert f"urn:uuid:{alert_id}" in feed.text
+        return feed.text
+
+    feed = await mission.eventually(in_the_feed)
+    assert "Armed men near Oicha" in feed
+    message = await partner.get(f"/v1/cap/alerts/{alert_id}")
+    assert message.status_code == 200, message.text
+    assert "<scope>Public</scope>" in message.text
+    assert "alert.released" in types(await view_of(jo, alert_id))

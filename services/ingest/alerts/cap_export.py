@@ -85,14 +85,18 @@ def versions(view: AlertView) -> list[CapVersion]:
     return story
 
 
-def scope_of(view: AlertView) -> tuple[str, str]:
+def scope_of(view: AlertView) -> tuple[str, str | None]:
     """CAP ``scope`` and ``restriction`` of the alert.
 
-    Every alert is Restricted to the mission, the restriction naming its classification.
+    Public only once released to partners (only an UNCLASSIFIED alert can be: the router
+    refuses the others); otherwise Restricted to the mission, the restriction naming
+    its classification.
     """
     level = Classification(view.classification)
+    if level is Classification.UNCLASSIFIED and view.released_at is not None:
+        return "Public", None
     if level is Classification.UNCLASSIFIED:
-        return "Restricted", "UN UNCLASSIFIED. For the mission and the partners it shares with."
+        return "Restricted", "UN UNCLASSIFIED. For the mission; not released to partners."
     label = level.value.replace("_", " ").upper()
     return "Restricted", f"UN {label}. Not for release outside the mission."
 

@@ -32,6 +32,7 @@ from services.ingest.deps import (
     MayPostMessage,
     MayRaiseAlert,
     MayRead,
+    MayRelease,
     MayResolve,
 )
 from shared.contracts.alerts import Category, Component, RaiseAlertV1, Severity
@@ -200,6 +201,22 @@ async def add_note(
     return await _command(
         context, alert_id, person, commands.add_note(context.sessions, alert_id, person, body.text)
     )
+
+
+@router.post(
+    "/alerts/{alert_id}/release",
+    response_model=AlertView,
+    responses=command_responses("alert"),
+)
+async def release_alert(
+    alert_id: UUID, person: MayRelease, context: Context
+) -> AlertView | JSONResponse:
+    """Release to partners: an UNCLASSIFIED alert goes on their CAP feed (docs/cap.md).
+
+    On the log as ``alert.released``; releasing again changes nothing.
+    """
+    staged = commands.release(context.sessions, alert_id, person)
+    return await _command(context, alert_id, person, staged)
 
 
 @router.get("/alerts", response_model=AlertPage)

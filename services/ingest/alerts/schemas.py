@@ -74,6 +74,10 @@ class AlertView(BaseModel):
     feedback_at: datetime | None = Field(
         default=None, description="When feedback an officer released first reached them"
     )
+    released_at: datetime | None = Field(
+        default=None,
+        description="When it was released to partners: their CAP feed carries it (docs/cap.md)",
+    )
     notified: list[str]
     deliveries: list[Delivery]
     timeline: list[TimelineEntry]

@@ -47,6 +47,8 @@ class AlertViewRecord(Base):
     reporter: Mapped[str | None] = mapped_column(String(64))
     receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # On partners' CAP feed since (the router's ``released_at``); indexed for the feed.
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 class AlertPersonRecord(Base):

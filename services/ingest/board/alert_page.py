@@ -1,9 +1,10 @@
 """An alert's page: its story in words, the chain ahead, and what the reader may do.
 
-The commands (acknowledge, resolve, note) are staged by the same functions as the API's
-and answered with the router's verdict, shown on the page the post redirects to. On an
-alert a community contact reported, acknowledging and resolving may release a message
-to them (``services.ingest.board.community``); nothing is sent unless one is chosen.
+The commands (acknowledge, resolve, note, release to partners) are staged by the same
+functions as the API's and answered with the router's verdict, shown on the page the post
+redirects to. On an alert a community contact reported, acknowledging and resolving may
+release a message to them (``services.ingest.board.community``); nothing is sent unless
+one is chosen.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from services.ingest.board.flash import Flash
 from services.ingest.board.pages import render
 from services.ingest.board.session import Poster, Reader, Visitor
 from services.ingest.stream.hub import STREAMED_TYPES
+from shared.envelope import Classification
 from shared.permissions import Action
 
 router = APIRouter(include_in_schema=False)
@@ -58,6 +60,11 @@ async def _alert(alert_id: UUID, request: Request, visitor: Visitor, template: s
             context.directory, view.policy_id, view.level, view.sector, view.next_escalation_at
         ),
         may_note=visitor.may(Action.POST_MESSAGE) and view.status != "resolved",
+        # The router decides (docs/cap.md); the button shows where it would agree.
+        may_release=visitor.may(Action.RELEASE)
+        and view.classification == Classification.UNCLASSIFIED.value
+        and view.released_at is None
+        and view.status != "merged",
         community=community_facts(context.directory, view),
         live_events=STREAMED_TYPES,
     )
@@ -155,4 +162,17 @@ async def add_note(alert_id: UUID, visitor: Poster, note: Note = "") -> Redirect
         "noted",
         lambda: commands.add_note(sessions, alert_id, person, note.strip()),
         back,
+    )
+
+
+@router.post("/alerts/{alert_id}/release")
+async def release(alert_id: UUID, visitor: Poster) -> RedirectResponse:
+    """Release the alert to partners: their CAP feed carries it from now on."""
+    sessions, person = visitor.context.sessions, visitor.person
+    return await act(
+        visitor,
+        Action.RELEASE,
+        "released",
+        lambda: commands.release(sessions, alert_id, person),
+        f"/alerts/{alert_id}",
     )

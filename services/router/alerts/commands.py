@@ -1,4 +1,4 @@
-"""The router's command service: acknowledge, resolve and annotate alerts.
+"""The router's command service: acknowledge, resolve, annotate and release alerts.
 
 Ingest checks only the permissions table; the router checks need-to-know,
 the alert's policy snapshot and its state, and is the authority: a command it
@@ -20,12 +20,24 @@ from services.router.alerts.tables import AlertRecord, OpenDedupKey
 from services.router.alerts.transitions import EventFactory, apply_transition, reject
 from services.router.authority import NotYetKnown, Verdict, alert_refusal
 from services.router.tables import stage
-from shared.contracts import ALERT_ACKNOWLEDGE, ALERT_ADD_NOTE, ALERT_NOTE_ADDED, ALERT_RESOLVE
+from shared.contracts import (
+    ALERT_ACKNOWLEDGE,
+    ALERT_ADD_NOTE,
+    ALERT_NOTE_ADDED,
+    ALERT_RELEASE,
+    ALERT_RELEASED,
+    ALERT_RESOLVE,
+)
 from shared.contracts.commands import Refusal
-from shared.contracts.escalation import AcknowledgeAlertV1, AddNoteV1, ResolveAlertV1
+from shared.contracts.escalation import (
+    AcknowledgeAlertV1,
+    AddNoteV1,
+    ReleaseAlertV1,
+    ResolveAlertV1,
+)
 from shared.directory import Directory
 from shared.envelope import Classification, Envelope, utc_now
-from shared.permissions import AlertAudience, may_act_on_alert
+from shared.permissions import Action, AlertAudience, allowed, may_act_on_alert, refusal
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +113,28 @@ def act_refusal(
     return None
 
 
+def release_refusal(directory: Directory, record: AlertRecord, person_id: str) -> Verdict:
+    """Why ``person_id`` may not release the alert to partners; None when they may.
+
+    Only an UNCLASSIFIED alert leaves the mission, and only by someone whose role
+    releases (``Action.RELEASE``) and whom the alert concerns.
+    """
+    refused = _refusal(directory, record, person_id)
+    if refused is not None:
+        return refused
+    person = directory.person(person_id)
+    if person is None or not allowed(person, Action.RELEASE):
+        shown = refusal(person, Action.RELEASE) if person else f"{person_id} may not release"
+        return Refusal.NOT_ALLOWED, shown
+    classification = record.summary.get("classification", Classification.UNCLASSIFIED.value)
+    if classification != Classification.UNCLASSIFIED.value:
+        return (
+            Refusal.WRONG_STATE,
+            f"the alert is {classification}: only unclassified alerts are released to partners",
+        )
+    return None
+
+
 async def acknowledge_alert(session: AsyncSession, directory: Directory, command: Envelope) -> None:
     """Apply ``alert.acknowledge``."""
     ack = AcknowledgeAlertV1.model_validate(command.payload)
@@ -159,3 +193,24 @@ async def add_note(session: AsyncSession, directory: Directory, command: Envelop
     event = (ALERT_NOTE_ADDED, {"person_id": note.person_id, "text": note.text})
     transition = Transition(state=state_of(record), events=(event,))
     await apply_transition(session, record, transition, directory, events, command=ALERT_ADD_NOTE)
+
+
+async def release_alert(session: AsyncSession, directory: Directory, command: Envelope) -> None:
+    """Apply ``alert.release``: partners' CAP feed carries the alert from now on.
+
+    Releasing twice changes nothing: the answer is the alert as released the first time.
+    """
+    request = ReleaseAlertV1.model_validate(command.payload)
+    record = await _locked_alert(session, str(request.alert_id))
+    events = EventFactory(record, command, actor=request.person_id)
+    refused = release_refusal(directory, record, request.person_id)
+    if refused is not None:
+        await reject(session, events, ALERT_RELEASE, *refused)
+        return
+    if record.released_at is not None:
+        transition = Transition(state=state_of(record), changed=False)
+    else:
+        record.released_at = utc_now()
+        event = (ALERT_RELEASED, {"person_id": request.person_id})
+        transition = Transition(state=state_of(record), events=(event,))
+    await apply_transition(session, record, transition, directory, events, command=ALERT_RELEASE)

@@ -46,6 +46,8 @@ class AlertRecord(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The community contact who reported it by SMS: whom an officer's feedback goes to.
     reporter: Mapped[str | None] = mapped_column(String(64))
+    # When an authorised person released it to partners' CAP feed (``alert.release``).
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OpenDedupKey(Base):

@@ -645,6 +645,27 @@ async def test_a_command_from_the_board_is_staged_for_its_person(
 
 
 @ON_POSTGRESQL
+async def test_only_an_unclassified_alert_offers_its_release_to_those_who_may(
+    db: Database, client: IngestClient
+) -> None:
+    public = await raise_alert(client, classification="unclassified")
+    secret = await raise_alert(client)  # confidential
+    for alert_id in (public, secret):
+        await set_state(db, alert_id)
+    release = f'action="/alerts/{public}/release"'
+    async with visitor_of(client, "jo.operator") as jo, visitor_of(client, "col.okafor") as col:
+        assert release in (await jo.get(f"/alerts/{public}")).text
+        assert "/release" not in (await jo.get(f"/alerts/{secret}")).text
+        assert "/release" not in (await col.get(f"/alerts/{public}")).text  # not his to do
+        before = len(await outbox(db))
+        response = await jo.post(f"/alerts/{public}/release", {})
+        assert (response.status_code, response.headers["location"]) == (303, f"/alerts/{public}")
+    [staged] = (await outbox(db))[before:]
+    assert (staged.type, staged.actor) == ("alert.release", "jo.operator")
+    assert staged.payload == {"alert_id": public, "person_id": "jo.operator"}
+
+
+@ON_POSTGRESQL
 async def test_a_command_goes_back_to_a_page_of_the_board_only(
     db: Database, client: IngestClient
 ) -> None:
@@ -697,6 +718,7 @@ async def test_a_person_without_the_right_is_refused_and_nothing_staged(
             ("acknowledge", {}),
             ("resolve", {"note": "closing"}),
             ("notes", {"note": "seen"}),
+            ("release", {}),
         ]:
             response = await auditor.post(f"/alerts/{alert_id}/{action}", form)
             assert response.status_code == 303, action

@@ -66,6 +66,7 @@ from shared.auth import mint_token
 from shared.contracts import (
     ALERT_ACKNOWLEDGE,
     ALERT_ADD_NOTE,
+    ALERT_RELEASE,
     ALERT_RESOLVE,
     MESSAGE_ACKNOWLEDGE,
     MESSAGE_MARK_READ,
@@ -216,6 +217,13 @@ ENDPOINTS: Mapping[str, Endpoint] = {
         lambda: {"text": "Patrol sent"},
         command=ALERT_ADD_NOTE,
     ),
+    "alert.release": Endpoint(
+        "POST",
+        "/v1/alerts/{alert_id}/release",
+        A.RELEASE,
+        objects={"alert_id": "unclassified_alert_id"},
+        command=ALERT_RELEASE,
+    ),
     "stream": Endpoint("GET", "/v1/stream", A.READ),
     "message.send": Endpoint("POST", "/v1/messages", A.POST_MESSAGE, _message_body),
     "message.list": Endpoint("GET", "/v1/messages", A.READ),
@@ -257,6 +265,8 @@ ENDPOINTS: Mapping[str, Endpoint] = {
 #   their roles would allow the action.
 # - alert.acknowledge: only the chain acknowledges; jo and amani see it but are refused.
 # - alert.note: the chain or the sector's JOC; amani raised it but is neither.
+# - alert.release: the same alert, UNCLASSIFIED (a classified one is never released: its
+#   409 is in test_cap_feed.py); the JOC and senior civilians release, if it concerns them.
 # - message.*: it concerns its sender (jo) and awa (delivered); the auditor sees every
 #   message but it is not addressed to them, so /read (their role allows reading) is 404
 #   like for any other outsider; the sender's own /read and /acknowledge are 409.
@@ -272,6 +282,7 @@ cap.import                  ok    ok    ok    ok    ok    ok     ok     role
 alert.acknowledge           deny  deny  ok    ok    404   404    404    role
 alert.resolve               ok    role  ok    ok    404   404    404    role
 alert.note                  ok    deny  ok    ok    404   404    404    role
+alert.release               ok    role  ok    ok    404   role   role   role
 stream                      ok    ok    ok    ok    ok    ok     ok     ok
 message.send                ok    ok    ok    ok    ok    ok     ok     role
 message.list                ok    ok    ok    ok    ok    ok     ok     ok
@@ -291,6 +302,9 @@ audit.events                role  role  role  role  role  role   role   ok
 # KNOWN GAPS: cells where the app contradicts the rule, (endpoint, column) -> what it answers
 # today, and why that is wrong. Kept strict: once fixed, the test fails until the entry goes.
 KNOWN_GAPS: Mapping[tuple[str, str], tuple[Outcome, str]] = {}
+
+# A partner's token, not a person's (shared.partners): tests/integration/ingest/test_cap_feed.py.
+PARTNER_ROUTES = frozenset({("GET", "/v1/cap/feed"), ("GET", "/v1/cap/alerts/{alert_id}")})
 
 # Served to anyone, outside the permissions table.
 PUBLIC_ROUTES = frozenset(
@@ -353,7 +367,8 @@ def test_every_route_of_the_app_is_in_the_matrix() -> None:
     # The board's pages act through the same functions under the same table; they are held
     # to the API by tests/integration/ingest/test_board_pages.py (parity, CSRF on each post).
     pages = {(method, route.path) for route in _board_routes() for method in route.methods or ()}
-    assert served - PUBLIC_ROUTES - pages - listed == set(), "routes missing from the matrix"
+    unlisted = served - PUBLIC_ROUTES - PARTNER_ROUTES - pages - listed
+    assert unlisted == set(), "routes missing from the matrix"
     assert listed - served == set(), "the matrix lists routes the app does not serve"
     assert all(path.startswith("/v1/") for _, path in listed)
 
@@ -422,6 +437,12 @@ async def raise_alert(client: IngestClient) -> str:
     return await created(client, "/v1/alerts", alert_request(severity="moderate"), "amani.cla")
 
 
+async def raise_unclassified_alert(client: IngestClient) -> str:
+    """The same, UNCLASSIFIED: one that may be released to partners."""
+    body = alert_request(severity="moderate", classification="unclassified")
+    return await created(client, "/v1/alerts", body, "amani.cla")
+
+
 async def send_message(client: IngestClient) -> str:
     body = {**_message_body(), "to": {"persons": ["awa.hfo"]}}
     return await created(client, "/v1/messages", body, "jo.operator")
@@ -443,6 +464,7 @@ async def acknowledged_recommendation(client: IngestClient) -> str:
 # The world's objects: how each is made, and who reads it to see a refusal changed nothing.
 MAKERS: Mapping[str, tuple[Callable[[IngestClient], Awaitable[str]], str]] = {
     "alert_id": (raise_alert, "amani.cla"),
+    "unclassified_alert_id": (raise_unclassified_alert, "amani.cla"),
     "message_id": (send_message, "jo.operator"),
     "recommendation_id": (issue_recommendation, "grace.dsrsg"),
     "acknowledged_recommendation_id": (acknowledged_recommendation, "grace.dsrsg"),

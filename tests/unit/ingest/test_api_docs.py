@@ -63,7 +63,11 @@ async def test_the_bearer_scheme_is_declared_and_every_v1_route_needs_it(
     }
     v1 = {key: op for key, op in operations.items() if key[1].startswith("/v1/")}
     assert v1
-    assert {key for key, op in v1.items() if op.get("security") != [{"bearer": []}]} == set()
+    # A person's bearer token everywhere but the partners' feed, which takes a partner's.
+    partners = {("get", "/v1/cap/feed"), ("get", "/v1/cap/alerts/{alert_id}")}
+    assert {key for key, op in v1.items() if op.get("security") != [{"bearer": []}]} == partners
+    assert all(v1[key]["security"] == [{"partner": []}] for key in partners)
+    assert schemes["partner"]["scheme"] == "bearer"
     public = {key: op for key, op in operations.items() if not key[1].startswith("/v1/")}
     assert all("security" not in op for op in public.values())
     # The header is the scheme's, not a parameter of its own.

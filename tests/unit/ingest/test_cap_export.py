@@ -72,6 +72,28 @@ def test_every_category_and_classification_is_a_valid_cap_message(
     assert text(root, "cap:info/cap:parameter/cap:value") == classification.value
 
 
+@pytest.mark.parametrize(
+    ("classification", "released", "scope", "restriction"),
+    [
+        ("unclassified", True, "Public", None),
+        ("unclassified", False, "Restricted", "UN UNCLASSIFIED. For the mission; not released"),
+        # The router never releases a classified alert; were one marked, it stays restricted.
+        ("confidential", True, "Restricted", "UN CONFIDENTIAL. Not for release"),
+    ],
+)
+def test_only_a_released_unclassified_alert_is_public(
+    classification: str, released: bool, scope: str, restriction: str | None
+) -> None:
+    released_at = RAISED + timedelta(hours=1) if released else None
+    alert = view(classification=classification, released_at=released_at)
+    root = parsed(alert_message(alert, PROFILE))
+    assert text(root, "cap:scope") == scope
+    if restriction is None:
+        assert text(root, "cap:restriction") is None
+    else:
+        assert (text(root, "cap:restriction") or "").startswith(restriction)
+
+
 def test_the_alert_s_fields_in_cap_s_words() -> None:
     alert = view(
         title="Armed men <near> Mavivi & Oicha",
