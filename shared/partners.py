@@ -1,7 +1,8 @@
 """Partners: the organisations outside the mission that read its released alerts.
 
 A partner (a humanitarian agency, a national early-warning service) reads the CAP feed
-of the alerts the mission released to partners (docs/cap.md, "The partner feed"). It
+of the alerts the mission released to partners (docs/cap.md, "The partner feed"), and
+may send its own warnings as CAP if the directory says so (``may_import``). It
 has no person in the directory and no OIDC account: it holds a bearer token, and the
 directory keeps only the token's SHA-256, so a copy of the directory (or of the stored
 directory versions) lets nobody read the feed. Tokens are random (``coord cap
@@ -17,6 +18,7 @@ from collections.abc import Collection, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+PARTNER_PREFIX = "partner:"  # what an alert a partner raised names as its raiser
 TOKEN_BYTES = 32  # 256 bits: the digest needs no salt or stretching
 
 # The demo directory's partner reads the feed with this token, published in the README:
@@ -34,12 +36,22 @@ class Partner(BaseModel):
     token_sha256: str = Field(
         pattern=r"^[0-9a-f]{64}$", description="SHA-256 of its bearer token, in hex"
     )
-    # The sectors whose released alerts it reads; empty: every sector.
+    # The sectors whose released alerts it reads (and, importing, raises); empty: all.
     sectors: list[str] = []
+    # Whether it may send its CAP warnings (POST /v1/cap), raised as ``partner:<id>``.
+    may_import: bool = False
 
     def reads(self, sector: str) -> bool:
         """Whether the partner's feed carries the released alerts of ``sector``."""
         return not self.sectors or sector in self.sectors
+
+
+def partner_raising(partners: Sequence[Partner], raiser: str) -> Partner | None:
+    """The partner ``raiser`` (an alert's ``raised_by``) names, if it names one."""
+    if not raiser.startswith(PARTNER_PREFIX):
+        return None
+    wanted = raiser.removeprefix(PARTNER_PREFIX)
+    return next((p for p in partners if p.id == wanted), None)
 
 
 def new_token() -> str:

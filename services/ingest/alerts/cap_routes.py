@@ -1,31 +1,29 @@
 """The HTTP API v1 of CAP (docs/cap.md): imports, and the partner feed.
 
-``POST /v1/cap`` is a person's, like every v1 route. ``GET /v1/cap/feed`` and
-``GET /v1/cap/alerts/{id}`` are partners': they hold a partner token of the directory
-(``shared.partners``), not a person's, and read only what was released to them.
+``POST /v1/cap`` takes a person's token, or a partner's that the directory lets import.
+``GET /v1/cap/feed`` and ``GET /v1/cap/alerts/{id}`` are partners' only: they hold a
+partner token of the directory (``services.ingest.partners``), and read only what was
+released to them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security, status
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from services.ingest.alerts import partner_feed
 from services.ingest.alerts.cap_export import alert_message
 from services.ingest.alerts.partner_import import import_message
-from services.ingest.caller import AuthenticatedRoute
 from services.ingest.cap import atom
 from services.ingest.cap.parsing import CapRefused, parse
 from services.ingest.cap.schema import MEDIA_TYPE
-from services.ingest.deps import BearerToken, Context, MayRaiseAlert, unauthorized
+from services.ingest.deps import Context
+from services.ingest.partners import CapRaiser, CurrentPartner, PersonOrPartnerRoute
 from shared.envelope import utc_now
-from shared.partners import Partner, partner_with_token
 
-router = APIRouter(prefix="/v1", tags=["cap"], route_class=AuthenticatedRoute)
+router = APIRouter(prefix="/v1", tags=["cap"], route_class=PersonOrPartnerRoute)
 partner_router = APIRouter(prefix="/v1/cap", tags=["cap"])
 
 # What a partner's system may call CAP's XML: CAP's own media type, or XML in general.
@@ -45,7 +43,8 @@ class CapImported(BaseModel):
     status_code=status.HTTP_201_CREATED,
     response_model=CapImported,
     openapi_extra={
-        "requestBody": {"required": True, "content": {MEDIA_TYPE: {"schema": {"type": "string"}}}}
+        "requestBody": {"required": True, "content": {MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        "security": [{"bearer": []}, {"partner": []}],
     },
     responses={
         200: {"description": "Imported before: the alerts it became then"},
@@ -56,9 +55,13 @@ class CapImported(BaseModel):
     },
 )
 async def import_cap(
-    request: Request, person: MayRaiseAlert, context: Context, response: Response
+    request: Request, raiser: CapRaiser, context: Context, response: Response
 ) -> CapImported:
-    """Import a partner's CAP 1.2 message: one alert per info block, origin partner."""
+    """Import a partner's CAP 1.2 message: one alert per info block, origin partner.
+
+    Sent by a person allowed to raise alerts, or by a partner (its token) that may import:
+    its alerts are then raised by ``partner:<id>``, in its sectors only.
+    """
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in ACCEPTED_TYPES:
         raise HTTPException(
@@ -72,8 +75,9 @@ async def import_cap(
     imported = await import_message(
         context.sessions,
         context.directory,
-        person.id,
+        raiser.id,
         message,
+        sectors=raiser.partner.sectors if raiser.partner else None,
         language=context.cap.language,
         keys=context.source_keys,
     )
@@ -82,31 +86,6 @@ async def import_cap(
     return CapImported(
         sender=message.sender, identifier=message.identifier, alert_ids=imported.alert_ids
     )
-
-
-partner_token = BearerToken(
-    scheme_name="partner",
-    bearerFormat="opaque",
-    description="A partner's token, whose SHA-256 the directory lists under `partners`.",
-)
-
-
-async def current_partner(
-    request: Request,
-    context: Context,
-    credentials: Annotated[HTTPAuthorizationCredentials, Security(partner_token)],
-) -> Partner:
-    """The partner whose token the request carries; 401 otherwise. Rate-limited per partner."""
-    partner = partner_with_token(
-        context.directory.partners, credentials.credentials, development=context.cap.development
-    )
-    if partner is None:
-        raise unauthorized("not a partner token of the directory")
-    await request.app.state.rate_limiter.check(f"partner:{partner.id}")
-    return partner
-
-
-CurrentPartner = Annotated[Partner, Depends(current_partner)]
 
 
 @partner_router.get(

@@ -9,6 +9,7 @@ open alert (raising its severity or urgency when the update does).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -77,9 +78,11 @@ async def import_message(
     *,
     language: str,
     keys: SourceKeyRing,
+    sectors: Collection[str] | None = None,
 ) -> Imported:
     """Raise the alerts ``message`` becomes, as ``person_id``.
 
+    ``sectors``: where the raiser may raise alerts (a partner's); None: anywhere.
     :class:`InvalidRequest` (422, naming the CAP element) when it cannot become any.
     """
     async with sessions() as session:
@@ -93,6 +96,16 @@ async def import_message(
         raise InvalidRequest([(("info", "area"), str(error))]) from None
     for each in imported:
         check_alert(directory, person_id, each.alert)
+        if sectors and each.alert.sector not in sectors:
+            raise InvalidRequest(
+                [
+                    (
+                        ("info", "area"),
+                        f"the area is in sector {each.alert.sector}: {person_id} raises "
+                        f"alerts in {', '.join(sectors)} only",
+                    )
+                ]
+            )
     now = utc_now()
     try:
         async with sessions.begin() as session:

@@ -18,6 +18,7 @@ from services.ingest.board.session import CSRF_FIELD, Visitor
 from services.ingest.sms.community import COMMUNITY_RAISER
 from shared.directory import Directory, Person
 from shared.envelope import utc_now
+from shared.partners import partner_raising
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -70,10 +71,13 @@ def person_name(directory: Directory, person_id: str, language: str = "en") -> s
     """A person's name from the directory (their id, if they left it).
 
     An alert raised by a community contact's SMS was raised by no person: it says so,
-    never who (services.ingest.sms.community).
+    never who (services.ingest.sms.community). One a partner sent names the partner.
     """
     if person_id == COMMUNITY_RAISER:
         return translations(language).gettext("a community contact, by SMS")
+    partner = partner_raising(directory.partners, person_id)
+    if partner is not None:  # a partner's CAP warning it sent itself
+        return translations(language).gettext("%(name)s (partner)") % {"name": partner.name}
     person = directory.person(person_id)
     return person.name if person else person_id
 

@@ -18,6 +18,7 @@ from services.ingest.tables import OUTBOX
 from shared.contracts.alerts import Category
 from shared.directory import Directory
 from shared.envelope import Classification, Envelope
+from shared.partners import Partner, token_digest
 from tests.support.builders import alert_request
 from tests.support.database import Database
 from tests.support.directories import DEMO_DIRECTORY, REPO_ROOT
@@ -235,6 +236,67 @@ async def test_only_people_who_may_raise_alerts_import(
     data = (PARTNERS / "child-abduction.xml").read_bytes()
     response = await imported(client, data, person="audit.one")
     assert response.status_code == 403
+    await nothing_written(db)
+
+
+# --------------------------------------------------------------------------- partners sending
+
+CIVIL_PROTECTION, FEED_ONLY, NORTH_ONLY = (
+    "civil-protection-token-0123456789",
+    "feed-only-partner-token-0123456789",
+    "north-only-partner-token-0123456789",
+)
+
+
+def with_sending_partners() -> Directory:
+    partners = [
+        Partner(id="protection-civile", name="Protection civile Nord-Kivu",
+                token_sha256=token_digest(CIVIL_PROTECTION), may_import=True),
+        Partner(id="ocha", name="OCHA", token_sha256=token_digest(FEED_ONLY)),
+        Partner(id="wfp-north", name="WFP North", token_sha256=token_digest(NORTH_ONLY),
+                sectors=["north"], may_import=True),
+    ]  # fmt: skip
+    return mission_directory().model_copy(update={"partners": partners})
+
+
+async def sent_by_partner(client: httpx.AsyncClient, data: bytes, token: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": CAP}
+    return await client.post("/v1/cap", content=data, headers=headers)
+
+
+async def test_a_partner_that_may_import_sends_its_warnings_and_updates(db: Database) -> None:
+    async with ingest_client(
+        db, JWT_SECRET, directory=with_sending_partners(), router=True
+    ) as client:
+        order, update = [
+            await sent_by_partner(client, (PARTNERS / name).read_bytes(), CIVIL_PROTECTION)
+            for name in ("evacuation-order.xml", "evacuation-update.xml")
+        ]
+        assert (order.status_code, update.status_code) == (201, 201), update.text
+        await client.pump.settle()
+        [first] = await views(client, order)
+        [second] = await views(client, update)
+    assert (first["origin"], first["raised_by"]) == ("partner", "partner:protection-civile")
+    # The partner's update folds into its own order's alert (the router's dedup).
+    assert (second["status"], second["merged_into"]) == ("merged", first["id"])
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "reason"),
+    [
+        (FEED_ONLY, 403, "reads the feed only"),
+        (NORTH_ONLY, 422, "raises alerts in north only"),  # the order is in beni
+        ("no-such-partner-token", 401, ""),
+    ],
+)
+async def test_a_partner_imports_only_what_the_directory_lets_it(
+    db: Database, token: str, status: int, reason: str
+) -> None:
+    async with ingest_client(db, JWT_SECRET, directory=with_sending_partners()) as client:
+        data = (PARTNERS / "evacuation-order.xml").read_bytes()
+        response = await sent_by_partner(client, data, token)
+    assert response.status_code == status, response.text
+    assert reason in response.text
     await nothing_written(db)
 
 

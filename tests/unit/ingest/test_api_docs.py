@@ -63,10 +63,14 @@ async def test_the_bearer_scheme_is_declared_and_every_v1_route_needs_it(
     }
     v1 = {key: op for key, op in operations.items() if key[1].startswith("/v1/")}
     assert v1
-    # A person's bearer token everywhere but the partners' feed, which takes a partner's.
+    # A person's bearer token everywhere but the partners' feed, which takes a partner's,
+    # and the CAP import, which takes either.
     partners = {("get", "/v1/cap/feed"), ("get", "/v1/cap/alerts/{alert_id}")}
-    assert {key for key, op in v1.items() if op.get("security") != [{"bearer": []}]} == partners
+    either = {("post", "/v1/cap")}
+    persons = {key for key, op in v1.items() if op.get("security") == [{"bearer": []}]}
+    assert set(v1) - persons == partners | either
     assert all(v1[key]["security"] == [{"partner": []}] for key in partners)
+    assert v1["post", "/v1/cap"]["security"] == [{"bearer": []}, {"partner": []}]
     assert schemes["partner"]["scheme"] == "bearer"
     public = {key: op for key, op in operations.items() if not key[1].startswith("/v1/")}
     assert all("security" not in op for op in public.values())

@@ -10,6 +10,7 @@ from shared.partners import (
     Partner,
     new_token,
     partner_errors,
+    partner_raising,
     partner_with_token,
     token_digest,
 )
@@ -73,3 +74,17 @@ def test_the_directory_refuses_duplicates_and_unknown_sectors() -> None:
 def test_only_a_sha256_in_lowercase_hex_is_a_digest(digest: str) -> None:
     with pytest.raises(ValidationError):
         Partner(id="p", name="P", token_sha256=digest)
+
+
+@pytest.mark.parametrize(
+    ("raiser", "expected"),
+    [
+        ("partner:ocha-beni", "ocha-beni"),
+        ("partner:gone", None),  # left the directory since
+        ("ocha-beni", None),  # a person's id, even if it were a partner's too
+        ("jo.operator", None),
+    ],
+)
+def test_an_alert_raised_by_a_partner_names_it(raiser: str, expected: str | None) -> None:
+    found = partner_raising(PARTNERS, raiser)
+    assert (found.id if found else None) == expected
