@@ -10,9 +10,7 @@ from shared.partners import Partner
 from tests.support.directories import example_directory
 
 DIRECTORY = example_directory().model_copy(
-    update={
-        "partners": [Partner(id="pc-nk", name="Protection civile", token_sha256="0" * 64)]
-    }
+    update={"partners": [Partner(id="pc-nk", name="Protection civile", token_sha256="0" * 64)]}
 )
 
 
