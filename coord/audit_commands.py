@@ -76,7 +76,7 @@ def record_access_or_refuse(
         revealed=revealed,
     )
     publishing = publish_once(
-        settings.amqp_url, [event], delivery_limit=settings.delivery_limit, timeout=15
+        settings.broker_nodes, [event], delivery_limit=settings.delivery_limit, timeout=15
     )
     try:
         asyncio.run(publishing)

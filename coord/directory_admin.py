@@ -135,7 +135,7 @@ async def _load(
     command = load_command(directory, loaded_by)
     sha256 = command.payload["sha256"]
     await publish_once(  # confirmed by the broker
-        settings.amqp_url, [command], delivery_limit=settings.delivery_limit, timeout=timeout
+        settings.broker_nodes, [command], delivery_limit=settings.delivery_limit, timeout=timeout
     )
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)

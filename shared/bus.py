@@ -28,6 +28,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from shared.broker_nodes import connect_cluster
 from shared.consumer import (
     BatchHandler,
     Handler,
@@ -120,8 +121,15 @@ def to_outgoing(envelope: Envelope) -> OutgoingMessage:
 class Bus:
     """One robust connection: a confirming publisher channel and consumer channels."""
 
-    def __init__(self, url: str, *, prefetch: int, delivery_limit: int) -> None:
-        self._url = url
+    def __init__(
+        self,
+        url: str | Sequence[str],
+        *,
+        prefetch: int,
+        delivery_limit: int,
+    ) -> None:
+        # One node's URL, or every node of one cluster (shared.broker_nodes).
+        self._urls = [url] if isinstance(url, str) else list(url)
         self._prefetch = prefetch
         self._delivery_limit = delivery_limit
         self._connection: AbstractRobustConnection | None = None
@@ -131,8 +139,8 @@ class Bus:
         self._batchers: list[asyncio.Task[None]] = []
 
     async def connect(self) -> None:
-        """Connect (retrying until the broker answers) and declare the topology."""
-        self._connection = await aio_pika.connect_robust(self._url)
+        """Connect to the first node that answers and declare the topology."""
+        self._connection = await connect_cluster(self._urls)
         # on_return_raises: an unroutable message (say, a binding not yet back after a
         # broker restart) must fail the publish so the outbox keeps it; by default
         # aio-pika hands the returned message back as if it had been confirmed.
@@ -209,7 +217,7 @@ class Bus:
         )
         for spec in TOPOLOGY:
             dead_queue = await channel.declare_queue(
-                spec.dead_letter_name, durable=True, arguments={"x-queue-type": "quorum"}
+                spec.dead_letter_name, durable=True, arguments=self._quorum({})
             )
             await dead_queue.bind(dead, routing_key=spec.name)
             queue = await channel.declare_queue(
@@ -222,12 +230,23 @@ class Bus:
         return exchange
 
     def _queue_arguments(self, spec: QueueSpec) -> dict[str, Any]:
-        return {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": self._delivery_limit,
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": spec.name,
-        }
+        return self._quorum(
+            {
+                "x-delivery-limit": self._delivery_limit,
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": spec.name,
+            }
+        )
+
+    @staticmethod
+    def _quorum(arguments: dict[str, Any]) -> dict[str, Any]:
+        """A quorum queue's arguments.
+
+        No ``x-quorum-initial-group-size``: RabbitMQ places a new quorum queue on every
+        node of the cluster (3 replicas on 3 nodes), and refuses to declare an existing
+        queue again with a group size it was not created with (docs/deploy.md).
+        """
+        return {"x-queue-type": "quorum", **arguments}
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Publish persistent messages and wait until the broker confirmed them all.
@@ -363,7 +382,7 @@ class BoundFeed:
 
 
 async def publish_once(
-    url: str,
+    url: str | Sequence[str],
     envelopes: Sequence[Envelope],
     *,
     delivery_limit: int,

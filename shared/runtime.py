@@ -66,14 +66,14 @@ class Infrastructure:
     ) -> Infrastructure:
         """Connect to the database and the broker (waiting for the broker), start the relay.
 
-        ``bus``: another bus than RabbitMQ's at ``settings.amqp_url`` (tests/scenarios hand
+        ``bus``: another bus than RabbitMQ's at ``settings.broker_nodes`` (tests/scenarios hand
         each unit a ``shared.memory_bus.MemoryBus``); it is connected here all the same.
         """
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         sessions = session_factory(engine)
         if bus is None:
             bus = Bus(
-                settings.amqp_url,
+                settings.broker_nodes,
                 prefetch=settings.prefetch,
                 delivery_limit=settings.delivery_limit,
             )

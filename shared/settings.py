@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # deployment on the published secrets.
     env: Literal["development", "production"] = "production"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Every node of one RabbitMQ cluster, comma-separated: tried in order at start and on
+    # every reconnect (shared.broker_nodes). Empty: COORD_AMQP_URL alone.
+    amqp_urls: str = ""
     database_url: str = "sqlite+aiosqlite:///./coord.db"
     directory: Path = Path("deploy/directory.yaml")
     directory_refresh: float = Field(default=2.0, gt=0)  # seconds between live-directory checks
@@ -146,6 +149,12 @@ class Settings(BaseSettings):
     # Request line and headers together (431 beyond); an OIDC token is a few KB.
     max_header_bytes: int = Field(default=32768, ge=4096)
     max_headers: int = Field(default=100, ge=16)
+
+    @property
+    def broker_nodes(self) -> list[str]:
+        """The broker's node URLs: ``COORD_AMQP_URLS`` (comma-separated) or ``COORD_AMQP_URL``."""
+        listed = [url.strip() for url in self.amqp_urls.split(",") if url.strip()]
+        return listed or [self.amqp_url]
 
     @field_validator("public_url")
     @classmethod

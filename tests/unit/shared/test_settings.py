@@ -227,3 +227,19 @@ def test_lifetimes_out_of_range_are_refused(field: str, value: float) -> None:
     overrides: dict[str, Any] = {field: value}
     with pytest.raises(ValidationError):
         settings(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("amqp_urls", "nodes"),
+    [
+        ("", ["amqp://one/"]),  # COORD_AMQP_URL alone
+        ("amqp://a/,amqp://b/", ["amqp://a/", "amqp://b/"]),
+        (" amqp://a/ , amqp://b/ ,, amqp://c/ ", ["amqp://a/", "amqp://b/", "amqp://c/"]),
+        (" , ", ["amqp://one/"]),
+    ],
+)
+def test_the_broker_nodes_are_the_cluster_s_or_the_one_url(
+    amqp_urls: str, nodes: list[str]
+) -> None:
+    settings = Settings(amqp_url="amqp://one/", amqp_urls=amqp_urls)
+    assert settings.broker_nodes == nodes
