@@ -70,7 +70,7 @@ in a third terminal. The README walks through the rest.
 endef
 export RUN_HINT
 
-.PHONY: help install infra rabbitmq postgres chromium kannel tools run sms-demo test test-fast bench lint fmt messages
+.PHONY: help install infra rabbitmq postgres chromium kannel tools run sms-demo test test-fast test-faults bench lint fmt messages
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -110,12 +110,18 @@ sms-demo: install rabbitmq kannel tools
 	bash $(SCRIPTS)/sms-demo.sh
 
 test: test-fast
-	$(VENV_BIN)/pytest -n $(E2E_WORKERS) --dist loadfile -m "e2e and not broker_restart" $(PYTEST_ARGS) $(PYTEST_OK)
+	$(VENV_BIN)/pytest -n $(E2E_WORKERS) --dist loadfile -m "e2e and not broker_restart and not faults" $(PYTEST_ARGS) $(PYTEST_OK)
 	$(VENV_BIN)/pytest -m "e2e and broker_restart" $(PYTEST_ARGS) $(PYTEST_OK)
 
 # Lint first: a type error fails in seconds, before the broker and the database start.
 test-fast: install lint infra
 	$(VENV_BIN)/pytest -n $(PYTEST_WORKERS) -m "not e2e" $(PYTEST_ARGS) $(PYTEST_OK)
+
+# The fault suite (docs/deploy.md, "Faults"): a 3-node RabbitMQ cluster of its own
+# (deploy/scripts/rabbitmq-cluster.sh, as root), PostgreSQL, two replicas of each service,
+# one fault at a time under load; writes fault-table.md.
+test-faults: install infra
+	$(VENV_BIN)/pytest -m faults -s $(PYTEST_ARGS) $(PYTEST_OK)
 
 bench: install infra
 	$(VENV_BIN)/python -m bench $(BENCH_ARGS)

@@ -71,6 +71,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "broker_restart: stops the shared RabbitMQ, so it runs when no other test does",
     )
+    config.addinivalue_line(
+        "markers",
+        "faults: the fault suite on a 3-node RabbitMQ cluster (make test-faults; docs/deploy.md)",
+    )
     # structlog's default renders an exception with rich and every frame's locals: on an
     # error logged with SQLAlchemy objects in scope that took 20 s a test. The services
     # configure their own logging (shared.logging); in-process tests log plainly.
