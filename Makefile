@@ -95,9 +95,9 @@ chromium:
 kannel:
 	bash $(SCRIPTS)/ensure-kannel.sh
 
-infra: rabbitmq postgres chromium kannel
+infra: rabbitmq postgres chromium kannel tools
 
-# curl and jq, for the README's walkthrough.
+# curl and jq, for the README's walkthrough; docker-compose, to check docker-compose.yml.
 tools:
 	bash $(SCRIPTS)/ensure-tools.sh
 
