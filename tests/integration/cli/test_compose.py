@@ -29,7 +29,7 @@ def compose_config(*profiles: str) -> dict[str, Any]:
     for profile in profiles:
         arguments += ["--profile", profile]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("COORD_")}
-    done = subprocess.run(  # noqa: S603 - the test's own fixed arguments
+    done = subprocess.run(
         [*arguments, "config"],
         capture_output=True,
         text=True,
