@@ -202,7 +202,8 @@ def row(fault: str, load: Load, receiver: WebhookReceiver, settled_s: float) -> 
     died (or lost its database) before recording it posts it again with the same
     ``X-Coord-Delivery``, which the receiver drops. So a page *doubled* is a second
     delivery id for one alert and person (two notifications: the router paged twice); the
-    same delivery id received again is *re-sent*, and counted apart.
+    same delivery id received again is *re-sent*, and counted apart. A page of an alert
+    whose POST is still unanswered is not counted here (the test checks them at the end).
     """
     paged = deliveries(receiver)
     expected = {(a, t) for a in load.accepted for t in TARGETS}
@@ -212,7 +213,7 @@ def row(fault: str, load: Load, receiver: WebhookReceiver, settled_s: float) -> 
         len(load.accepted),
         sum(len(ids) for ids in paged.values()),
         len(expected - set(paged)) + load.failed,
-        sum(len(ids) - 1 for ids in paged.values()) + len(set(paged) - expected),
+        sum(len(ids) - 1 for ids in paged.values()),
         sum(n - 1 for ids in paged.values() for n in ids.values()),
         round(settled_s, 1),
     )
@@ -284,6 +285,23 @@ async def leftovers(database_url: str) -> dict[str, int]:
     return counts
 
 
+async def dead_letters() -> dict[str, int]:
+    """Messages in each dead-letter queue of the cluster (any node's management API)."""
+    async with httpx.AsyncClient(auth=("guest", "guest"), timeout=10) as client:
+        for port in (15701, 15702, 15703):
+            try:
+                response = await client.get(f"http://127.0.0.1:{port}/api/queues/%2F")
+            except httpx.TransportError:
+                continue
+            if response.status_code == 200:
+                return {
+                    q["name"]: int(q.get("messages", 0))
+                    for q in response.json()
+                    if str(q["name"]).endswith(".dead")
+                }
+    raise AssertionError("no node of the cluster answers its management API")
+
+
 def table(rows: list[Row]) -> str:
     lines = [
         "| fault | alerts offered | accepted | pages delivered | lost | doubled "
@@ -322,6 +340,13 @@ async def test_nothing_is_lost_or_doubled_through_each_fault(
 
     assert all(r.lost == 0 for r in rows), report
     assert all(r.doubled == 0 for r in rows), report
+    # Every page is of an alert whose POST was answered: none of an alert nobody was told of.
+    # (Only now: mid-load, an alert's page may come before its POST's answer reaches us.)
+    accepted = set(load.accepted)
+    assert {alert for alert, _ in deliveries(system.receiver)} <= accepted
     assert await leftovers(database_url) == dict.fromkeys(OUTBOXES, 0)
+    dead = await dead_letters()
+    assert dead, "the dead-letter queues are declared"
+    assert sum(dead.values()) == 0, dead
     await system.run_coord("audit", "verify", as_person="audit.one")
     await system.run_coord("audit", "replay", as_person="audit.one")
