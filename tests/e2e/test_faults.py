@@ -1,8 +1,9 @@
 """The fault suite (``make test-faults``; docs/deploy.md, "Faults"): a 3-node RabbitMQ
 cluster, PostgreSQL, two replicas of each service, an open-loop load of alerts, and one
 fault at a time while it runs. After each: every accepted alert paged each of its targets
-exactly once, and at the end the log verifies and replays, no outbox row is left and no
-message is dead-lettered. It prints the table the README shows.
+exactly once, and every escalation that fell due (level 2, ESCALATION_DELAY after the
+alert) paged the head of office exactly once; at the end the log verifies and replays,
+no outbox row is left and no message is dead-lettered. It prints the table the README shows.
 
 The cluster is three Debian ``rabbitmq-server`` nodes on this machine
 (deploy/scripts/rabbitmq-cluster.sh, which needs root); the services are given every node
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.e2e.harness import alert_body, new_idempotency_key, wait_until
 from tests.e2e.system import System, mint_token
 from tests.support.database import fresh_pg_database
-from tests.support.directories import REPO_ROOT
+from tests.support.directories import REPO_ROOT, directory_for
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = [
@@ -46,6 +47,9 @@ pytestmark = [
 
 CLUSTER = REPO_ROOT / "deploy" / "scripts" / "rabbitmq-cluster.sh"
 TARGETS = ("awa.hfo", "col.okafor", "insp.diallo")  # poc-joint level 1 in beni
+ESCALATED = "lucas.ho"  # poc-joint level 2: paged when nobody acknowledged in time
+ESCALATION_DELAY = 45.0  # seconds: poc-joint's level 1 delay in the suite's directory
+TIMER_GRACE = 15.0  # seconds an escalation may take after it fell due, under a fault
 RATE = float(os.environ.get("COORD_FAULTS_RATE", "4"))  # alerts offered per second
 RECOVERY_TIMEOUT = 180.0
 PG_CLUSTER = os.environ.get("COORD_FAULTS_PG_CLUSTER", "15 main")
@@ -85,12 +89,16 @@ def database_url() -> Iterator[str]:
 async def system(cluster_urls: str, database_url: str, tmp_path: Path) -> AsyncIterator[System]:
     """ingest, router and notifier, two processes each, on the cluster and PostgreSQL."""
     receiver = await WebhookReceiver().start()
+    directory = directory_for(receiver.base_url)
+    [joint] = [p for p in directory["escalation_policies"] if p["id"] == "poc-joint"]
+    joint["levels"][0]["delay"] = f"{ESCALATION_DELAY:.0f}s"  # escalations fall due in the run
     sut = System(
         tmp_path / "system",
         cluster_urls.split(",", maxsplit=1)[0],
         database_url,
         receiver,
         extra_env={"COORD_AMQP_URLS": cluster_urls, "COORD_DB_POOL_SIZE": "3"},
+        directory=directory,
         local_tokens=True,
     )
     try:
@@ -108,6 +116,7 @@ class Load:
     system: System
     offered: int = 0
     accepted: list[str] = field(default_factory=list)
+    accepted_at: dict[str, float] = field(default_factory=dict)  # monotonic, when answered
     retries: int = 0
     failed: int = 0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -134,6 +143,7 @@ class Load:
                     alert_id = str(response.json()["id"])
                     if alert_id not in self.accepted:
                         self.accepted.append(alert_id)
+                        self.accepted_at[alert_id] = time.monotonic()
                     return
                 self.retries += 1
                 await asyncio.sleep(0.5)
@@ -169,7 +179,14 @@ class Row:
     lost: int
     doubled: int
     resent: int
+    escalations_due: int
+    escalations_missing: int
     settled_s: float
+
+
+def escalations_due(load: Load, now: float) -> list[str]:
+    """Alerts whose level 2 fell due (with the grace) by ``now``: their escalations."""
+    return [a for a, t in load.accepted_at.items() if t + ESCALATION_DELAY + TIMER_GRACE < now]
 
 
 def deliveries(receiver: WebhookReceiver) -> dict[tuple[str, str], Counter[str]]:
@@ -182,20 +199,37 @@ def deliveries(receiver: WebhookReceiver) -> dict[tuple[str, str], Counter[str]]
     return found
 
 
-async def settled(load: Load, receiver: WebhookReceiver) -> float:
-    """Seconds until every accepted alert paged each target (or the timeout)."""
+@dataclass(frozen=True)
+class Settled:
+    """How long until everything was paged, and the moment it was seen so."""
+
+    seconds: float
+    at: float  # monotonic: escalations are counted as due at this moment, not later
+    accepted: tuple[str, ...]  # the alerts accepted by then: those the row counts
+
+
+async def settled(load: Load, receiver: WebhookReceiver) -> Settled:
+    """Wait until every accepted alert paged each target and each due escalation fired.
+
+    Gives up after RECOVERY_TIMEOUT (the row then shows what is missing).
+    """
     start = time.monotonic()
+    checked, accepted = start, tuple(load.accepted)
 
     def all_paged() -> bool:
+        nonlocal checked, accepted
+        checked, accepted = time.monotonic(), tuple(load.accepted)
         paged = deliveries(receiver)
-        return all((a, t) in paged for a in list(load.accepted) for t in TARGETS)
+        return all((a, t) in paged for a in accepted for t in TARGETS) and all(
+            (a, ESCALATED) in paged for a in escalations_due(load, checked)
+        )
 
     with contextlib.suppress(AssertionError):
         await wait_until(all_paged, timeout=RECOVERY_TIMEOUT, interval=0.5)
-    return time.monotonic() - start
+    return Settled(checked - start, checked, accepted)
 
 
-def row(fault: str, load: Load, receiver: WebhookReceiver, settled_s: float) -> Row:
+def row(fault: str, load: Load, receiver: WebhookReceiver, settle: Settled) -> Row:
     """The fault's line, counted over everything so far.
 
     The webhook contract is at least once with a key: a notifier that posted a page and
@@ -206,16 +240,19 @@ def row(fault: str, load: Load, receiver: WebhookReceiver, settled_s: float) -> 
     whose POST is still unanswered is not counted here (the test checks them at the end).
     """
     paged = deliveries(receiver)
-    expected = {(a, t) for a in load.accepted for t in TARGETS}
+    expected = {(a, t) for a in settle.accepted for t in TARGETS}
+    due = escalations_due(load, settle.at)
     return Row(
         fault,
         load.offered,
-        len(load.accepted),
+        len(settle.accepted),
         sum(len(ids) for ids in paged.values()),
         len(expected - set(paged)) + load.failed,
         sum(len(ids) - 1 for ids in paged.values()),
         sum(n - 1 for ids in paged.values() for n in ids.values()),
-        round(settled_s, 1),
+        len(due),
+        sum((a, ESCALATED) not in paged for a in due),
+        round(settle.seconds, 1),
     )
 
 
@@ -305,12 +342,13 @@ async def dead_letters() -> dict[str, int]:
 def table(rows: list[Row]) -> str:
     lines = [
         "| fault | alerts offered | accepted | pages delivered | lost | doubled "
-        "| re-sent (same X-Coord-Delivery) | all paged after (s) |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| re-sent (same X-Coord-Delivery) | escalations due | escalations missing "
+        "| all paged after (s) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     lines += [
         f"| {r.fault} | {r.offered} | {r.accepted} | {r.pages} | {r.lost} | {r.doubled} "
-        f"| {r.resent} | {r.settled_s} |"
+        f"| {r.resent} | {r.escalations_due} | {r.escalations_missing} | {r.settled_s} |"
         for r in rows
     ]
     return "\n".join(lines)
@@ -326,19 +364,22 @@ async def test_nothing_is_lost_or_doubled_through_each_fault(
         await asyncio.sleep(10)  # a steady state first
         for name, fault in FAULTS:
             await fault(system)
-            recovery = await settled(load, system.receiver)
-            rows.append(row(name, load, system.receiver, recovery))
+            rows.append(row(name, load, system.receiver, await settled(load, system.receiver)))
             print(table(rows[-1:]))
     finally:
         await load.stop()
-    recovery = await settled(load, system.receiver)
-    rows.append(row("(end: load stopped)", load, system.receiver, recovery))
+    # Every alert's escalation falls due: wait for the last one, then count.
+    await asyncio.sleep(ESCALATION_DELAY + TIMER_GRACE)
+    last = await settled(load, system.receiver)
+    rows.append(row("(end: load stopped, every escalation due)", load, system.receiver, last))
     report = table(rows)
     print("\n" + report)
     report_path = Path(os.environ.get("COORD_FAULTS_REPORT", "fault-table.md"))
     await asyncio.to_thread(report_path.write_text, report + "\n")
 
     assert all(r.lost == 0 for r in rows), report
+    assert all(r.escalations_missing == 0 for r in rows), report
+    assert rows[-1].escalations_due == rows[-1].accepted, report
     assert all(r.doubled == 0 for r in rows), report
     # Every page is of an alert whose POST was answered: none of an alert nobody was told of.
     # (Only now: mid-load, an alert's page may come before its POST's answer reaches us.)
