@@ -121,13 +121,7 @@ def to_outgoing(envelope: Envelope) -> OutgoingMessage:
 class Bus:
     """One robust connection: a confirming publisher channel and consumer channels."""
 
-    def __init__(
-        self,
-        url: str | Sequence[str],
-        *,
-        prefetch: int,
-        delivery_limit: int,
-    ) -> None:
+    def __init__(self, url: str | Sequence[str], *, prefetch: int, delivery_limit: int) -> None:
         # One node's URL, or every node of one cluster (shared.broker_nodes).
         self._urls = [url] if isinstance(url, str) else list(url)
         self._prefetch = prefetch
@@ -217,7 +211,7 @@ class Bus:
         )
         for spec in TOPOLOGY:
             dead_queue = await channel.declare_queue(
-                spec.dead_letter_name, durable=True, arguments=self._quorum({})
+                spec.dead_letter_name, durable=True, arguments={"x-queue-type": "quorum"}
             )
             await dead_queue.bind(dead, routing_key=spec.name)
             queue = await channel.declare_queue(
@@ -230,23 +224,15 @@ class Bus:
         return exchange
 
     def _queue_arguments(self, spec: QueueSpec) -> dict[str, Any]:
-        return self._quorum(
-            {
-                "x-delivery-limit": self._delivery_limit,
-                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                "x-dead-letter-routing-key": spec.name,
-            }
-        )
-
-    @staticmethod
-    def _quorum(arguments: dict[str, Any]) -> dict[str, Any]:
-        """A quorum queue's arguments.
-
-        No ``x-quorum-initial-group-size``: RabbitMQ places a new quorum queue on every
-        node of the cluster (3 replicas on 3 nodes), and refuses to declare an existing
-        queue again with a group size it was not created with (docs/deploy.md).
-        """
-        return {"x-queue-type": "quorum", **arguments}
+        # No x-quorum-initial-group-size: RabbitMQ places a new quorum queue on every node
+        # of the cluster (3 replicas on 3), and refuses to declare an existing queue again
+        # with a group size it was not created with (docs/deploy.md).
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self._delivery_limit,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": spec.name,
+        }
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Publish persistent messages and wait until the broker confirmed them all.

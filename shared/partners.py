@@ -41,8 +41,8 @@ class Partner(BaseModel):
     # Whether it may send its CAP warnings (POST /v1/cap), raised as ``partner:<id>``.
     may_import: bool = False
 
-    def reads(self, sector: str) -> bool:
-        """Whether the partner's feed carries the released alerts of ``sector``."""
+    def covers(self, sector: str) -> bool:
+        """Whether ``sector`` is the partner's: what its feed reads and its warnings raise."""
         return not self.sectors or sector in self.sectors
 
 

@@ -25,11 +25,12 @@ from services.ingest.deps import (
     bearer_token,
     context_of,
     current_person,
+    require,
     unauthorized,
     verified_token,
 )
 from shared.partners import PARTNER_PREFIX, Partner, partner_with_token
-from shared.permissions import Action, allowed, refusal
+from shared.permissions import Action
 
 partner_token = BearerToken(
     scheme_name="partner",
@@ -109,9 +110,7 @@ async def cap_raiser(request: Request, context: Context) -> Raiser:
             )
         return Raiser(PARTNER_PREFIX + partner.id, partner)
     token = await verified_token(request, context, await bearer_token(request))
-    person = await current_person(context, token)
-    if not allowed(person, Action.RAISE_ALERT):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(person, Action.RAISE_ALERT))
+    person = await require(Action.RAISE_ALERT)(await current_person(context, token))
     return Raiser(person.id)
 
 

@@ -77,7 +77,7 @@ async def import_cap(
         context.directory,
         raiser.id,
         message,
-        sectors=raiser.partner.sectors if raiser.partner else None,
+        partner=raiser.partner,
         language=context.cap.language,
         keys=context.source_keys,
     )

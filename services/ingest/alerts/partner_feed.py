@@ -32,7 +32,7 @@ def released_to(partner: Partner, view: AlertView) -> bool:
     return (
         view.released_at is not None
         and view.classification == Classification.UNCLASSIFIED.value
-        and partner.reads(view.sector)
+        and partner.covers(view.sector)
     )
 
 

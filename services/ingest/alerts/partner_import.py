@@ -9,7 +9,6 @@ open alert (raising its severity or urgency when the update does).
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -24,6 +23,7 @@ from services.ingest.cap.message import CapMessage
 from services.ingest.errors import InvalidRequest
 from shared.directory import Directory
 from shared.envelope import utc_now
+from shared.partners import Partner
 from shared.source_protection import SourceKeyRing
 
 IMPORTED_TYPES = ("Alert", "Update")
@@ -78,11 +78,11 @@ async def import_message(
     *,
     language: str,
     keys: SourceKeyRing,
-    sectors: Collection[str] | None = None,
+    partner: Partner | None = None,
 ) -> Imported:
     """Raise the alerts ``message`` becomes, as ``person_id``.
 
-    ``sectors``: where the raiser may raise alerts (a partner's); None: anywhere.
+    ``partner``: the partner that sent it, which raises alerts in its sectors only.
     :class:`InvalidRequest` (422, naming the CAP element) when it cannot become any.
     """
     async with sessions() as session:
@@ -96,13 +96,13 @@ async def import_message(
         raise InvalidRequest([(("info", "area"), str(error))]) from None
     for each in imported:
         check_alert(directory, person_id, each.alert)
-        if sectors and each.alert.sector not in sectors:
+        if partner is not None and not partner.covers(each.alert.sector):
             raise InvalidRequest(
                 [
                     (
                         ("info", "area"),
                         f"the area is in sector {each.alert.sector}: {person_id} raises "
-                        f"alerts in {', '.join(sectors)} only",
+                        f"alerts in {', '.join(partner.sectors)} only",
                     )
                 ]
             )

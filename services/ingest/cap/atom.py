@@ -31,7 +31,7 @@ class Entry:
 
     id: str  # an IRI that never changes for the alert: urn:uuid:<alert id>
     title: str
-    updated: datetime  # when its newest CAP message was sent
+    updated: datetime  # its newest news: its newest CAP message, or its release if later
     published: datetime  # when it was released to partners
     summary: str
     cap_url: str

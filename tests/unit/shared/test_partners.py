@@ -50,9 +50,9 @@ def test_new_tokens_are_long_and_never_the_same() -> None:
     ("sectors", "sector", "reads"),
     [([], "north", True), (["beni"], "beni", True), (["beni"], "north", False)],
 )
-def test_a_partner_reads_its_sectors(sectors: list[str], sector: str, reads: bool) -> None:
+def test_a_partner_covers_its_sectors(sectors: list[str], sector: str, reads: bool) -> None:
     partner = Partner(id="p", name="P", token_sha256=token_digest(A), sectors=sectors)
-    assert partner.reads(sector) is reads
+    assert partner.covers(sector) is reads
 
 
 def test_the_directory_refuses_duplicates_and_unknown_sectors() -> None:
