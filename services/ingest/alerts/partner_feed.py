@@ -45,9 +45,12 @@ async def released_alert(
 
 
 async def released_alerts(session: AsyncSession, partner: Partner) -> list[AlertView]:
-    """The alerts ``partner`` reads, most recently released first (at most FEED_SIZE)."""
+    """The alerts ``partner`` reads, most recently released first (at most FEED_SIZE).
+
+    Two queries whatever the feed's length: the alerts, then all their timelines.
+    """
     query = (
-        select(AlertViewRecord.alert_id)
+        select(AlertViewRecord)
         .where(
             AlertViewRecord.released_at.is_not(None),
             AlertViewRecord.classification == Classification.UNCLASSIFIED.value,
@@ -57,12 +60,8 @@ async def released_alerts(session: AsyncSession, partner: Partner) -> list[Alert
     )
     if partner.sectors:
         query = query.where(AlertViewRecord.sector.in_(partner.sectors))
-    found = []
-    for alert_id in (await session.scalars(query)).all():
-        view = await queries.get_alert(session, UUID(alert_id))
-        if view is not None and released_to(partner, view):
-            found.append(view)
-    return found
+    views = await queries.alert_views(session, (await session.scalars(query)).all())
+    return [view for view in views if released_to(partner, view)]
 
 
 def message_url(profile: CapProfile, alert_id: UUID) -> str:

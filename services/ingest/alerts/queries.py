@@ -1,4 +1,4 @@
-"""Reading alerts: one alert with its timeline, and filtered, paginated lists."""
+"""Reading alerts: one alert or several with their timelines, and filtered, paginated lists."""
 
 from __future__ import annotations
 
@@ -202,15 +202,30 @@ async def get_alert(
         return None
     if reader is not None and not may_see_alert(reader, audience_of(view)):
         return None
-    timeline = (
-        await session.scalars(
-            select(TimelineRecord)
-            .where(TimelineRecord.alert_id == str(alert_id))
-            .where(TimelineRecord.type != ALERT_STATE_CHANGED)
-            .order_by(TimelineRecord.occurred_at, TimelineRecord.event_id)
-        )
-    ).all()
-    return alert_view(view, timeline)
+    [found] = await alert_views(session, [view])
+    return found
+
+
+async def alert_views(session: AsyncSession, records: Sequence[AlertViewRecord]) -> list[AlertView]:
+    """The API's views of ``records``, in their order, with their timelines.
+
+    One query for all their timelines, however many: a list of alerts (the partner
+    feed) is not read one alert at a time. No reader is asked about: the caller chose
+    ``records`` by its rule of who sees what.
+    """
+    if not records:
+        return []
+    timelines: dict[str, list[TimelineRecord]] = {r.alert_id: [] for r in records}
+    entries = await session.scalars(
+        select(TimelineRecord)
+        .where(TimelineRecord.alert_id.in_(list(timelines)))
+        .where(TimelineRecord.type != ALERT_STATE_CHANGED)
+        .order_by(TimelineRecord.occurred_at, TimelineRecord.event_id)
+    )
+    # One order over all the alerts' entries is each alert's own order once grouped.
+    for entry in entries:
+        timelines[entry.alert_id].append(entry)
+    return [alert_view(r, timelines[r.alert_id]) for r in records]
 
 
 def alert_view(view: AlertViewRecord, timeline: Sequence[TimelineRecord]) -> AlertView:

@@ -10,14 +10,19 @@ PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from services.ingest.cap.atom import ATOM
+from services.ingest.alerts import partner_feed, queries
+from services.ingest.alerts.cap_export import versions
+from services.ingest.cap.atom import ATOM, to_xml
+from services.ingest.cap.profile import CapProfile
 from services.ingest.cap.schema import NAMESPACE, schema_errors
 from shared.directory import Directory
 from shared.event_log import EventRecord
@@ -190,3 +195,54 @@ async def test_the_published_demo_token_holds_only_in_development(db: Database) 
         async with ingest_client(db, JWT_SECRET, directory=with_partners(), env=env) as client:
             response = await client.get("/v1/cap/feed", headers=partner(DEMO_TOKEN))
             assert response.status_code == status, (env, response.text)
+
+
+async def test_the_feed_is_read_in_two_queries_however_many_alerts_it_holds(
+    db: Database, client: IngestClient
+) -> None:
+    ids = [await raised(client, title=f"Report {n}") for n in range(5)]
+    for alert_id in ids:
+        assert (await release(client, alert_id)).status_code == 200
+    # Resolved after its release: a newer CAP version than the others, read off its timeline.
+    resolved = await client.post(
+        f"/v1/alerts/{ids[1]}/resolve", json={"note": "calm again"}, headers=bearer()
+    )
+    assert resolved.status_code == 200, resolved.text
+    selects: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    beni = with_partners().partners[0]
+    async with db.sessions() as session:
+        # The session's own connection: the app's relays and router share the engine.
+        connection = (await session.connection()).sync_connection
+        assert connection is not None
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            views = await partner_feed.released_alerts(session, beni)
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+
+    assert len(selects) == 2, selects  # the alerts, then all their timelines
+    assert sorted(str(v.id) for v in views) == sorted(ids)
+    # Most recently released first, ties by id (a stable sort keeps the id order).
+    by_id = sorted(views, key=lambda v: str(v.id))
+    assert views == sorted(by_id, key=lambda v: v.released_at or v.raised_at, reverse=True)
+    # Each alert as read alone: the same view (timeline and its order), so the same entry.
+    async with db.sessions() as session:
+        alone = [await queries.get_alert(session, UUID(str(v.id))) for v in views]
+    assert views == alone
+    # The resolution is on its own alert's timeline only: grouped by alert, not mixed.
+    assert {str(v.id): versions(v)[-1].msg_type for v in views} == {
+        alert_id: "Update" if alert_id == ids[1] else "Alert" for alert_id in ids
+    }
+    assert [versions(v)[-1].sent for v in views] == [
+        versions(v)[-1].sent for v in alone if v is not None
+    ]
+    profile = CapProfile(sender="joc@mission.example", public_url="https://joc.example")
+    read_at = datetime.now(UTC)
+    assert to_xml(partner_feed.feed_of(views, profile, read_at)) == to_xml(
+        partner_feed.feed_of([v for v in alone if v is not None], profile, read_at)
+    )
