@@ -24,6 +24,8 @@ DEV_WEBHOOK_SECRET = "dev-only-insecure-webhook-secret-change-me"  # noqa: S105 
 DEV_LINK_SECRET = "dev-only-insecure-link-secret-change-me"  # noqa: S105 - marked development default
 DEV_SESSION_SECRET = "dev-only-insecure-session-secret-change-me"  # noqa: S105 - marked development default
 DEV_SMS_SECRET = "dev-only-insecure-sms-secret-change-me"  # noqa: S105 - marked development default
+# docker-compose.yml's sendsms password (the kannel profile's), for both Kannel and the notifier.
+DEV_SMS_KANNEL_PASSWORD = "dev-only-insecure-sendsms-password-change-me"  # noqa: S105 - marked development default
 # A key ring of one development key ("key id:base64url of 32 bytes"): shared/source_protection.py.
 DEV_SOURCE_KEYS = "dev-2026:kuzF2ajm2XFFIHbvP7izwjo65Xw8j7C1lZkB4BNUeuk="
 # The shortest COORD_LINK_SECRET / COORD_SESSION_SECRET accepted.
@@ -34,8 +36,10 @@ class Settings(BaseSettings):
     """All configuration; see the configuration table in the README."""
 
     # Inputs are kept out of validation errors: a refused value may be (part of) a secret.
+    # An empty variable is an unset one: Compose can only pass `${COORD_X:-}`, and an empty
+    # COORD_SMS_KANNEL_URL must leave SMS off, an empty secret its (refused) default.
     model_config = SettingsConfigDict(
-        env_prefix="COORD_", extra="ignore", hide_input_in_errors=True
+        env_prefix="COORD_", extra="ignore", hide_input_in_errors=True, env_ignore_empty=True
     )
 
     # Production unless said otherwise: forgetting COORD_ENV must fail safe, not run a
@@ -250,6 +254,16 @@ def _published_sms_secret(settings: Settings) -> bool:
     )
 
 
+def _published_sms_kannel_password(settings: Settings) -> bool:
+    # Whoever holds it sends SMS as the mission: pages officers would trust.
+    password = settings.sms_kannel_password
+    return (
+        settings.sms_kannel_url is not None
+        and password is not None
+        and password.get_secret_value() == DEV_SMS_KANNEL_PASSWORD
+    )
+
+
 _MAKE_ONE = (
     "set a random secret of >= 32 bytes "
     "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
@@ -287,6 +301,11 @@ _DEVELOPMENT_SECRETS: tuple[tuple[str, Callable[[Settings], bool], str], ...] = 
         "COORD_SMS_INBOUND_SECRET",
         _published_sms_secret,
         f"{_MAKE_ONE}, the same one in Kannel's get-url (deploy/kannel/kannel.conf)",
+    ),
+    (
+        "COORD_SMS_KANNEL_PASSWORD",
+        _published_sms_kannel_password,
+        f"{_MAKE_ONE}, the same one as Kannel's sendsms-user (deploy/kannel/kannel.conf)",
     ),
 )
 

@@ -4,7 +4,8 @@
 #   - coord (the three services, as `make run`, on a database of the demo's own) with
 #     COORD_SMS_* pointing at Kannel;
 #   - bearerbox and smsbox on deploy/kannel/kannel.conf itself (its fake SMS centre on
-#     port 10000, sendsms on 13013), the CHANGE-ME secrets replaced by the demo's;
+#     port 10000, sendsms on 13013), the CHANGE-ME secrets replaced by the demo's
+#     (deploy/kannel/render-conf.sh);
 #   - the directory of deploy/directory.yaml in which Awa Ndiaye is reached by SMS first,
 #     on +243990000111, in French, loaded with `coord directory load` (which seals the
 #     community contacts: Kavira M., focal point of Mavivi, is +243990000222);
@@ -56,12 +57,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# The shipped template, as a mission would deploy it, with the demo's secrets and logs.
-sed -e "s|secret=CHANGE-ME|secret=$SECRET|" \
-    -e "s|^password = CHANGE-ME|password = $PASSWORD|" \
-    -e "s|^admin-password = CHANGE-ME|admin-password = sms-demo-admin|" \
-    -e "s|/var/log/kannel/|$WORK/|" \
-    deploy/kannel/kannel.conf >"$WORK/kannel.conf"
+# The shipped template, as a mission would deploy it, with the demo's secrets and logs
+# (the renderer the compose profile's container uses too; everything else as shipped).
+KANNEL_SENDSMS_PASSWORD="$PASSWORD" KANNEL_INBOUND_SECRET="$SECRET" \
+    KANNEL_ADMIN_PASSWORD=sms-demo-admin KANNEL_LOG_DIR="$WORK" \
+    sh deploy/kannel/render-conf.sh deploy/kannel/kannel.conf "$WORK/kannel.conf"
 
 # Awa reached by SMS first, in French: her pages are SMS, her replies act.
 .venv/bin/python - "$WORK/directory.yaml" "$AWA_PHONE" <<'PY'
