@@ -13,7 +13,9 @@ more than a few seconds.
 A holder whose renewal finds the claim taken over (its heartbeat stalled past
 the claim) stops delivering and goes back to watching the claim, reporting
 nothing: the worker that took over reports the whole story. The report itself
-is fenced by the claim too (``complete``).
+is fenced by the claim too (``services.notifier.claims``, where the claim's rules
+live), and waits out a database that is away for a moment rather than leave a page it
+posted to be posted again (``_report``).
 
 The contacts are tried in order until one channel takes the notification.
 Each failed channel is a ``notification.channel_failed`` event; they are staged
@@ -31,40 +33,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 
 import structlog
-from sqlalchemy import select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.channels import ChannelContext, deliver_on
-from services.notifier.outcomes import ChannelAttempt, failure_summary, outcome_events
+from services.notifier.claims import Claim, Report, claim, complete, renew
+from services.notifier.outcomes import ChannelAttempt, failure_summary
 from services.notifier.subjects import read_request
-from services.notifier.tables import OUTBOX, DeliveryRecord
 from shared.contracts.notifications import NotificationRequestedV2
-from shared.db import insert_ignoring_duplicates
 from shared.envelope import Envelope, utc_now
 from shared.metrics import NOTIFICATIONS
-from shared.outbox import add_to_outbox
 
-CHANNEL_COLUMN_LENGTH = 30
 log = structlog.get_logger(__name__)
-
-
-class Claim(Enum):
-    """Outcome of trying to claim a notification."""
-
-    OURS = "ours"
-    FINISHED = "finished"
-    HELD_ELSEWHERE = "held_elsewhere"
 
 
 # Longest a duplicate waits before it looks again at a claim another worker holds: it
 # also wakes the moment that claim would lapse, so it takes over as soon as it may.
 CLAIM_POLL_SECONDS = 1.0
+# How long a delivery that ended waits for the database to record it (see ``_report``),
+# retrying at doubling intervals from REPORT_RETRY_INITIAL up to REPORT_RETRY_MAX.
+REPORT_PATIENCE = 30.0
+REPORT_RETRY_INITIAL = 0.2
+REPORT_RETRY_MAX = 5.0
 # A claim is renewed this many times per claim time: two renewals may be missed (a slow
 # database, a busy event loop) before another worker may take it over.
 RENEWALS_PER_CLAIM = 3
@@ -82,129 +77,6 @@ class DeliveryContext:
     sessions: async_sessionmaker[AsyncSession]
     channels: ChannelContext
     lease: timedelta
-
-
-async def claim(
-    session: AsyncSession, request: NotificationRequestedV2, lease: timedelta
-) -> tuple[Claim, datetime]:
-    """Claim ``request`` for this worker; the claim and the time it lapses unless renewed.
-
-    The returned time is also the claim's identity: ``renew`` and ``complete`` act only
-    while the row still holds it (a worker that took over wrote its own).
-    """
-    now = utc_now()
-    until = now + lease
-    inserted = await insert_ignoring_duplicates(
-        session,
-        DeliveryRecord.__table__,  # type: ignore[arg-type]
-        {
-            "notification_id": str(request.notification_id),
-            "alert_id": str(request.subject_id),  # the column holds any subject's id
-            "person_id": request.person_id,
-            "channel": request.contacts[0].channel[:CHANNEL_COLUMN_LENGTH],
-            "state": "in_progress",
-            "claimed_until": until,
-            "attempts": 0,
-            "updated_at": now,
-        },
-    )
-    if inserted:
-        return Claim.OURS, until
-    record = (
-        await session.execute(
-            select(DeliveryRecord)
-            .where(DeliveryRecord.notification_id == str(request.notification_id))
-            .with_for_update()
-        )
-    ).scalar_one()
-    if record.state != "in_progress":
-        return Claim.FINISHED, record.claimed_until
-    if record.claimed_until > now:
-        return Claim.HELD_ELSEWHERE, record.claimed_until
-    record.claimed_until = until  # nobody renewed it: the holder died, we take over
-    record.updated_at = now
-    return Claim.OURS, until
-
-
-async def renew(
-    session: AsyncSession, notification_id: str, held_until: datetime, lease: timedelta
-) -> datetime | None:
-    """Extend our claim (the one that lapses at ``held_until``) by ``lease`` from now.
-
-    One UPDATE. The new lapse time, or None when the claim is no longer ours: the
-    delivery is final, or another worker took it over after it lapsed.
-    """
-    now = utc_now()
-    until = now + lease
-    result = await session.execute(
-        update(DeliveryRecord)
-        .where(
-            DeliveryRecord.notification_id == notification_id,
-            DeliveryRecord.state == "in_progress",
-            DeliveryRecord.claimed_until == held_until,
-        )
-        .values(claimed_until=until, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return until if result.rowcount == 1 else None  # type: ignore[attr-defined]
-
-
-class Report(Enum):
-    """Outcome of trying to report a delivery."""
-
-    RECORDED = "recorded"
-    ALREADY_FINAL = "already_final"
-    TAKEN_OVER = "taken_over"
-
-
-async def complete(
-    session: AsyncSession,
-    requested: Envelope,
-    request: NotificationRequestedV2,
-    tried: list[ChannelAttempt],
-    claimed_until: datetime,
-) -> Report:
-    """Record the outcome and stage its events, in one transaction, if it is ours to report.
-
-    Not ours: the delivery is already final, or another worker took our claim (the one
-    that lapses at ``claimed_until``) over and we did not deliver - that worker tries every
-    contact again and reports. A delivered notification is reported by whoever delivered
-    it first, claim or not: it did reach the person.
-    """
-    notification_id = str(request.notification_id)
-    delivered = tried[-1].result.delivered
-    ours = DeliveryRecord.claimed_until == claimed_until
-    # One conditional UPDATE decides and records (no read first): the row is ours to
-    # finish while in progress and still under our claim, or whoever's claim it is if we
-    # delivered.
-    recorded = await session.execute(
-        update(DeliveryRecord)
-        .where(
-            DeliveryRecord.notification_id == notification_id,
-            DeliveryRecord.state == "in_progress",
-            true() if delivered else ours,
-        )
-        .values(
-            state="delivered" if delivered else "failed",
-            channel=tried[-1].contact.channel[:CHANNEL_COLUMN_LENGTH],
-            attempts=DeliveryRecord.attempts + sum(a.result.attempts for a in tried),
-            error=None if delivered else failure_summary(tried),
-            updated_at=utc_now(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if recorded.rowcount != 1:  # type: ignore[attr-defined]
-        # Why not: the only case that reads the row, and a rare one.
-        state = await session.scalar(
-            select(DeliveryRecord.state).where(DeliveryRecord.notification_id == notification_id)
-        )
-        if state is None:
-            raise LookupError(f"no claim for notification {notification_id}")
-        # Final: a worker that took over our claim finished first. Else it is in
-        # progress under another claim: that worker tries every contact again and reports.
-        return Report.ALREADY_FINAL if state != "in_progress" else Report.TAKEN_OVER
-    await add_to_outbox(session, OUTBOX, *outcome_events(requested, request, tried))
-    return Report.RECORDED
 
 
 async def try_contacts(
@@ -316,6 +188,42 @@ async def _deliver_holding(
             task.cancel()
 
 
+async def _report(
+    context: DeliveryContext,
+    requested: Envelope,
+    request: NotificationRequestedV2,
+    tried: list[ChannelAttempt],
+    claimed_until: datetime,
+) -> Report:
+    """``complete`` in a transaction of its own, waiting out a database away for a moment.
+
+    The contacts have been tried, a page perhaps posted: giving up here would leave the
+    claim to lapse, and whoever took it over would post the page again (the same
+    ``X-Coord-Delivery``, which the contract allows, but which a receiver that does not
+    drop it shows twice). So a failure to record is retried for REPORT_PATIENCE seconds -
+    a database restart or failover - before the message goes back to the bus. A commit
+    whose answer was lost is harmless to retry: the row is then final and the retry says
+    so (``Report.ALREADY_FINAL``), its events staged once by the commit that made it.
+    """
+    delay = REPORT_RETRY_INITIAL
+    deadline = time.monotonic() + REPORT_PATIENCE
+    while True:
+        try:
+            async with context.sessions() as session, session.begin():
+                return await complete(session, requested, request, tried, claimed_until)
+        except (SQLAlchemyError, OSError) as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "notification.report_failed",
+                notification_id=str(request.notification_id),
+                error=repr(error),
+                retry_in=delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, REPORT_RETRY_MAX)
+
+
 async def deliver_notification(context: DeliveryContext, requested: Envelope) -> None:
     """Deliver one requested notification at most once per claim, and report it once.
 
@@ -336,8 +244,7 @@ async def deliver_notification(context: DeliveryContext, requested: Envelope) ->
         heartbeat = ClaimHeartbeat(context, notification_id, until)
         tried = await _deliver_holding(context, request, heartbeat)
         if tried is not None:
-            async with context.sessions() as session, session.begin():
-                report = await complete(session, requested, request, tried, heartbeat.until)
+            report = await _report(context, requested, request, tried, heartbeat.until)
             if report is not Report.TAKEN_OVER:
                 break
         log.warning(

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,13 +41,26 @@ async def with_retries(
     """Await ``attempt`` until it returns, at most ``retry.attempts`` times.
 
     Any exception is a failed attempt. The error reported is the last one, with
-    ``redact`` (the contact address: private) blanked out of it.
+    ``redact`` (the contact address: private) blanked out of it. Each failed attempt that
+    is retried is logged: a receiver that answers slowly or fails now and then shows there
+    long before a delivery fails for good (and a retry may re-send a page it took).
     """
     attempts = 0
+
+    def retrying(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        log.warning(
+            "notification.attempt_failed",
+            attempt=state.attempt_number,
+            error=describe(error, redact),
+            retry_in=round(state.upcoming_sleep, 2),
+        )
+
     try:
         async for trying in AsyncRetrying(
             stop=stop_after_attempt(retry.attempts),
             wait=wait_exponential(multiplier=retry.backoff_initial, max=retry.backoff_max),
+            before_sleep=retrying,
         ):
             with trying:
                 attempts += 1

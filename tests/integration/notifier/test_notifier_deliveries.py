@@ -9,22 +9,19 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
+from services.notifier import deliveries
 from services.notifier.channels import ChannelContext
-from services.notifier.deliveries import (
-    Claim,
-    DeliveryContext,
-    Report,
-    claim,
-    complete,
-    deliver_notification,
-    renew,
-)
+from services.notifier.claims import Claim, Report, claim, complete, renew
+from services.notifier.deliveries import DeliveryContext, deliver_notification
 from services.notifier.email import SmtpConfig
 from services.notifier.links import LinkConfig
 from services.notifier.outcomes import ChannelAttempt
@@ -494,3 +491,60 @@ async def test_a_version_two_message_request_is_delivered_once_over_the_broker(
     # the alert_id column holds the subject's id, whatever the subject
     assert (record.state, record.alert_id, record.attempts) == ("delivered", message_id, 1)
     assert await outbox(db) == []  # relayed, then deleted
+
+
+def database_away() -> OperationalError:
+    return OperationalError("INSERT ...", None, ConnectionRefusedError(111, "refused"))
+
+
+async def test_a_page_posted_while_the_database_blinks_is_recorded_not_posted_again(
+    db: Database, context: DeliveryContext, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report fails twice (the database restarting), the second time after its commit
+    went through (the answer lost): the page is still posted once and reported once."""
+    real_complete = complete
+    calls = 0
+
+    async def blinking(session: AsyncSession, *args: Any) -> Report:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise database_away()
+        if calls == 2:  # committed elsewhere, but the answer never came back
+            async with db.sessions() as other, other.begin():
+                assert await real_complete(other, *args) is Report.RECORDED
+            raise database_away()
+        return await real_complete(session, *args)
+
+    monkeypatch.setattr(deliveries, "REPORT_RETRY_INITIAL", 0.01)
+    monkeypatch.setattr(deliveries, "complete", blinking)
+    requested = requested_envelope()
+    with capture_logs() as logs:
+        await deliver_notification(context, requested)
+
+    assert len(receiver.posts) == 1
+    assert calls == 3
+    assert [e.type for e in await outbox(db)] == ["notification.delivered"]
+    record = await delivery(db, requested.payload["notification_id"])
+    assert record.state == "delivered"
+    events = [entry["event"] for entry in logs]
+    assert events.count("notification.report_failed") == 2
+    assert "notification.outcome_already_recorded" in events
+
+
+async def test_a_database_away_longer_than_the_patience_hands_the_message_back(
+    db: Database, context: DeliveryContext, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def away(session: AsyncSession, *args: Any) -> Report:
+        raise database_away()
+
+    monkeypatch.setattr(deliveries, "REPORT_PATIENCE", 0.3)
+    monkeypatch.setattr(deliveries, "REPORT_RETRY_INITIAL", 0.05)
+    monkeypatch.setattr(deliveries, "complete", away)
+    requested = requested_envelope()
+    with pytest.raises(OperationalError):  # the bus hands it back; a takeover reports it
+        await deliver_notification(context, requested)
+    assert len(receiver.posts) == 1
+    assert await outbox(db) == []
+    record = await delivery(db, requested.payload["notification_id"])
+    assert record.state == "in_progress"
