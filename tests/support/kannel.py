@@ -83,7 +83,7 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 import httpx
 import pytest
 
-from tests.support.receiver import free_port
+from tests.support.receiver import distinct_free_ports
 
 __all__ = [
     "BEARERBOX",
@@ -167,15 +167,6 @@ def require_kannel() -> None:
             "`apt-get install kannel kannel-extras`",
             pytrace=False,
         )
-
-
-def _distinct_free_ports(count: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
 
 
 def _conf_string(name: str, value: str) -> str:
@@ -353,7 +344,7 @@ class Kannel:
         # A new attempt must not read the last one's "Address already in use".
         for box in ("bearerbox", "smsbox"):
             (self.workdir / f"{box}.stderr").unlink(missing_ok=True)
-        ports = _distinct_free_ports(4)
+        ports = distinct_free_ports(4)
         self.admin_port, self.smsbox_port, self.smsc_port, self.sendsms_port = ports
         self.conf_path.write_text(self._conf())
         deadline = time.monotonic() + START_TIMEOUT

@@ -30,7 +30,7 @@ import httpx
 from tests.support.compose import compose_config, service_environment
 from tests.support.directories import REPO_ROOT
 from tests.support.kannel import FAKESMSC
-from tests.support.receiver import free_port
+from tests.support.receiver import distinct_free_ports
 
 KANNEL_DIR = REPO_ROOT / "deploy" / "kannel"
 TEMPLATE = KANNEL_DIR / "kannel.conf"
@@ -76,7 +76,8 @@ class ContainerKannel:
 
     def __init__(self, workdir: Path, environment: Mapping[str, str], *, ingest: str) -> None:
         self.workdir = workdir
-        self.admin_port, self.smsbox_port, self.sendsms_port, self.smsc_port = _ports(4)
+        ports = distinct_free_ports(4)
+        self.admin_port, self.smsbox_port, self.sendsms_port, self.smsc_port = ports
         self.env = {
             **environment,
             "PATH": system_path(),
@@ -268,12 +269,3 @@ class Phones:
         assert process is not None
         assert process.stdin is not None
         process.stdin.write(data)
-
-
-def _ports(count: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports

@@ -45,6 +45,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """``count`` different TCP ports free on 127.0.0.1 right now."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def sign(body: bytes, secret: str = TEST_WEBHOOK_SECRET, timestamp: int | None = None) -> str:
     """An ``X-Coord-Signature`` of a webhook body sent at ``timestamp`` (unix s; now):
     ``t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>." + body>`` (docs/contract.md)."""
