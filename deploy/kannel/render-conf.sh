@@ -12,6 +12,8 @@
 #   KANNEL_SENDSMS_PASSWORD  coord's account on sendsms = coord's COORD_SMS_KANNEL_PASSWORD
 #   KANNEL_INBOUND_SECRET    the get-url's secret      = coord's COORD_SMS_INBOUND_SECRET
 #   KANNEL_ADMIN_PASSWORD    bearerbox's administration interface
+# A value starting dev-only-insecure- (docker-compose.yml's published defaults) is refused
+# unless COORD_ENV=development, as coord's services refuse theirs.
 # Optional; the defaults are the template's (one host, everything on 127.0.0.1):
 #   KANNEL_COORD_INGEST       host:port of coord's ingest in the get-url     127.0.0.1:8000
 #   KANNEL_SENDSMS_INTERFACE  the address sendsms listens on (0.0.0.0: all)  127.0.0.1
@@ -43,6 +45,17 @@ check_secret() {
     '') die "$1 is not set" ;;
     *[!A-Za-z0-9._~-]*) die "$1 may hold only letters, digits and . _ ~ -" ;;
     *CHANGE-ME*) die "$1 is still the template's CHANGE-ME" ;;
+    esac
+}
+
+# check_not_published NAME VALUE: docker-compose.yml's development defaults are published
+# with the code; a Kannel running on one sends SMS as the mission for anyone who reads it.
+check_not_published() {
+    case $2 in
+    dev-only-insecure-*)
+        [ "${COORD_ENV:-production}" = development ] ||
+            die "$1 is a published development default: set your own (COORD_ENV=development allows it for a demo)"
+        ;;
     esac
 }
 
@@ -86,6 +99,9 @@ smsc_port=${KANNEL_SMSC_PORT:-10000}
 check_secret KANNEL_SENDSMS_PASSWORD "$sendsms_password"
 check_secret KANNEL_INBOUND_SECRET "$inbound_secret"
 check_secret KANNEL_ADMIN_PASSWORD "$admin_password"
+check_not_published KANNEL_SENDSMS_PASSWORD "$sendsms_password"
+check_not_published KANNEL_INBOUND_SECRET "$inbound_secret"
+check_not_published KANNEL_ADMIN_PASSWORD "$admin_password"
 case $ingest in
 *:*) ;;
 *) die "KANNEL_COORD_INGEST must be host:port, not '$ingest'" ;;

@@ -59,7 +59,7 @@ trap cleanup EXIT INT TERM
 
 # The shipped template, as a mission would deploy it, with the demo's secrets and logs
 # (the renderer the compose profile's container uses too; everything else as shipped).
-KANNEL_SENDSMS_PASSWORD="$PASSWORD" KANNEL_INBOUND_SECRET="$SECRET" \
+COORD_ENV=development KANNEL_SENDSMS_PASSWORD="$PASSWORD" KANNEL_INBOUND_SECRET="$SECRET" \
     KANNEL_ADMIN_PASSWORD=sms-demo-admin KANNEL_LOG_DIR="$WORK" \
     sh deploy/kannel/render-conf.sh deploy/kannel/kannel.conf "$WORK/kannel.conf"
 

@@ -56,10 +56,12 @@ log = structlog.get_logger(__name__)
 # also wakes the moment that claim would lapse, so it takes over as soon as it may.
 CLAIM_POLL_SECONDS = 1.0
 # How long a delivery that ended waits for the database to record it (see ``_report``),
-# retrying at doubling intervals from REPORT_RETRY_INITIAL up to REPORT_RETRY_MAX.
+# retrying at doubling intervals from REPORT_RETRY_INITIAL up to REPORT_RETRY_MAX: at
+# most as long as a duplicate waits between looks at a claim (CLAIM_POLL_SECONDS), so
+# that when the database returns the report is as quick as a takeover would be.
 REPORT_PATIENCE = 30.0
 REPORT_RETRY_INITIAL = 0.2
-REPORT_RETRY_MAX = 5.0
+REPORT_RETRY_MAX = 1.0
 # A claim is renewed this many times per claim time: two renewals may be missed (a slow
 # database, a busy event loop) before another worker may take it over.
 RENEWALS_PER_CLAIM = 3
@@ -107,9 +109,10 @@ class ClaimHeartbeat:
     """Renews one claim every ``lease / 3`` while its delivery runs; ``until`` is its lapse.
 
     ``run`` returns when the claim is lost (taken over, or final) or when ``stop`` is
-    called. It is stopped, never cancelled, once the delivery ends: a renewal cut off
-    after its commit would leave ``until`` behind the row, and the delivery would then
-    take its own claim for another worker's. A renewal that fails (the database
+    called. It is stopped, never cancelled, before a failure is reported: a renewal cut
+    off after its commit would leave ``until`` behind the row, and the report would then
+    take its own claim for another worker's. (Once the report is made nothing reads
+    ``until``, and it is cancelled.) A renewal that fails (the database
     unreachable) is logged and tried again at the next beat: the claim may lapse
     meanwhile, and the next renewal then finds out whether another worker took it.
     """
@@ -168,23 +171,36 @@ async def _claim_or_watch(
 
 
 async def _deliver_holding(
-    context: DeliveryContext, request: NotificationRequestedV2, heartbeat: ClaimHeartbeat
-) -> list[ChannelAttempt] | None:
-    """Try the contacts while ``heartbeat`` renews the claim; None if the claim was lost."""
+    context: DeliveryContext,
+    requested: Envelope,
+    request: NotificationRequestedV2,
+    heartbeat: ClaimHeartbeat,
+) -> tuple[list[ChannelAttempt], Report] | None:
+    """Try the contacts and report, while ``heartbeat`` renews the claim.
+
+    None if the claim was lost while delivering. A failure is reported only under our
+    claim, so the heartbeat stops first (a renewal must not move the claim while the
+    report is decided); a page that reached the person is reported whoever's claim it is
+    (``complete``), so the heartbeat goes on renewing while ``_report`` waits for the
+    database: no other copy of the request takes a lapsed claim over and posts it again.
+    """
     work = asyncio.create_task(try_contacts(context.channels, request))
     beating = asyncio.create_task(heartbeat.run())
     try:
         await asyncio.wait({work, beating}, return_when=asyncio.FIRST_COMPLETED)
-        if work.done():
+        if not work.done():
+            work.cancel()  # the claim was lost: whoever took it over delivers
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            return None
+        tried = work.result()  # raises what the delivery raised
+        if not tried[-1].result.delivered:
             heartbeat.stop()
             await beating  # lets a renewal under way finish, so ``until`` is the row's
-            return work.result()  # raises what the delivery raised
-        work.cancel()  # the claim was lost: whoever took it over delivers
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
-        return None
+        return tried, await _report(context, requested, request, tried, heartbeat.until)
     finally:
-        for task in (work, beating):  # only if we are cancelled ourselves
+        heartbeat.stop()
+        for task in (work, beating):  # reported, or we are cancelled ourselves
             task.cancel()
 
 
@@ -197,11 +213,14 @@ async def _report(
 ) -> Report:
     """``complete`` in a transaction of its own, waiting out a database away for a moment.
 
-    The contacts have been tried, a page perhaps posted: giving up here would leave the
-    claim to lapse, and whoever took it over would post the page again (the same
+    The contacts have been tried, a page perhaps posted: giving up here would hand the
+    message back, and whoever took the claim over would post the page again (the same
     ``X-Coord-Delivery``, which the contract allows, but which a receiver that does not
     drop it shows twice). So a failure to record is retried for REPORT_PATIENCE seconds -
-    a database restart or failover - before the message goes back to the bus. A commit
+    a database restart or failover - before the message goes back to the bus. (The claim
+    is renewed meanwhile, see ``_deliver_holding``, but the renewals need the database
+    too: an outage longer than the claim lets another copy of the request, if there is
+    one, take the claim over the moment the database returns.) A commit
     whose answer was lost is harmless to retry: the row is then final and the retry says
     so (``Report.ALREADY_FINAL``), its events staged once by the commit that made it.
     """
@@ -242,17 +261,16 @@ async def deliver_notification(context: DeliveryContext, requested: Envelope) ->
             log.info("notification.duplicate_ignored", notification_id=notification_id)
             return
         heartbeat = ClaimHeartbeat(context, notification_id, until)
-        tried = await _deliver_holding(context, request, heartbeat)
-        if tried is not None:
-            report = await _report(context, requested, request, tried, heartbeat.until)
-            if report is not Report.TAKEN_OVER:
-                break
+        reported = await _deliver_holding(context, requested, request, heartbeat)
+        if reported is not None and reported[1] is not Report.TAKEN_OVER:
+            tried, report = reported
+            break
         log.warning(
             "notification.claim_lost",
             notification_id=notification_id,
             person_id=request.person_id,
             claimed_until=heartbeat.until.isoformat(),
-            finished_delivering=tried is not None,
+            finished_delivering=reported is not None,
         )
     last = tried[-1]
     log.info(

@@ -369,9 +369,13 @@ def chosen(
 ) -> list[tuple[str, Callable[[System], Awaitable[None]]]]:
     """The faults ``COORD_FAULTS_ONLY`` names by number (``5``, ``1,5``); all by default.
 
-    To look into one fault without the eight minutes of all of them.
+    To look into one fault without the eight minutes of all of them; a number that names
+    no fault fails the test.
     """
     only = {n.strip() for n in os.environ.get("COORD_FAULTS_ONLY", "").split(",") if n.strip()}
+    numbers = {str(number) for number in range(1, len(faults) + 1)}
+    # A typo must not pass as a run of no fault at all.
+    assert only <= numbers, f"COORD_FAULTS_ONLY names no fault: {sorted(only - numbers)}"
     return [fault for number, fault in enumerate(faults, 1) if not only or str(number) in only]
 
 

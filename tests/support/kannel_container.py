@@ -55,9 +55,13 @@ def dockerfile_env(dockerfile: Path = KANNEL_DIR / "Dockerfile") -> dict[str, st
     return found
 
 
-def container_environment() -> dict[str, str]:
-    """What the kannel container's processes see: the image's ENV, then Compose's."""
-    compose = service_environment(compose_config("kannel"), "kannel")
+def container_environment(coord_env: str = "development") -> dict[str, str]:
+    """What the kannel container's processes see: the image's ENV, then Compose's, for a
+    host that exported ``COORD_ENV=coord_env`` and nothing else (so the published
+    development secrets: refused unless ``development``)."""
+    compose = service_environment(
+        compose_config("kannel", host_env={"COORD_ENV": coord_env}), "kannel"
+    )
     return {**dockerfile_env(), **compose}
 
 

@@ -104,9 +104,19 @@ def test_the_container_renders_the_template_with_the_services_secrets(tmp_path: 
     assert parsed["core"]["log-level"] == parsed["smsbox"]["log-level"] == "2"
 
 
+def test_production_refuses_the_published_secrets_of_the_compose_file(tmp_path: Path) -> None:
+    output = tmp_path / "kannel.conf"
+    refusal = render(container_environment("production"), output)
+    assert "KANNEL_SENDSMS_PASSWORD is a published development default" in refusal
+    assert list(tmp_path.iterdir()) == []
+    own = {**container_environment("production"), **SECRETS}
+    assert render(own, output) == ""
+
+
 def test_the_demo_renders_the_template_as_it_ships_but_for_its_secrets(tmp_path: Path) -> None:
     # What deploy/scripts/sms-demo.sh gives it: the secrets and its log directory.
     demo = {
+        "COORD_ENV": "development",
         "KANNEL_SENDSMS_PASSWORD": "sms-demo-sendsms-password",
         "KANNEL_INBOUND_SECRET": "dev-only-insecure-sms-secret-change-me",
         "KANNEL_ADMIN_PASSWORD": "sms-demo-admin",

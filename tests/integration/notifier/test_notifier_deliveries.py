@@ -548,3 +548,29 @@ async def test_a_database_away_longer_than_the_patience_hands_the_message_back(
     assert await outbox(db) == []
     record = await delivery(db, requested.payload["notification_id"])
     assert record.state == "in_progress"
+
+
+async def test_the_claim_is_renewed_while_a_delivered_page_waits_to_be_recorded(
+    db: Database, context: DeliveryContext, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording fails for twice the claim time while another copy of the request (a
+    redelivery) watches the claim: the copy never takes it over, so the page is posted
+    once, and the copy drops the request once the page is recorded."""
+    recording_fails_until = time.monotonic() + 2 * context.lease.total_seconds()
+
+    async def blinking(session: AsyncSession, *args: Any) -> Report:
+        if time.monotonic() < recording_fails_until:
+            raise database_away()
+        return await complete(session, *args)
+
+    monkeypatch.setattr(deliveries, "REPORT_RETRY_INITIAL", 0.05)
+    monkeypatch.setattr(deliveries, "complete", blinking)
+    requested = requested_envelope()
+    first = asyncio.create_task(deliver_notification(context, requested))
+    await wait_for(lambda: len(receiver.posts) == 1, "the page posted")
+    with capture_logs() as logs:
+        await asyncio.gather(first, deliver_notification(context, requested))
+
+    assert len(receiver.posts) == 1
+    assert [e.type for e in await outbox(db)] == ["notification.delivered"]
+    assert "notification.duplicate_ignored" in [entry["event"] for entry in logs]

@@ -55,7 +55,7 @@ def test_sms_is_on_only_with_a_gateway_url(
     ("variable", "field", "default"),
     [
         pytest.param("COORD_ENV", "env", "production", id="env-fails-safe"),
-        pytest.param("COORD_AMQP_URLS", "amqp_urls", "", id="amqp-urls"),
+        pytest.param("COORD_SMS_SENDER", "sms_sender", "COORD", id="sms-sender"),
         pytest.param("COORD_OIDC_ISSUER", "oidc_issuer", None, id="oidc-issuer"),
         pytest.param("COORD_SMS_DEFAULT_REGION", "sms_default_region", None, id="sms-region"),
         pytest.param("COORD_SMS_REPORT_URL", "sms_report_url", "http://127.0.0.1:8002", id="dlr"),
