@@ -11,6 +11,8 @@ coord's inbound URL, and a stop is clean.
 from __future__ import annotations
 
 import http.server
+import os
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -263,3 +265,25 @@ def test_the_container_runs_kannel_and_stops_cleanly(tmp_path: Path, ingest: Ing
         text = log.read_text(errors="replace") if log.exists() else ""
         assert OFFICER not in text, log
         assert "ACC 4821" not in text, log
+
+
+def test_a_box_that_dies_alone_ends_the_container_for_its_restart(
+    tmp_path: Path, ingest: Ingest
+) -> None:
+    """A lone bearerbox takes no SMS from coord, a lone smsbox answers sendsms 202 and sends
+    nothing: either dying ends the other and the container with a failure, so that the
+    restart policy brings both back."""
+    require_kannel()
+    with ContainerKannel(tmp_path, container_environment(), ingest=ingest.address) as kannel:
+        assert kannel.process is not None
+        found = subprocess.run(
+            ["pgrep", "-g", str(kannel.process.pid), "-x", "smsbox"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        [smsbox] = found.stdout.split()
+        os.kill(int(smsbox), signal.SIGKILL)
+        assert kannel.process.wait(timeout=30) != 0, str(kannel)
+        assert not kannel.leftovers()
+        assert not kannel.healthy()
