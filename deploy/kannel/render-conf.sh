@@ -126,42 +126,61 @@ check_port KANNEL_SMSC_PORT "$smsc_port"
 
 umask 077
 partial="$output.partial.$$"
-trap 'rm -f "$partial"' EXIT
+trap 'rm -f "$partial" "$partial.plain"' EXIT
 trap 'exit 1' INT TERM
 
 # Every value is checked above to hold none of sed's | & \ nor a quote or a line break.
-# Anchored on the template's own lines, so a commented-out group is left as it is.
+# Anchored on the template's own lines, so a commented-out group is left as it is. The
+# secrets are not among them: they go in below, from the environment, never on a command
+# line (which `ps` shows to everyone on the host, the container's processes included).
 sed -e "s|^admin-port = 13000\$|admin-port = $admin_port|" \
-    -e "s|^admin-password = CHANGE-ME\$|admin-password = $admin_password|" \
     -e "s|^smsbox-port = 13001\$|smsbox-port = $smsbox_port|" \
     -e "s|^bearerbox-port = 13001\$|bearerbox-port = $smsbox_port|" \
     -e "s|^port = 10000\$|port = $smsc_port|" \
     -e "s|^connect-allow-ip = \"127\\.0\\.0\\.1\"\$|connect-allow-ip = \"$smsc_allow\"|" \
     -e "s|^sendsms-port = 13013\$|sendsms-port = $sendsms_port|" \
     -e "s|^sendsms-interface = 127\\.0\\.0\\.1\$|sendsms-interface = $sendsms_interface|" \
-    -e "s|^password = CHANGE-ME\$|password = $sendsms_password|" \
     -e "s|^user-allow-ip = \"127\\.0\\.0\\.1\"\$|user-allow-ip = \"$sendsms_allow\"|" \
     -e "s|^get-url = \"http://127\\.0\\.0\\.1:8000/|get-url = \"http://$ingest/|" \
-    -e "/^get-url = /s|secret=CHANGE-ME&|secret=$inbound_secret\\&|" \
     -e "s|\"/var/log/kannel/|\"$log_dir/|" \
-    "$template" >"$partial"
+    "$template" >"$partial.plain"
+# The three secrets, by plain string operations (no regular expression sees them).
+RENDER_ADMIN=$admin_password RENDER_SENDSMS=$sendsms_password RENDER_INBOUND=$inbound_secret \
+    awk '
+    $0 == "admin-password = CHANGE-ME" { print "admin-password = " ENVIRON["RENDER_ADMIN"]; next }
+    $0 == "password = CHANGE-ME" { print "password = " ENVIRON["RENDER_SENDSMS"]; next }
+    /^get-url = / && (at = index($0, "secret=CHANGE-ME&")) > 0 {
+        print substr($0, 1, at + 6) ENVIRON["RENDER_INBOUND"] substr($0, at + 16)
+        next
+    }
+    { print }
+    ' "$partial.plain" >"$partial"
+rm -f "$partial.plain"
 
-# require LINE: the rendered file has that exact line.
+# has LINE: the rendered file has that exact line (given on standard input: a builtin's
+# output, so a secret in it is on no command line).
+has() {
+    printf '%s\n' "$1" | grep -qxF -f - "$partial"
+}
+# require LINE: has LINE, or the template changed under this script.
 require() {
-    grep -qxF -- "$1" "$partial" || die "the template has no line for '$1': was it changed?"
+    has "$1" || die "the template has no line for '${2:-$1}': was it changed?"
 }
 require "admin-port = $admin_port"
-require "admin-password = $admin_password"
+require "admin-password = $admin_password" "admin-password = CHANGE-ME"
 require "smsbox-port = $smsbox_port"
 require "bearerbox-port = $smsbox_port"
 require "sendsms-port = $sendsms_port"
 require "sendsms-interface = $sendsms_interface"
-require "password = $sendsms_password"
+require "password = $sendsms_password" "password = CHANGE-ME"
 require "user-allow-ip = \"$sendsms_allow\""
-grep -q "^get-url = \"http://$ingest/.*[?&]secret=$inbound_secret&" "$partial" ||
-    die "the template's get-url is not http://127.0.0.1:8000/...?secret=CHANGE-ME&...: was it changed?"
+get_url=$(grep "^get-url = \"http://$ingest/" "$partial" || true)
+case $get_url in
+*"?secret=$inbound_secret&"* | *"&secret=$inbound_secret&"*) ;;
+*) die "the template's get-url is not http://127.0.0.1:8000/...?secret=CHANGE-ME&...: was it changed?" ;;
+esac
 # The fake SMS centre's lines only while the template has it: a modem or SMPP has neither.
-if grep -qx 'smsc = fake' "$partial"; then
+if has 'smsc = fake'; then
     require "port = $smsc_port"
     require "connect-allow-ip = \"$smsc_allow\""
 fi

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -179,6 +180,33 @@ def test_the_renderer_refuses_a_value_it_cannot_write(
     output = tmp_path / "kannel.conf"
     assert refusal in render({**SECRETS, **change}, output)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_secret_is_ever_on_a_command_line_of_the_renderer(tmp_path: Path) -> None:
+    """Each command the renderer runs is a shim that records its arguments, then runs the
+    real one: none of them was given a secret (``ps`` shows arguments to everyone)."""
+    shims, seen = tmp_path / "bin", tmp_path / "arguments"
+    shims.mkdir()
+    for name in ("sed", "awk", "grep", "rm", "mv", "cut", "tr", "cat"):
+        real = shutil.which(name)
+        assert real is not None, name
+        shim = shims / name
+        shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "{name} $*" >>{seen}\nexec {real} "$@"\n')
+        shim.chmod(0o755)
+    done = subprocess.run(
+        ["/bin/sh", str(RENDER), str(TEMPLATE), str(tmp_path / "kannel.conf")],
+        env={"PATH": str(shims), **SECRETS},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    commands = seen.read_text()
+    assert "sed " in commands  # the shims were the commands run
+    for secret in SECRETS.values():
+        assert secret not in commands
+        assert secret in (tmp_path / "kannel.conf").read_text()
 
 
 def test_the_renderer_refuses_a_placeholder_left_in_the_template(tmp_path: Path) -> None:
