@@ -33,13 +33,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_before_delay,
+    wait_exponential,
+)
 
 from services.notifier.channels import ChannelContext, deliver_on
 from services.notifier.claims import Claim, Report, claim, complete, renew
@@ -224,23 +230,28 @@ async def _report(
     whose answer was lost is harmless to retry: the row is then final and the retry says
     so (``Report.ALREADY_FINAL``), its events staged once by the commit that made it.
     """
-    delay = REPORT_RETRY_INITIAL
-    deadline = time.monotonic() + REPORT_PATIENCE
-    while True:
-        try:
+    notification_id = str(request.notification_id)
+
+    def retrying(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        log.warning(
+            "notification.report_failed",
+            notification_id=notification_id,
+            error=repr(error),
+            retry_in=state.upcoming_sleep,
+        )
+
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type((SQLAlchemyError, OSError)),
+        wait=wait_exponential(multiplier=REPORT_RETRY_INITIAL, max=REPORT_RETRY_MAX),
+        stop=stop_before_delay(REPORT_PATIENCE),  # no wait that would end past it
+        before_sleep=retrying,
+        reraise=True,
+    ):
+        with attempt:
             async with context.sessions() as session, session.begin():
                 return await complete(session, requested, request, tried, claimed_until)
-        except (SQLAlchemyError, OSError) as error:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning(
-                "notification.report_failed",
-                notification_id=str(request.notification_id),
-                error=repr(error),
-                retry_in=delay,
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, REPORT_RETRY_MAX)
+    raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
 
 
 async def deliver_notification(context: DeliveryContext, requested: Envelope) -> None:

@@ -1,9 +1,10 @@
 """The fault suite (``make test-faults``; docs/deploy.md, "Faults"): a 3-node RabbitMQ
-cluster, PostgreSQL, two replicas of each service, an open-loop load of alerts, and one
-fault at a time while it runs. After each: every accepted alert paged each of its targets
-exactly once, and every escalation that fell due (level 2, ESCALATION_DELAY after the
-alert) paged the head of office exactly once; at the end the log verifies and replays,
-no outbox row is left and no message is dead-lettered. It prints the table the README shows.
+cluster, PostgreSQL, two replicas of each service, an open-loop load of alerts, messages
+and recommendations, and one fault at a time while it runs. After each: everything
+accepted paged each of its targets exactly once, and every escalation that fell due
+(level 2, ESCALATION_DELAY after the alert) paged the head of office exactly once; at the
+end nothing paged anyone else, the log verifies and replays, no outbox row is left and no
+message is dead-lettered. It prints the table the README shows.
 
 The cluster is three Debian ``rabbitmq-server`` nodes on this machine
 (deploy/scripts/rabbitmq-cluster.sh, which needs root); the services are given every node
@@ -61,19 +62,18 @@ OUTBOXES = ("ingest_outbox", "router_outbox", "notifier_outbox")
 
 
 def cluster(*args: str) -> str:
-    """Run the cluster script; its stdout."""
+    """Run the cluster script; its stdout.
+
+    The faults run it with ``asyncio.to_thread``: the event loop is the phones' (the
+    webhook receiver) and the load's, which must go on answering and offering while a
+    node stops or starts.
+    """
     done = subprocess.run(
         ["bash", str(CLUSTER), *args], capture_output=True, text=True, timeout=600, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"rabbitmq-cluster.sh {' '.join(args)}: {done.stderr[-2000:]}")
     return done.stdout.strip()
-
-
-async def in_thread(command: Callable[..., str], *args: str) -> str:
-    """``command`` off the event loop: the loop is the phones' (the webhook receiver) and
-    the load's, which must go on answering and offering while a node stops or starts."""
-    return await asyncio.to_thread(command, *args)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ MESSAGE = Submission("message", "/v1/messages", "awa.hfo", (SECTOR_COMMANDER,))
 RECOMMENDATION = Submission("recommendation", "/v1/recommendations", "awa.hfo", (SECTOR_COMMANDER,))
 
 
-KINDS = ("alert", "message", "recommendation")
+KINDS = tuple(what.kind for what in (ALERT, MESSAGE, RECOMMENDATION))
 
 
 def offers(number: int) -> list[Submission]:
@@ -316,9 +316,9 @@ def row(fault: str, load: Load, receiver: WebhookReceiver, settle: Settled) -> R
 
 
 async def node_fault(system: System) -> None:
-    await in_thread(cluster, "kill", "1")  # the node every service started on
+    await asyncio.to_thread(cluster, "kill", "1")  # the node every service started on
     await asyncio.sleep(10)
-    await in_thread(cluster, "restart", "1")
+    await asyncio.to_thread(cluster, "restart", "1")
 
 
 async def replica_faults(system: System) -> None:
@@ -349,10 +349,12 @@ async def paused_router(system: System) -> None:
 
 async def broker_away(system: System) -> None:
     for node in ("1", "2", "3"):
-        await in_thread(cluster, "stop-app", node)
+        await asyncio.to_thread(cluster, "stop-app", node)
     await asyncio.sleep(30)  # every accepted alert waits in ingest's outbox
     # Together: a node started alone waits for the one that stopped last (its tables).
-    await asyncio.gather(*(in_thread(cluster, "start-app", node) for node in ("1", "2", "3")))
+    await asyncio.gather(
+        *(asyncio.to_thread(cluster, "start-app", node) for node in ("1", "2", "3"))
+    )
 
 
 FAULTS: list[tuple[str, Callable[[System], Awaitable[None]]]] = [
